@@ -1,0 +1,228 @@
+"""The API a user declares their domain with.
+
+A domain is plain data handed to the composition root: aggregate types (state
+folded from events), command types (payload model + a pure `decide`), queries
+over read models, projections that build those read models, and upcasters for
+old event versions. Nothing here touches storage or the wire; the services in
+this package drive it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, Field
+
+from signoff.store.records import Actor, EventEnvelope
+
+S = TypeVar("S")
+T = TypeVar("T")
+P = TypeVar("P", bound=BaseModel)
+A = TypeVar("A", bound=BaseModel)
+R = TypeVar("R", bound="QueryResult")
+
+
+class DomainError(Exception):
+    """A domain definition is inconsistent (raised when a Domain is built)."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event a handler decided on. The executor stamps ids, versions, time
+    and the hash chain; the handler says only what happened."""
+
+    type: str
+    payload: Mapping[str, Any]
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A handler's refusal: the command is not valid in the current state."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class AggregateType(Generic[S]):
+    """An aggregate's state is `apply` folded over its stream, from `initial()`.
+    `facts` is what the policy gate may see of it (`aggregate.fields`) and
+    `status` its lifecycle state (`aggregate.status`)."""
+
+    name: str
+    initial: Callable[[], S]
+    apply: Callable[[S, EventEnvelope], S]
+    status: Callable[[S], str | None] = lambda _s: None
+    facts: Callable[[S], dict[str, Any]] = lambda _s: {}
+
+
+class StateLoader(Protocol):
+    """Read-only access to other aggregates' current state while deciding."""
+
+    def load(self, aggregate: AggregateType[T], aggregate_id: str) -> Loaded[T]: ...
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[T]):
+    state: T
+    version: int
+
+    @property
+    def exists(self) -> bool:
+        return self.version > 0
+
+
+@dataclass(frozen=True)
+class DecideContext:
+    """What a handler may know besides state and payload: who, which aggregate,
+    when, and a loader for other aggregates. Deterministic by construction."""
+
+    tenant_id: str
+    actor: Actor
+    aggregate_id: str
+    now: datetime
+    loader: StateLoader
+
+
+@dataclass(frozen=True)
+class CommandType(Generic[P, S]):
+    """A command an agent may propose through the tool `tool`.
+
+    `target` names the aggregate the command acts on from its payload; None
+    means the command creates a new aggregate whose id the id factory makes.
+    `requires_version` adds `expected_version` to the tool's arguments.
+    """
+
+    name: str
+    tool: str
+    payload: type[P]
+    aggregate: AggregateType[S]
+    decide: Callable[[S, P, DecideContext], Sequence[NewEvent] | Rejection]
+    description: str
+    target: Callable[[P], str] | None = None
+    requires_version: bool = False
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.requires_version and self.target is None:
+            raise DomainError(f"{self.name}: a creating command cannot require a version")
+
+
+class QueryResult(BaseModel):
+    """Every query answer says how fresh it is and what the agent may cite."""
+
+    as_of_position: int = 0
+    lag: int = 0
+    source_refs: list[str] = Field(default_factory=list)
+
+
+class ReadModelWriter(Protocol):
+    """One projection's documents in one tenant, inside the committing
+    transaction."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class ReadModelReader(Protocol):
+    """A tenant-scoped, read-only view of the read models for queries."""
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    def get(self, projection: str, key: str) -> dict[str, Any] | None: ...
+
+    def find(
+        self, projection: str, *, index: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]: ...
+
+    def recent_events(
+        self, aggregate_type: str, aggregate_id: str, limit: int = 10
+    ) -> list[EventEnvelope]: ...
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Builds one read model from the events it `handles`. Inline projections
+    run in the executor's transaction; async ones catch up from a checkpoint.
+    `apply` must be idempotent per event (replays and rebuilds rely on it)."""
+
+    name: str
+    handles: frozenset[str]
+    apply: Callable[[ReadModelWriter, EventEnvelope], None]
+    mode: Literal["inline", "async"] = "inline"
+
+
+class QueryNotFound(Exception):
+    """The thing asked for does not exist in the caller's tenant. Raised by
+    queries; the caller sees the same answer for 'absent' and 'not yours'."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+
+
+@dataclass(frozen=True)
+class QueryType(Generic[A, R]):
+    name: str
+    args: type[A]
+    result: type[R]
+    run: Callable[[ReadModelReader, A], R]
+    description: str
+
+
+@dataclass(frozen=True)
+class SeedEvent:
+    """One event of a domain's demo data, appended as the system actor."""
+
+    tenant_id: str
+    aggregate: AggregateType[Any]
+    aggregate_id: str
+    event: NewEvent
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Everything signoff knows about one domain. Registration is explicit."""
+
+    name: str
+    aggregates: Sequence[AggregateType[Any]]
+    commands: Sequence[CommandType[Any, Any]]
+    queries: Sequence[QueryType[Any, Any]] = ()
+    projections: Sequence[Projection] = ()
+    # Current version of every event type the domain emits.
+    event_versions: Mapping[str, int] = field(default_factory=dict)
+    # (event_type, from_version) -> payload of from_version + 1.
+    upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
+    # Evidence refs in proposals must name an existing aggregate of this type.
+    evidence: AggregateType[Any] | None = None
+    seed: Callable[[], Sequence[SeedEvent]] | None = None
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.commands]
+        tools = [c.tool for c in self.commands] + [q.name for q in self.queries]
+        for what, items in (("command type", names), ("tool", tools)):
+            dupes = {n for n in items if items.count(n) > 1}
+            if dupes:
+                raise DomainError(f"duplicate {what}: {sorted(dupes)}")
+        known = {a.name for a in self.aggregates}
+        for c in self.commands:
+            if c.aggregate.name not in known:
+                raise DomainError(f"{c.name}: aggregate {c.aggregate.name!r} is not registered")
+
+    def command(self, command_type: str) -> CommandType[Any, Any] | None:
+        return next((c for c in self.commands if c.name == command_type), None)
+
+    def command_types(self) -> list[str]:
+        return [c.name for c in self.commands]
+
+    def aggregate(self, name: str) -> AggregateType[Any] | None:
+        return next((a for a in self.aggregates if a.name == name), None)

@@ -1,0 +1,206 @@
+"""The persistence ports, as Protocols every adapter implements.
+
+They are synchronous on purpose: a whole transaction (claim a proposal, load an
+aggregate, decide, append, write the outbox) runs as one function on the
+adapter's writer thread, in one round trip, so the event loop never holds a
+half-open transaction and group commit can wrap each job in a SAVEPOINT.
+`Store.write(fn)` / `Store.read(fn)` are the async doors into them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from signoff.store.records import (
+    CommandResult,
+    DecisionRecord,
+    EventEnvelope,
+    IdempotencyRecord,
+    OutboxMessage,
+    ProposalEvent,
+    ProposalRecord,
+    RuntimeEntry,
+    Vote,
+)
+
+T = TypeVar("T")
+
+
+class EventLog(Protocol):
+    """Committed domain events: append-only, hash-chained, globally ordered."""
+
+    def append(self, events: Sequence[EventEnvelope]) -> list[EventEnvelope]:
+        """Stamp position, prev_hash and hash, and insert. Raises
+        `VersionConflict` when an aggregate version is already taken."""
+        ...
+
+    def stream(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> list[EventEnvelope]: ...
+
+    def version(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> int: ...
+
+    def recent(
+        self, tenant_id: str, aggregate_type: str, aggregate_id: str, limit: int
+    ) -> list[EventEnvelope]: ...
+
+    def read_after(
+        self, position: int, limit: int, *, aggregate_id: str | None = None
+    ) -> list[EventEnvelope]: ...
+
+    def head(self) -> int: ...
+
+    def by_ids(self, event_ids: Sequence[str]) -> list[EventEnvelope]: ...
+
+
+class Proposals(Protocol):
+    """Proposals (current state), their lifecycle stream, decisions and votes."""
+
+    def add(self, proposal: ProposalRecord) -> None: ...
+
+    def get(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
+        """tenant_id None is operator access (CLI on the database file)."""
+        ...
+
+    def replace(self, proposal: ProposalRecord, *, expected_status: str) -> bool:
+        """Compare-and-set on status: False when the stored status differs, so
+        two executors cannot both move the same proposal."""
+        ...
+
+    def find(
+        self,
+        *,
+        tenant_id: str | None = None,
+        status: str | None = None,
+        command_type: str | None = None,
+        limit: int = 100,
+    ) -> list[ProposalRecord]: ...
+
+    def due_for_expiry(self, now: datetime, limit: int = 500) -> list[ProposalRecord]: ...
+
+    def count_in_run(self, tenant_id: str, run_id: str) -> int: ...
+
+    def count_by_actor_since(self, tenant_id: str, actor_id: str, since: datetime) -> int: ...
+
+    def add_event(self, event: ProposalEvent) -> None: ...
+
+    def events(self, proposal_id: str) -> list[ProposalEvent]: ...
+
+    def add_decision(self, decision: DecisionRecord) -> None: ...
+
+    def decisions(self, proposal_id: str) -> list[DecisionRecord]: ...
+
+    def add_vote(self, vote: Vote) -> None:
+        """Raises `DuplicateVote` when this voter already voted."""
+        ...
+
+    def votes(self, proposal_id: str) -> list[Vote]: ...
+
+
+class Commands(Protocol):
+    """Idempotency records and command results."""
+
+    def idempotency(self, tenant_id: str, actor_id: str, key: str) -> IdempotencyRecord | None: ...
+
+    def remember(self, record: IdempotencyRecord) -> None: ...
+
+    def add_result(self, result: CommandResult) -> None: ...
+
+    def results(self, proposal_id: str) -> list[CommandResult]: ...
+
+
+class Outbox(Protocol):
+    def add(self, messages: Sequence[OutboxMessage]) -> None: ...
+
+    def pending(self, now: datetime, limit: int) -> list[OutboxMessage]: ...
+
+    def mark_published(self, message_id: str, at: datetime) -> None: ...
+
+    def mark_failed(
+        self, message_id: str, error: str, next_attempt_at: datetime | None, *, dead: bool
+    ) -> None: ...
+
+    def find(
+        self, *, status: str | None = None, correlation_id: str | None = None, limit: int = 100
+    ) -> list[OutboxMessage]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+class Inbox(Protocol):
+    def record(self, consumer: str, message_id: str, at: datetime) -> bool:
+        """True the first time; False when this consumer already handled it."""
+        ...
+
+
+class Checkpoints(Protocol):
+    def get(self, name: str) -> int: ...
+
+    def set(self, name: str, position: int) -> None: ...
+
+
+class DocumentWriter(Protocol):
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class ReadModels(Protocol):
+    """Projection documents, by projection, tenant and key, in generations so
+    a rebuild can fill a fresh one and swap it in atomically."""
+
+    def writer(self, tenant_id: str, projection: str, generation: int | None = None) -> DocumentWriter: ...
+
+    def get(self, tenant_id: str, projection: str, key: str) -> dict[str, Any] | None: ...
+
+    def find(
+        self, tenant_id: str, projection: str, *, index: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]: ...
+
+    def begin_generation(self, projection: str) -> int: ...
+
+    def activate(self, projection: str, generation: int) -> None:
+        """Make `generation` the live one and drop the documents of the others."""
+        ...
+
+    def dump(self, projection: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(tenant, key, doc) of the live generation, sorted: for comparisons."""
+        ...
+
+
+class RuntimeLog(Protocol):
+    def append(self, entries: Sequence[RuntimeEntry]) -> None: ...
+
+    def find(
+        self, *, run_id: str | None = None, correlation_id: str | None = None,
+        proposal_id: str | None = None, limit: int = 500,
+    ) -> list[RuntimeEntry]: ...
+
+
+class UnitOfWork(Protocol):
+    """Everything one transaction can touch. Obtained only inside
+    `Store.write`/`Store.read`; it commits or rolls back as a whole."""
+
+    events: EventLog
+    proposals: Proposals
+    commands: Commands
+    outbox: Outbox
+    inbox: Inbox
+    checkpoints: Checkpoints
+    read_models: ReadModels
+    runtime: RuntimeLog
+
+
+class Store(Protocol):
+    def write(self, fn: Callable[[UnitOfWork], T]) -> Awaitable[T]:
+        """Run `fn` in one write transaction on the writer; commit if it
+        returns, roll back (only its own work) if it raises."""
+        ...
+
+    def read(self, fn: Callable[[UnitOfWork], T]) -> Awaitable[T]:
+        """Run `fn` against one consistent snapshot. Writing inside is an error."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,123 @@
+"""Projection documents in generations.
+
+Queries read the projection's active generation. A rebuild fills a new
+generation from the event log while queries go on reading the old one, then
+`activate` swaps it in and drops the old documents in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from signoff.store.sqlite.tx import dumps_doc, loads_doc
+
+
+class SqliteDocumentWriter:
+    def __init__(
+        self, conn: sqlite3.Connection, projection: str, generation: int, tenant_id: str
+    ) -> None:
+        self._conn = conn
+        self._scope = (projection, generation, tenant_id)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT doc FROM read_models WHERE projection = ? AND generation = ? "
+            "AND tenant_id = ? AND key = ?",
+            (*self._scope, key),
+        ).fetchone()
+        return loads_doc(row[0]) if row else None
+
+    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
+        self._conn.execute(
+            "INSERT INTO read_models (projection, generation, tenant_id, key, ix, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (projection, generation, tenant_id, key) "
+            "DO UPDATE SET ix = excluded.ix, doc = excluded.doc",
+            (*self._scope, key, index, dumps_doc(doc)),
+        )
+
+    def delete(self, key: str) -> None:
+        self._conn.execute(
+            "DELETE FROM read_models WHERE projection = ? AND generation = ? "
+            "AND tenant_id = ? AND key = ?",
+            (*self._scope, key),
+        )
+
+
+class SqliteReadModels:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._active: dict[str, int] = {}
+
+    def _generation(self, projection: str) -> int:
+        # Cached for the life of this transaction only: a transaction object
+        # is never reused, so a swap in another one cannot be missed.
+        if projection not in self._active:
+            row = self._conn.execute(
+                "SELECT active FROM projection_generations WHERE projection = ?", (projection,)
+            ).fetchone()
+            self._active[projection] = int(row[0]) if row else 0
+        return self._active[projection]
+
+    def writer(
+        self, tenant_id: str, projection: str, generation: int | None = None
+    ) -> SqliteDocumentWriter:
+        gen = self._generation(projection) if generation is None else generation
+        return SqliteDocumentWriter(self._conn, projection, gen, tenant_id)
+
+    def get(self, tenant_id: str, projection: str, key: str) -> dict[str, Any] | None:
+        return self.writer(tenant_id, projection).get(key)
+
+    def find(
+        self, tenant_id: str, projection: str, *, index: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        gen = self._generation(projection)
+        if index is None:
+            rows = self._conn.execute(
+                "SELECT doc FROM read_models WHERE projection = ? AND generation = ? "
+                "AND tenant_id = ? ORDER BY key LIMIT ?",
+                (projection, gen, tenant_id, limit),
+            ).fetchall()
+        else:
+            rows = self._conn.execute(
+                "SELECT doc FROM read_models WHERE projection = ? AND generation = ? "
+                "AND tenant_id = ? AND ix = ? ORDER BY key LIMIT ?",
+                (projection, gen, tenant_id, index, limit),
+            ).fetchall()
+        return [loads_doc(r[0]) for r in rows]
+
+    def begin_generation(self, projection: str) -> int:
+        row = self._conn.execute(
+            "SELECT latest FROM projection_generations WHERE projection = ?", (projection,)
+        ).fetchone()
+        new = (int(row[0]) if row else 0) + 1
+        self._conn.execute(
+            "INSERT INTO projection_generations (projection, active, latest) VALUES (?, 0, ?) "
+            "ON CONFLICT (projection) DO UPDATE SET latest = excluded.latest",
+            (projection, new),
+        )
+        # A crashed earlier rebuild may have left rows in this generation.
+        self._conn.execute(
+            "DELETE FROM read_models WHERE projection = ? AND generation = ?", (projection, new)
+        )
+        return new
+
+    def activate(self, projection: str, generation: int) -> None:
+        self._conn.execute(
+            "UPDATE projection_generations SET active = ? WHERE projection = ?",
+            (generation, projection),
+        )
+        self._conn.execute(
+            "DELETE FROM read_models WHERE projection = ? AND generation <> ?",
+            (projection, generation),
+        )
+        self._active[projection] = generation
+
+    def dump(self, projection: str) -> list[tuple[str, str, dict[str, Any]]]:
+        rows = self._conn.execute(
+            "SELECT tenant_id, key, doc FROM read_models WHERE projection = ? AND generation = ? "
+            "ORDER BY tenant_id, key",
+            (projection, self._generation(projection)),
+        ).fetchall()
+        return [(str(t), str(k), loads_doc(d)) for t, k, d in rows]

@@ -1,0 +1,212 @@
+"""The SQLite schema, as numbered migrations applied in order.
+
+`PRAGMA user_version` records how far a database has come. Tables that hold
+facts (events, proposal lifecycle, decisions, votes, idempotency, results, the
+runtime log) are append-only, enforced by triggers: a bug or a hand-typed
+UPDATE cannot rewrite history.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from signoff.store.errors import SchemaTooNew
+
+APPEND_ONLY = (
+    "events", "proposal_events", "decisions", "votes", "idempotency", "command_results",
+    "runtime_log",
+)
+
+
+def _append_only(table: str) -> str:
+    return f"""
+CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;
+"""
+
+
+V1 = """
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    aggregate_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL,
+    aggregate_version INTEGER NOT NULL,
+    event_type TEXT NOT NULL,
+    event_version INTEGER NOT NULL,
+    correlation_id TEXT,
+    causation_id TEXT,
+    run_id TEXT,
+    thread_id TEXT,
+    actor_type TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    payload_schema TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (tenant_id, aggregate_type, aggregate_id, aggregate_version)
+);
+CREATE INDEX events_by_aggregate_id ON events (aggregate_id, position);
+
+CREATE TABLE proposals (
+    proposal_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    command_type TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    run_id TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX proposals_by_status ON proposals (tenant_id, status, created_at);
+CREATE INDEX proposals_pending_expiry ON proposals (expires_at) WHERE status = 'pending_approval';
+CREATE INDEX proposals_by_run ON proposals (tenant_id, run_id);
+CREATE INDEX proposals_by_actor ON proposals (tenant_id, actor_id, created_at);
+
+CREATE TABLE proposal_events (
+    proposal_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    tenant_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (proposal_id, seq)
+);
+
+CREATE TABLE decisions (
+    decision_id TEXT PRIMARY KEY,
+    proposal_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX decisions_by_proposal ON decisions (proposal_id);
+
+CREATE TABLE votes (
+    vote_id TEXT PRIMARY KEY,
+    proposal_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    voter_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    UNIQUE (proposal_id, voter_id)
+);
+
+CREATE TABLE idempotency (
+    tenant_id TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    payload_digest TEXT NOT NULL,
+    proposal_id TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, actor_id, key)
+);
+
+CREATE TABLE command_results (
+    command_id TEXT NOT NULL,
+    proposal_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    seq INTEGER PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE INDEX command_results_by_proposal ON command_results (proposal_id);
+
+CREATE TABLE outbox (
+    position INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    aggregate_id TEXT,
+    correlation_id TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error TEXT,
+    published_at TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at, position);
+CREATE INDEX outbox_by_correlation ON outbox (correlation_id);
+
+CREATE TABLE inbox (
+    consumer TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    processed_at TEXT NOT NULL,
+    PRIMARY KEY (consumer, message_id)
+);
+
+CREATE TABLE checkpoints (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+
+CREATE TABLE read_models (
+    projection TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    tenant_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ix TEXT,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (projection, generation, tenant_id, key)
+);
+CREATE INDEX read_models_by_index ON read_models (projection, generation, tenant_id, ix);
+
+CREATE TABLE projection_generations (
+    projection TEXT PRIMARY KEY,
+    active INTEGER NOT NULL,
+    latest INTEGER NOT NULL
+);
+
+CREATE TABLE runtime_log (
+    entry_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    run_id TEXT,
+    correlation_id TEXT,
+    proposal_id TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX runtime_by_run ON runtime_log (run_id);
+CREATE INDEX runtime_by_correlation ON runtime_log (correlation_id);
+CREATE INDEX runtime_by_proposal ON runtime_log (proposal_id);
+""" + "".join(_append_only(t) for t in APPEND_ONLY)
+
+MIGRATIONS: tuple[str, ...] = (V1,)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to the newest schema; returns its version.
+
+    The version is read again under the write lock, so two processes opening
+    a fresh file at once apply each migration exactly once."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if current > len(MIGRATIONS):
+                raise SchemaTooNew(
+                    f"database schema v{current} is newer than this signoff (v{len(MIGRATIONS)})"
+                )
+            if current == len(MIGRATIONS):
+                conn.execute("COMMIT")
+                return current
+            # executescript would COMMIT first; run statements one by one instead.
+            for statement in _statements(MIGRATIONS[current]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {current + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script on complete statements (triggers contain semicolons)."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                out.append(buffer.strip())
+            buffer = ""
+    return out

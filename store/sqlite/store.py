@@ -1,0 +1,260 @@
+"""The SQLite adapter: one writer thread that group-commits, readers beside it.
+
+Every write is a job (a function over a unit of work) queued to the single
+writer thread. The writer takes whatever jobs are waiting, opens ONE
+`BEGIN IMMEDIATE` transaction, runs each job in its own SAVEPOINT (a job that
+raises undoes only its own work) and commits once: one fsync for the batch.
+A lone job runs without a savepoint. Reads run on their own connections in
+WAL mode and never wait for the writer.
+
+The writer is a plain thread on stdlib sqlite3 rather than aiosqlite, whose
+one-statement-per-hop API cannot run a whole transaction (claim, load,
+decide, append) in one round trip nor wrap jobs in savepoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from signoff.store.errors import StoreClosed
+from signoff.store.ports import UnitOfWork
+from signoff.store.sqlite.read_models import SqliteReadModels
+from signoff.store.sqlite.schema import migrate
+from signoff.store.sqlite.tx import (
+    SqliteCheckpoints,
+    SqliteCommands,
+    SqliteEventLog,
+    SqliteInbox,
+    SqliteOutbox,
+    SqliteProposals,
+    SqliteRuntimeLog,
+)
+
+T = TypeVar("T")
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+MEMORY = ":memory:"
+
+
+class SqliteUnitOfWork:
+    """The ports over one connection. Made fresh for every job, so nothing
+    cached in it can outlive a rolled-back savepoint."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.events = SqliteEventLog(conn)
+        self.proposals = SqliteProposals(conn)
+        self.commands = SqliteCommands(conn)
+        self.outbox = SqliteOutbox(conn)
+        self.inbox = SqliteInbox(conn)
+        self.checkpoints = SqliteCheckpoints(conn)
+        self.read_models = SqliteReadModels(conn)
+        self.runtime = SqliteRuntimeLog(conn)
+
+
+@dataclass
+class _Job:
+    fn: Callable[[UnitOfWork], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.future = self.loop.create_future()
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        def _set() -> None:
+            if self.future.done():
+                return  # the caller gave up waiting; the work stands regardless
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
+
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            self.loop.call_soon_threadsafe(_set)
+
+
+def connect(path: str, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
+    """A connection configured the way every signoff connection must be."""
+    memory = path == MEMORY
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not memory:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class SqliteStore:
+    """`Store` on a SQLite file (or `:memory:`, where reads share the writer)."""
+
+    def __init__(
+        self, path: str | Path, *, synchronous: Synchronous = "FULL", max_batch: int = 64,
+        readers: int = 4,
+    ) -> None:
+        self.path = str(path)
+        self._synchronous = synchronous
+        self._max_batch = max_batch
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._reader_limit = anyio.CapacityLimiter(readers)
+        self._all_readers: list[sqlite3.Connection] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.batches = 0  # committed transactions, for benchmarks and tests
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == MEMORY
+
+    async def open(self) -> SqliteStore:
+        ready: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._writer_main, args=(ready,), name="signoff-sqlite-writer", daemon=True
+        )
+        self._thread.start()
+        error = await anyio.to_thread.run_sync(ready.get)
+        if error is not None:
+            raise error
+        return self
+
+    async def __aenter__(self) -> SqliteStore:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def write(self, fn: Callable[[UnitOfWork], T]) -> asyncio.Future[T]:
+        if self._closed or self._thread is None:
+            raise StoreClosed()
+        job = _Job(fn, asyncio.get_running_loop())
+        self._jobs.put(job)
+        return job.future
+
+    async def read(self, fn: Callable[[UnitOfWork], T]) -> T:
+        if self._closed or self._thread is None:
+            raise StoreClosed()
+        if self.in_memory:
+            # One in-memory database lives on one connection: the writer's.
+            return await self.write(fn)
+        return await anyio.to_thread.run_sync(self._read_sync, fn, limiter=self._reader_limit)
+
+    def _read_sync(self, fn: Callable[[UnitOfWork], T]) -> T:
+        try:
+            conn = self._readers.get_nowait()
+        except queue.Empty:
+            conn = connect(self.path, self._synchronous)
+            conn.execute("PRAGMA query_only = ON")
+            self._all_readers.append(conn)
+        try:
+            conn.execute("BEGIN")  # one snapshot for every statement of fn
+            try:
+                return fn(SqliteUnitOfWork(conn))
+            finally:
+                conn.execute("ROLLBACK")
+        finally:
+            self._readers.put(conn)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._jobs.put(None)
+            await anyio.to_thread.run_sync(self._thread.join)
+        for conn in self._all_readers:
+            conn.close()
+
+    # -- the writer thread -------------------------------------------------
+
+    def _writer_main(self, ready: queue.SimpleQueue[BaseException | None]) -> None:
+        try:
+            conn = connect(self.path, self._synchronous)
+            migrate(conn)
+        except BaseException as exc:  # reported to open(), which re-raises
+            ready.put(exc)
+            return
+        ready.put(None)
+        try:
+            while True:
+                first = self._jobs.get()
+                if first is None:
+                    return
+                batch, stop = self._drain(first)
+                self._run_batch(conn, batch)
+                if stop:
+                    return
+        finally:
+            while True:  # fail whatever arrived after the stop
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job.settle(error=StoreClosed())
+            conn.close()
+
+    def _drain(self, first: _Job) -> tuple[list[_Job], bool]:
+        batch = [first]
+        while len(batch) < self._max_batch:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return batch, False
+            if job is None:
+                return batch, True
+            batch.append(job)
+        return batch, False
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            for job in batch:
+                job.settle(error=exc)
+            return
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        if len(batch) == 1:
+            job = batch[0]
+            try:
+                outcomes.append((job, job.fn(SqliteUnitOfWork(conn)), None))
+            except Exception as exc:
+                conn.execute("ROLLBACK")
+                job.settle(error=exc)
+                return
+        else:
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = job.fn(SqliteUnitOfWork(conn))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    outcomes.append((job, None, exc))
+                else:
+                    outcomes.append((job, result, None))
+                conn.execute("RELEASE job")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for job, _, _ in outcomes:
+                job.settle(error=exc)
+            return
+        self.batches += 1
+        for job, result, error in outcomes:
+            job.settle(result, error)
+
+
+async def open_sqlite(path: str | Path, **options: Any) -> SqliteStore:
+    return await SqliteStore(path, **options).open()
