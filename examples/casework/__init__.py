@@ -1,0 +1,36 @@
+"""casework: the reference domain — a regulatory enforcement desk.
+
+Cases (open → under_review → escalated → closed), the evidence collected for
+them and notices to regulated parties (drafted → approved → sent → delivered).
+Agents read through four queries and act through seven proposable commands;
+the policy in `policy.toml` decides which of those run, wait for a human, or
+are refused. Built only on the public domain API, as a user's domain would be.
+"""
+
+from __future__ import annotations
+
+from signoff.examples.casework.commands import COMMANDS
+from signoff.examples.casework.context import GET_CASE_CONTEXT
+from signoff.examples.casework.demo_data import demo_data
+from signoff.examples.casework.events import EVENT_VERSIONS, UPCASTERS
+from signoff.examples.casework.projections import PROJECTIONS
+from signoff.examples.casework.queries import GET_CASE_SUMMARY, LIST_CASES, SEARCH_EVIDENCE
+from signoff.examples.casework.state import CASE, EVIDENCE, NOTICE
+from signoff.server.domain import Domain
+
+__all__ = ["build_domain"]
+
+
+def build_domain() -> Domain:
+    """A fresh Domain each call; nothing is connected or read at import time."""
+    return Domain(
+        name="casework",
+        aggregates=(CASE, EVIDENCE, NOTICE),
+        commands=COMMANDS,
+        queries=(LIST_CASES, GET_CASE_SUMMARY, SEARCH_EVIDENCE, GET_CASE_CONTEXT),
+        projections=PROJECTIONS,
+        event_versions=EVENT_VERSIONS,
+        upcasters=UPCASTERS,
+        evidence=EVIDENCE,
+        seed=demo_data,
+    )
