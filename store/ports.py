@@ -10,6 +10,7 @@ half-open transaction and group commit can wrap each job in a SAVEPOINT.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -181,16 +182,37 @@ class RuntimeLog(Protocol):
 
 class UnitOfWork(Protocol):
     """Everything one transaction can touch. Obtained only inside
-    `Store.write`/`Store.read`; it commits or rolls back as a whole."""
+    `Store.write`/`Store.read`; it commits or rolls back as a whole, and
+    `savepoint()` lets a part of it roll back alone."""
 
-    events: EventLog
-    proposals: Proposals
-    commands: Commands
-    outbox: Outbox
-    inbox: Inbox
-    checkpoints: Checkpoints
-    read_models: ReadModels
-    runtime: RuntimeLog
+    @property
+    def events(self) -> EventLog: ...
+
+    @property
+    def proposals(self) -> Proposals: ...
+
+    @property
+    def commands(self) -> Commands: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def checkpoints(self) -> Checkpoints: ...
+
+    @property
+    def read_models(self) -> ReadModels: ...
+
+    @property
+    def runtime(self) -> RuntimeLog: ...
+
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Undo everything written inside the block if it raises."""
+        ...
 
 
 class Store(Protocol):

@@ -127,7 +127,6 @@ class ProposalRecord(Record):
     evidence_refs: tuple[str, ...] = ()
     confidence: float = 0.0
     status: ProposalStatus
-    outcome: Outcome
     decision: DecisionRecord
     created_at: datetime
     updated_at: datetime

@@ -19,7 +19,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -28,6 +28,7 @@ import anyio
 import anyio.to_thread
 
 from signoff.store.errors import StoreClosed
+from signoff.store.faults import crash_point
 from signoff.store.ports import UnitOfWork
 from signoff.store.sqlite.read_models import SqliteReadModels
 from signoff.store.sqlite.schema import migrate
@@ -51,6 +52,8 @@ class SqliteUnitOfWork:
     cached in it can outlive a rolled-back savepoint."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._depth = 0
         self.events = SqliteEventLog(conn)
         self.proposals = SqliteProposals(conn)
         self.commands = SqliteCommands(conn)
@@ -59,6 +62,20 @@ class SqliteUnitOfWork:
         self.checkpoints = SqliteCheckpoints(conn)
         self.read_models = SqliteReadModels(conn)
         self.runtime = SqliteRuntimeLog(conn)
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._depth += 1
+        name = f"part{self._depth}"
+        self._conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute(f"ROLLBACK TO {name}")
+            raise
+        finally:
+            self._conn.execute(f"RELEASE {name}")
+            self._depth -= 1
 
 
 @dataclass
@@ -243,6 +260,7 @@ class SqliteStore:
                 else:
                     outcomes.append((job, result, None))
                 conn.execute("RELEASE job")
+        crash_point("writer.before_commit")
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -252,6 +270,7 @@ class SqliteStore:
                 job.settle(error=exc)
             return
         self.batches += 1
+        crash_point("writer.after_commit")
         for job, result, error in outcomes:
             job.settle(result, error)
 

@@ -1,0 +1,135 @@
+"""The composition root: settings in, a wired application out.
+
+The one place that chooses adapters and connects anything. Nothing connects at
+import time; `build_app` opens the store and `App.close` releases it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from signoff.policies import Gate, Policy, load_policy
+from signoff.policies.principals import Principals, load_principals
+from signoff.server.aggregates import Upcaster
+from signoff.server.approvals import ApprovalService
+from signoff.server.clock import Clock, IdFactory, random_ids, system_clock
+from signoff.server.committer import Committer
+from signoff.server.domain import Domain
+from signoff.server.errors import ConfigError
+from signoff.server.executor import Executor
+from signoff.server.lifecycle import Lifecycle
+from signoff.server.proposals import ProposalService
+from signoff.server.queries import QueryService
+from signoff.server.seeding import seed_if_empty
+from signoff.store.sqlite.store import SqliteStore, Synchronous
+
+DEFAULT_DB = "signoff.db"
+
+
+def default_db() -> Path:
+    return Path(os.environ.get("SIGNOFF_DB", DEFAULT_DB))
+
+
+def load_domain(name: str) -> Domain:
+    """`casework` (the bundled example) or `package.module:factory`."""
+    target = "signoff.examples.casework:build_domain" if name == "casework" else name
+    module_name, _, attr = target.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr or "build_domain")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load domain {name!r}: {exc}") from exc
+    domain = factory()
+    if not isinstance(domain, Domain):
+        raise ConfigError(f"{target} did not return a Domain")
+    return domain
+
+
+def example_file(name: str) -> Path:
+    """A file shipped with the casework example (policy, principals)."""
+    return Path(str(resources.files("signoff.examples.casework") / name))
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: Path = field(default_factory=default_db)
+    domain: str = "casework"
+    policy: Path | None = None
+    principals: Path | None = None
+    synchronous: Synchronous = "FULL"
+    clock: Clock = system_clock
+    ids: IdFactory = random_ids
+
+    def policy_path(self) -> Path:
+        return self.policy or example_file("policy.toml")
+
+    def principals_path(self) -> Path:
+        return self.principals or example_file("principals.toml")
+
+
+class GateHolder:
+    """The gate in force. Reloading swaps it only if the new policy loads."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.gate = Gate(policy)
+
+    def __call__(self) -> Gate:
+        return self.gate
+
+    def reload(self, path: Path, known_commands: list[str]) -> Policy:
+        policy = load_policy(path, known_commands)  # raises: the old gate stays
+        self.gate = Gate(policy)
+        return policy
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: SqliteStore
+    domain: Domain
+    gate: GateHolder
+    principals: Principals
+    upcaster: Upcaster
+    committer: Committer
+    executor: Executor
+    proposals: ProposalService
+    approvals: ApprovalService
+    queries: QueryService
+    clock: Clock
+    ids: IdFactory
+
+    async def seed_if_empty(self) -> int:
+        return await seed_if_empty(self.store, self.domain, self.committer)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def __aenter__(self) -> App:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def build_app(settings: Settings) -> App:
+    domain = load_domain(settings.domain)
+    policy = load_policy(settings.policy_path(), domain.command_types())
+    principals = load_principals(settings.principals_path())
+    gate = GateHolder(policy)
+    clock, ids = settings.clock, settings.ids
+    upcaster = Upcaster(domain)
+    committer = Committer(domain, upcaster, clock, ids)
+    lifecycle = Lifecycle(clock, ids)
+    store = await SqliteStore(settings.db, synchronous=settings.synchronous).open()
+    executor = Executor(domain, gate, committer, upcaster, lifecycle, clock, ids)
+    return App(
+        settings=settings, store=store, domain=domain, gate=gate, principals=principals,
+        upcaster=upcaster, committer=committer, executor=executor,
+        proposals=ProposalService(store, domain, gate, executor, lifecycle, upcaster, clock, ids),
+        approvals=ApprovalService(store, executor, lifecycle, clock, ids),
+        queries=QueryService(store, domain, upcaster, lambda p, q: gate().policy.may_query(p, q)),
+        clock=clock, ids=ids,
+    )

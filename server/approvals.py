@@ -1,0 +1,138 @@
+"""Votes on pending proposals, expiry, and handing approved ones to the executor.
+
+A vote is checked and recorded in one write job with the quorum check and,
+when the quorum is reached, the execution itself: there is no moment where a
+proposal is approved but nobody is going to execute it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signoff.policies import PrincipalFacts
+from signoff.server.clock import Clock, IdFactory
+from signoff.server.errors import Forbidden, InvalidInput, NotFound, Refused
+from signoff.server.executor import Execution, Executor
+from signoff.server.lifecycle import Lifecycle
+from signoff.server.quorum import Ballot, quorum_met, still_needed
+from signoff.store.errors import DuplicateVote
+from signoff.store.ports import Store, UnitOfWork
+from signoff.store.records import OutboxMessage, ProposalRecord, Verdict, Vote, VoteChannel
+
+EXPIRY = "system:expiry"
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    proposal: ProposalRecord
+    vote: Vote
+    still_needed: str
+    execution: Execution | None = None
+
+
+def ballots_of(votes: list[Vote]) -> list[Ballot]:
+    return [Ballot(v.voter_id, frozenset(v.voter_roles)) for v in votes if v.verdict == "approve"]
+
+
+class ApprovalService:
+    def __init__(
+        self, store: Store, executor: Executor, lifecycle: Lifecycle, clock: Clock,
+        ids: IdFactory,
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._lifecycle = lifecycle
+        self._clock = clock
+        self._ids = ids
+
+    async def approve(
+        self, voter: PrincipalFacts, proposal_id: str, *, digest: str | None,
+        channel: VoteChannel, comment: str = "",
+    ) -> VoteResult:
+        await self.expire_due()
+        return await self._store.write(
+            lambda uow: self._vote(uow, voter, proposal_id, "approve", digest, comment, channel)
+        )
+
+    async def reject(
+        self, voter: PrincipalFacts, proposal_id: str, *, reason: str, digest: str | None,
+        channel: VoteChannel,
+    ) -> VoteResult:
+        if not reason.strip():
+            raise InvalidInput("a rejection needs a reason")
+        await self.expire_due()
+        return await self._store.write(
+            lambda uow: self._vote(uow, voter, proposal_id, "reject", digest, reason, channel)
+        )
+
+    def _vote(
+        self, uow: UnitOfWork, voter: PrincipalFacts, proposal_id: str, verdict: Verdict,
+        digest: str | None, comment: str, channel: VoteChannel,
+    ) -> VoteResult:
+        proposal = uow.proposals.get(proposal_id, voter.tenant)
+        if proposal is None:
+            raise NotFound(f"proposal {proposal_id} not found")
+        if voter.kind == "agent":
+            raise Forbidden("agents cannot approve or reject proposals")
+        if voter.id == proposal.actor.id:
+            raise Forbidden("you proposed this; someone else must review it")
+        if proposal.status != "pending_approval":
+            raise Refused(f"proposal {proposal_id} is {proposal.status}, not pending approval")
+        decision = proposal.decision
+        roles = tuple(r for r in voter.roles if r in decision.approver_roles)
+        if not roles:
+            raise Forbidden(
+                f"reviewing this needs the role {' or '.join(decision.approver_roles)}; "
+                f"{voter.id} has {', '.join(voter.roles) or 'no roles'}"
+            )
+        if digest is not None and digest != proposal.payload_digest:
+            raise Refused("the proposal is not the one you reviewed (payload digest differs)")
+        vote = Vote(
+            vote_id=self._ids("vote"), proposal_id=proposal_id, tenant_id=proposal.tenant_id,
+            voter_id=voter.id, voter_roles=roles, verdict=verdict,
+            payload_digest=proposal.payload_digest, comment=comment, channel=channel,
+            cast_at=self._clock(),
+        )
+        try:
+            uow.proposals.add_vote(vote)
+        except DuplicateVote as exc:
+            raise Refused(str(exc)) from exc
+        self._lifecycle.note(uow, proposal, "proposal.vote_cast", voter.id, {
+            "verdict": verdict, "channel": channel, "roles": list(roles),
+        })
+        if verdict == "reject":
+            rejected = self._lifecycle.move(
+                uow, proposal, "rejected", actor_id=voter.id,
+                reason=f"rejected by {voter.id}: {comment}",
+            )
+            return VoteResult(rejected, vote, still_needed="nothing: rejected")
+        ballots = ballots_of(uow.proposals.votes(proposal_id))
+        roles, count = decision.approver_roles, decision.approvers_required
+        if not quorum_met(ballots, roles=roles, count=count, distinct=decision.distinct):
+            needed = still_needed(ballots, roles=roles, count=count, distinct=decision.distinct)
+            return VoteResult(proposal, vote, still_needed=needed)
+        self._lifecycle.move(uow, proposal, "approved", actor_id=voter.id, reason="quorum reached")
+        execution = self._executor.run(uow, proposal_id)
+        final = execution.proposal if execution else proposal
+        return VoteResult(final, vote, still_needed="nothing: quorum reached", execution=execution)
+
+    async def expire_due(self) -> list[ProposalRecord]:
+        """Mark every pending proposal past its expiry as expired."""
+        return await self._store.write(self._expire)
+
+    def _expire(self, uow: UnitOfWork) -> list[ProposalRecord]:
+        now = self._clock()
+        expired = []
+        for proposal in uow.proposals.due_for_expiry(now):
+            moved = self._lifecycle.move(
+                uow, proposal, "expired", actor_id=EXPIRY,
+                reason="no decision before the approval deadline",
+            )
+            uow.outbox.add([OutboxMessage(
+                message_id=self._ids("msg"), tenant_id=moved.tenant_id, topic="approval.expired",
+                aggregate_id=moved.aggregate_id, correlation_id=moved.correlation_id,
+                causation_id=moved.command_id, created_at=now,
+                payload={"proposal_id": moved.proposal_id, "command_type": moved.command_type},
+            )])
+            expired.append(moved)
+        return expired

@@ -1,0 +1,3 @@
+from signoff.server.cli import main
+
+main()

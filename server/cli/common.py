@@ -1,0 +1,48 @@
+"""What every command shares: the --db option, opening the app, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from signoff.server.app import App, Settings, build_app, default_db
+
+DbOption = Annotated[
+    Path,
+    typer.Option("--db", help="Database file (default $SIGNOFF_DB, else ./signoff.db).",
+                 default_factory=default_db, show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@asynccontextmanager
+async def open_app(db: Path, *, must_exist: bool = True, **settings: Any) -> AsyncIterator[App]:
+    if must_exist and not db.exists():
+        fail(f"no database at {db} (run `signoff demo` or `signoff serve --demo` first)", code=2)
+    app = await build_app(Settings(db=db, **settings))
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def json_lines(records: Iterable[BaseModel | dict[str, Any]]) -> None:
+    for record in records:
+        doc = record.model_dump(mode="json") if isinstance(record, BaseModel) else record
+        sys.stdout.write(json.dumps(doc, sort_keys=True, default=str) + "\n")

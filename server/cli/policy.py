@@ -1,0 +1,275 @@
+"""`signoff policy ...`: lint, explain, test and tabulate a policy before any agent runs.
+
+Exit codes: 0 the check passed; 1 the check failed (a policy, principals or
+scenario file that does not load counts as a failed check, as does a failing
+scenario); 2 bad usage (unknown options, malformed JSON arguments, a missing or
+unreadable file).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from signoff.policies import (
+    AggregateFacts,
+    Decision,
+    Gate,
+    LoadError,
+    Policy,
+    PolicyInput,
+    PrincipalFacts,
+    ProposalFacts,
+    RunFacts,
+    load_policy,
+    load_principals,
+    load_scenarios,
+    run_scenarios,
+    static_outcome,
+)
+
+policy_app = typer.Typer(no_args_is_help=True, help="Check a policy file: lint, explain, test, matrix.")
+
+ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
+JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+_COLOURS = {"allow": "green", "ask": "yellow", "deny": "red", "conditional": "cyan"}
+
+
+class Kind(StrEnum):
+    agent = "agent"
+    user = "user"
+    service = "service"
+
+
+def _split(csv: str | None) -> list[str]:
+    return [part.strip() for part in (csv or "").split(",") if part.strip()]
+
+
+def _failed(err: LoadError, as_json: bool) -> NoReturn:
+    """Report a file that did not load (a failed check) and exit 1."""
+    for p in err.problems:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "file": p.source, "line": p.line,
+                                   p.entry_kind: p.entry, "key": p.key, "expected": p.expected,
+                                   "got": p.got, "message": str(p)}))
+        else:
+            typer.echo(str(p))
+    raise typer.Exit(1)
+
+
+def _load(path: Path, domain_commands: str | None, as_json: bool) -> Policy:
+    known = _split(domain_commands) if domain_commands is not None else None
+    try:
+        return load_policy(path, known)
+    except LoadError as err:
+        _failed(err, as_json)
+
+
+def _coloured(effect: str) -> str:
+    return f"[{_COLOURS.get(effect, 'white')}]{effect}[/]"
+
+
+DomainCommands = Annotated[str | None, typer.Option(
+    "--domain-commands", help="Comma-separated command types the domain declares; rules "
+    "naming any other type (or a prefix matching none) fail.")]
+
+
+@policy_app.command()
+def lint(path: ExistingFile, domain_commands: DomainCommands = None,
+         as_json: JsonFlag = False) -> None:
+    """Load PATH as the server would; print `ok <version>` or every problem found."""
+    policy = _load(path, domain_commands, as_json)
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "file": str(path), "version": policy.version,
+                               "rules": len(policy.rules)}))
+    else:
+        typer.echo(f"ok {policy.version}")
+
+
+def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not valid JSON: {exc.msg}", param_hint=option) from None
+    if not isinstance(parsed, dict):
+        raise typer.BadParameter("expected a JSON object", param_hint=option)
+    return parsed
+
+
+def _facts(model: type[Any], value: dict[str, Any] | None, option: str) -> Any:
+    try:
+        return model.model_validate(value or {})
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).splitlines()[0] + ": " + str(exc).splitlines()[-1],
+                                 param_hint=option) from None
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    data = decision.model_dump(mode="json")
+    if decision.approvers is not None:
+        data["approvers"]["expires_in"] = _span(decision.approvers.expires_in)
+    return data
+
+
+def _span(delta: timedelta) -> str:
+    """`timedelta(hours=24)` → "24h", as policies write it."""
+    seconds = int(delta.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
+
+
+@policy_app.command()
+def explain(
+    path: ExistingFile,
+    principal: Annotated[str, typer.Option(help="Principal id, e.g. agent:triage.")],
+    tenant: Annotated[str, typer.Option(help="Tenant the principal acts in.")],
+    command: Annotated[str, typer.Option(help="Command type, e.g. case.escalate.")],
+    kind: Annotated[Kind, typer.Option(help="Principal kind.")] = Kind.agent,
+    roles: Annotated[str, typer.Option(help="Comma-separated roles.")] = "",
+    payload: Annotated[str, typer.Option(help="Payload as a JSON object.")] = "{}",
+    proposal: Annotated[str | None, typer.Option(
+        help='JSON: {"confidence": 0.9, "evidence_refs": [...], "rationale": "..."}')] = None,
+    aggregate: Annotated[str | None, typer.Option(
+        help='JSON: {"type", "id", "version", "status", "fields"}')] = None,
+    run: Annotated[str | None, typer.Option(
+        help='JSON: {"id", "proposals_so_far", "principal_proposals_last_hour"}')] = None,
+    domain_commands: DomainCommands = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Decide one proposal and show every candidate rule: matched or not, and why."""
+    payload_map = _json_arg(payload, "--payload") or {}
+    facts = PrincipalFacts(id=principal, kind=kind.value, tenant=tenant, roles=tuple(_split(roles)))
+    aggregate_map = _json_arg(aggregate, "--aggregate")
+    inp = PolicyInput(
+        principal=facts, command_type=command, payload=payload_map,
+        proposal=_facts(ProposalFacts, _json_arg(proposal, "--proposal"), "--proposal"),
+        aggregate=_facts(AggregateFacts, aggregate_map, "--aggregate") if aggregate_map else None,
+        run=_facts(RunFacts, _json_arg(run, "--run"), "--run"),
+    )
+    decision = Gate(_load(path, domain_commands, as_json)).explain(inp)
+    if as_json:
+        typer.echo(json.dumps(_decision_json(decision)))
+        return
+    console = Console()
+    console.print(f"{_coloured(decision.effect)} by rule [bold]{decision.rule_id}[/]: "
+                  f"{decision.reason}", highlight=False)
+    if decision.approvers is not None:
+        a = decision.approvers
+        console.print(f"approvers: {a.count} of {', '.join(a.roles)}"
+                      f"{' (distinct people per role)' if a.distinct else ''}, "
+                      f"expires in {_span(a.expires_in)}", highlight=False)
+    console.print(f"policy version {decision.policy_version}", highlight=False)
+    table = Table("rule", "effect", "matched", "why", title=f"candidates for {command}")
+    for t in decision.trace:
+        why = t.note + (f"\n[red]error: {t.error}[/]" if t.error else "")
+        table.add_row(t.rule_id, _coloured(t.effect), "yes" if t.matched else "no", why)
+    if not decision.trace:
+        table.add_row("(none)", "", "", "no rule names this command type")
+    console.print(table)
+
+
+@policy_app.command("test")
+def test_scenarios(path: ExistingFile, scenarios: ExistingFile,
+                   domain_commands: DomainCommands = None, as_json: JsonFlag = False) -> None:
+    """Run every [[scenario]] of SCENARIOS through PATH; exit 1 if any fails.
+
+    A scenario names a principal (id, kind, tenant, roles), a command, a payload,
+    optionally proposal/aggregate/run facts, and `expect` (allow/ask/deny) with
+    optional `expect_rule` and `expect_approvers = {roles, count, distinct}`.
+    """
+    gate = Gate(_load(path, domain_commands, as_json))
+    try:
+        cases = load_scenarios(scenarios)
+    except LoadError as err:
+        _failed(err, as_json)
+    results = run_scenarios(gate, cases)
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        for r in results:
+            typer.echo(json.dumps({
+                "name": r.scenario.name, "passed": r.passed, "expected": r.scenario.expect,
+                "effect": r.decision.effect, "rule_id": r.decision.rule_id,
+                "approvers": r.decision.approvers.model_dump(mode="json")
+                if r.decision.approvers else None,
+                "failures": list(r.failures),
+            }))
+    else:
+        table = Table("", "scenario", "expected", "got", "rule", "details")
+        for r in results:
+            mark = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
+            table.add_row(mark, r.scenario.name, r.scenario.expect,
+                          _coloured(r.decision.effect), r.decision.rule_id,
+                          "; ".join(r.failures))
+        console = Console()
+        console.print(table)
+        summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
+        if not failed:
+            summary = f"all {len(results)} scenarios passed"
+        console.print(summary, highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@policy_app.command()
+def matrix(
+    path: ExistingFile,
+    principals: Annotated[Path, typer.Option(exists=True, dir_okay=False, readable=True,
+                                             help="Principals file ([[principal]] tables).")],
+    tenant: Annotated[str | None, typer.Option(help="Only principals of this tenant.")] = None,
+    commands: Annotated[str | None, typer.Option(
+        help="Extra command types (comma-separated) besides those the policy names.")] = None,
+    domain_commands: DomainCommands = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Who may propose what: principals x command types, without evaluating conditions.
+
+    Each cell is `allow`, `ask` or `deny` when that is the outcome whatever the
+    input, or `conditional` when `when` conditions decide (the JSON lists the
+    effects it `possible`-ly comes to). `may_propose` is false when no allow/ask
+    rule selects the principal or an unconditional deny does. Limits are not
+    shown. Commands: those the policy names exactly, plus --commands. Without
+    --tenant every principal is shown acting in its first tenant.
+    """
+    policy = _load(path, domain_commands, as_json)
+    try:
+        people = load_principals(principals)
+    except LoadError as err:
+        _failed(err, as_json)
+    records = [r for r in people if tenant is None or tenant in r.tenants]
+    types = list(dict.fromkeys([*policy.exact_commands, *_split(commands)]))
+    table = Table("command", *(r.id for r in records), title=f"policy {policy.version}")
+    rows: dict[str, list[str]] = {t: [] for t in types}
+    depends: dict[str, set[str]] = {}
+    for record in records:
+        facts = record.facts(tenant or record.tenants[0])
+        for command_type in types:
+            outcome = static_outcome(policy, facts, command_type)
+            rows[command_type].append(_coloured(outcome.effect))
+            if outcome.effect == "conditional":
+                depends.setdefault(command_type, set()).update(outcome.possible)
+            if as_json:
+                typer.echo(json.dumps({
+                    "principal": record.id, "kind": record.kind, "tenant": facts.tenant,
+                    "roles": list(record.roles), "command": command_type,
+                    "effect": outcome.effect, "possible": list(outcome.possible),
+                    "may_propose": outcome.may_propose, "rules": list(outcome.rules),
+                }))
+    if not as_json:
+        for command_type, cells in rows.items():
+            table.add_row(command_type, *cells)
+        console = Console()
+        console.print(table)
+        for command_type, effects in depends.items():
+            possible = "/".join(e for e in ("allow", "ask", "deny") if e in effects)
+            console.print(f"conditional {command_type}: {possible}, depending on `when`",
+                          highlight=False)

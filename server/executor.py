@@ -1,0 +1,156 @@
+"""The executor: the only code that turns an approved proposal into events.
+
+`run` is called inside a write transaction. The claim is the status itself:
+only a proposal that is `approved` in this transaction is executed, and the
+transaction moves it on, so a second executor (task or process) that gets
+the write lock afterwards finds it already executed and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from signoff.policies import AggregateFacts, ProposalFacts
+from signoff.server.aggregates import TxStateLoader, Upcaster
+from signoff.server.clock import Clock, IdFactory
+from signoff.server.committer import Causation, Committer
+from signoff.server.domain import DecideContext, Domain, Rejection
+from signoff.server.judging import (
+    CurrentGate,
+    aggregate_facts,
+    decision_record,
+    policy_input,
+    proposer_of,
+)
+from signoff.server.lifecycle import Lifecycle
+from signoff.server.quorum import Ballot, quorum_met
+from signoff.store.ports import UnitOfWork
+from signoff.store.records import EventEnvelope, ProposalRecord
+
+log = logging.getLogger("signoff.executor")
+EXECUTOR = "system:executor"
+
+
+@dataclass(frozen=True)
+class Execution:
+    proposal: ProposalRecord
+    events: list[EventEnvelope] = field(default_factory=list)
+
+
+class Executor:
+    def __init__(
+        self, domain: Domain, gate: CurrentGate, committer: Committer, upcaster: Upcaster,
+        lifecycle: Lifecycle, clock: Clock, ids: IdFactory,
+    ) -> None:
+        self._domain = domain
+        self._gate = gate
+        self._committer = committer
+        self._upcaster = upcaster
+        self._lifecycle = lifecycle
+        self._clock = clock
+        self._ids = ids
+
+    def run(self, uow: UnitOfWork, proposal_id: str) -> Execution | None:
+        """Execute the proposal if it is approved; None if it is not (anymore)."""
+        proposal = uow.proposals.get(proposal_id, None)
+        if proposal is None or proposal.status != "approved":
+            return None
+        try:
+            with uow.savepoint():
+                return self._execute(uow, proposal)
+        except Exception:
+            # Never a half-commit: the savepoint undid everything above.
+            log.exception("execution of %s failed", proposal_id)
+            failed = self._lifecycle.move(
+                uow, proposal, "failed", actor_id=EXECUTOR,
+                reason="execution failed inside signoff; nothing was committed",
+            )
+            return Execution(failed)
+
+    def _execute(self, uow: UnitOfWork, proposal: ProposalRecord) -> Execution:
+        spec = self._domain.command(proposal.command_type)
+        if spec is None:
+            raise LookupError(f"command type {proposal.command_type} is no longer registered")
+        loader = TxStateLoader(uow, proposal.tenant_id, self._upcaster)
+        current = loader.load(spec.aggregate, proposal.aggregate_id)
+
+        requeued = self._rejudge(uow, proposal, aggregate_facts(
+            spec.aggregate, proposal.aggregate_id, current))
+        if requeued is not None:
+            return Execution(requeued)
+
+        expected = proposal.expected_version if spec.target is not None else 0
+        if expected is not None and current.version != expected:
+            return Execution(self._lifecycle.move(
+                uow, proposal, "conflict", actor_id=EXECUTOR,
+                reason=f"{spec.aggregate.name} {proposal.aggregate_id} is at version "
+                f"{current.version}; the proposal expected {expected}",
+            ))
+        payload = spec.payload.model_validate(proposal.payload)
+        context = DecideContext(
+            tenant_id=proposal.tenant_id, actor=proposal.actor,
+            aggregate_id=proposal.aggregate_id, now=self._clock(), loader=loader,
+        )
+        decided = spec.decide(current.state, payload, context)
+        if isinstance(decided, Rejection):
+            return Execution(self._lifecycle.move(
+                uow, proposal, "rejected", actor_id=EXECUTOR, reason=decided.reason))
+        events = self._committer.commit(
+            uow, tenant_id=proposal.tenant_id, aggregate_type=spec.aggregate.name,
+            aggregate_id=proposal.aggregate_id, base_version=current.version, events=decided,
+            causation=Causation(
+                actor=proposal.actor, correlation_id=proposal.correlation_id,
+                causation_id=proposal.command_id, run_id=proposal.run_id,
+                thread_id=proposal.thread_id,
+            ),
+        )
+        executed = self._lifecycle.move(
+            uow, proposal, "executed", actor_id=EXECUTOR,
+            event_ids=tuple(e.event_id for e in events),
+        )
+        return Execution(executed, events)
+
+    def _rejudge(
+        self, uow: UnitOfWork, proposal: ProposalRecord, facts: AggregateFacts
+    ) -> ProposalRecord | None:
+        """Judge again when the policy changed since the decision. A new deny
+        rejects; an ask the votes cast so far don't satisfy requeues."""
+        gate = self._gate()
+        if gate.policy.version == proposal.decision.policy_version:
+            return None
+        decision = gate.evaluate(policy_input(
+            uow, self._clock, principal=proposer_of(proposal),
+            command_type=proposal.command_type, payload=proposal.payload,
+            proposal=ProposalFacts(
+                rationale=proposal.rationale, evidence_refs=proposal.evidence_refs,
+                confidence=proposal.confidence,
+            ),
+            aggregate=facts,
+            run_id=proposal.run_id,
+        ))
+        record = decision_record(
+            decision, proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id,
+            clock=self._clock, ids=self._ids, stage="execute",
+        )
+        uow.proposals.add_decision(record)
+        if decision.effect == "deny":
+            return self._lifecycle.move(
+                uow, proposal, "rejected", actor_id=EXECUTOR, decision=record,
+                reason=f"the policy changed and now denies this: {decision.reason}",
+            )
+        if decision.effect == "ask" and decision.approvers is not None:
+            ballots = [
+                Ballot(v.voter_id, frozenset(v.voter_roles))
+                for v in uow.proposals.votes(proposal.proposal_id) if v.verdict == "approve"
+            ]
+            approvers = decision.approvers
+            if not quorum_met(
+                ballots, roles=approvers.roles, count=approvers.count, distinct=approvers.distinct
+            ):
+                return self._lifecycle.move(
+                    uow, proposal, "pending_approval", actor_id=EXECUTOR, decision=record,
+                    expires_at=record.expires_at,
+                    reason=f"the policy changed and now asks for more approval: {decision.reason}",
+                )
+        return None

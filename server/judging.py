@@ -1,0 +1,87 @@
+"""Asking the gate about a proposal, and recording what it said.
+
+Submission and execution both judge proposals; the input they build and the
+record they keep must be the same, so both live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from signoff.policies import (
+    AggregateFacts,
+    Decision,
+    Gate,
+    PolicyInput,
+    PrincipalFacts,
+    ProposalFacts,
+    RunFacts,
+)
+from signoff.server.clock import Clock, IdFactory
+from signoff.server.domain import AggregateType, Loaded
+from signoff.store.ports import UnitOfWork
+from signoff.store.records import DecisionRecord, ProposalRecord
+
+CurrentGate = Callable[[], Gate]
+
+
+def aggregate_facts(
+    aggregate: AggregateType[object], aggregate_id: str, loaded: Loaded[object]
+) -> AggregateFacts:
+    return AggregateFacts(
+        type=aggregate.name, id=aggregate_id, version=loaded.version,
+        status=aggregate.status(loaded.state) if loaded.exists else None,
+        fields=aggregate.facts(loaded.state) if loaded.exists else {},
+    )
+
+
+def policy_input(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    principal: PrincipalFacts,
+    command_type: str,
+    payload: dict[str, object],
+    proposal: ProposalFacts,
+    aggregate: AggregateFacts | None,
+    run_id: str | None,
+) -> PolicyInput:
+    """Everything a rule may read, counters for the limits included."""
+    in_run = uow.proposals.count_in_run(principal.tenant, run_id) if run_id else 0
+    last_hour = uow.proposals.count_by_actor_since(
+        principal.tenant, principal.id, clock() - timedelta(hours=1)
+    )
+    return PolicyInput(
+        principal=principal, command_type=command_type, payload=payload, proposal=proposal,
+        aggregate=aggregate,
+        run=RunFacts(id=run_id, proposals_so_far=in_run, principal_proposals_last_hour=last_hour),
+    )
+
+
+def proposer_of(proposal: ProposalRecord) -> PrincipalFacts:
+    kind = proposal.actor.kind
+    return PrincipalFacts(
+        id=proposal.actor.id, kind="service" if kind == "system" else kind,
+        tenant=proposal.tenant_id, roles=proposal.actor_roles,
+    )
+
+
+def decision_record(
+    decision: Decision, *, proposal_id: str, tenant_id: str, clock: Clock, ids: IdFactory,
+    stage: str = "submit",
+) -> DecisionRecord:
+    now = clock()
+    approvers = decision.approvers
+    return DecisionRecord(
+        decision_id=ids("dec"), proposal_id=proposal_id, tenant_id=tenant_id,
+        effect=decision.effect, rule_id=decision.rule_id, reason=decision.reason,
+        policy_version=decision.policy_version,
+        approver_roles=approvers.roles if approvers else (),
+        approvers_required=approvers.count if approvers else 0,
+        distinct=approvers.distinct if approvers else False,
+        confirm=approvers.confirm if approvers else None,
+        expires_at=now + approvers.expires_in if approvers else None,
+        decided_at=now,
+        stage="execute" if stage == "execute" else "submit",
+    )

@@ -1,0 +1,277 @@
+"""Submitting a proposal: DESIGN.md's path, steps 2 to 8.
+
+Validation and authorization write nothing. Everything from the idempotency
+check on runs as one job on the writer: the checks read the state the record
+is written against, and an allowed proposal is executed in the same
+transaction (one commit, one fsync).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from signoff.policies import PrincipalFacts, ProposalFacts
+from signoff.server.aggregates import TxStateLoader, Upcaster
+from signoff.server.clock import Clock, IdFactory
+from signoff.server.domain import CommandType, DecideContext, Domain, Rejection
+from signoff.server.executor import Executor
+from signoff.server.judging import CurrentGate, aggregate_facts, decision_record, policy_input
+from signoff.server.lifecycle import Lifecycle
+from signoff.server.receipts import FieldProblem, Receipt, receipt_for, refusal
+from signoff.store.canonical import digest
+from signoff.store.ports import Store, UnitOfWork
+from signoff.store.records import (
+    Actor,
+    IdempotencyRecord,
+    OutboxMessage,
+    ProposalRecord,
+    ProposalStatus,
+)
+
+MAX_ARGUMENT_BYTES = 64 * 1024
+META_FIELDS = frozenset({"rationale", "evidence_refs", "confidence", "idempotency_key",
+                         "expected_version"})
+STATUS_BY_EFFECT: dict[str, ProposalStatus] = {
+    "allow": "approved", "ask": "pending_approval", "deny": "rejected",
+}
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class ProposalMeta(BaseModel):
+    """What every command tool takes besides the command's own payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rationale: str = Field(default="", max_length=4000)
+    evidence_refs: list[Ref] = Field(default_factory=list, max_length=50)
+    confidence: float = Field(ge=0.0, le=1.0)
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$"
+    )
+    expected_version: int | None = Field(default=None, ge=0)
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Ids that tie a call to the agent's run, from the request's `_meta`."""
+
+    run_id: str | None = None
+    thread_id: str | None = None
+    correlation_id: str | None = None
+
+
+def problems_of(error: ValidationError, prefix: str = "") -> list[FieldProblem]:
+    return [
+        FieldProblem(
+            field=prefix + ".".join(str(p) for p in e["loc"]) or "(arguments)", problem=e["msg"]
+        )
+        for e in error.errors()
+    ]
+
+
+class ProposalService:
+    def __init__(
+        self, store: Store, domain: Domain, gate: CurrentGate, executor: Executor,
+        lifecycle: Lifecycle, upcaster: Upcaster, clock: Clock, ids: IdFactory,
+    ) -> None:
+        self._store = store
+        self._domain = domain
+        self._gate = gate
+        self._executor = executor
+        self._lifecycle = lifecycle
+        self._upcaster = upcaster
+        self._clock = clock
+        self._ids = ids
+
+    async def submit(
+        self, principal: PrincipalFacts, command_type: str, arguments: Mapping[str, Any],
+        call: CallContext | None = None,
+    ) -> Receipt:
+        call = call or CallContext()
+        spec = self._domain.command(command_type)
+        if spec is None:
+            return refusal(command_type, "rejected", f"unknown command type {command_type!r}")
+        checked = self._validate(spec, arguments)
+        if isinstance(checked, Receipt):
+            return checked
+        meta, payload = checked
+        if not self._gate().may_propose(principal, command_type):
+            return refusal(
+                command_type, "rejected",
+                f"{principal.id} may not propose {command_type} in tenant {principal.tenant}",
+            )
+        return await self._store.write(
+            lambda uow: self._record(uow, principal, spec, meta, payload, call)
+        )
+
+    def _validate(
+        self, spec: CommandType[Any, Any], arguments: Mapping[str, Any]
+    ) -> Receipt | tuple[ProposalMeta, BaseModel]:
+        def invalid(problems: list[FieldProblem]) -> Receipt:
+            return refusal(spec.name, "validation_error", "invalid arguments", problems=problems)
+
+        try:
+            size = len(json.dumps(arguments, default=str))
+        except (TypeError, ValueError):
+            return invalid([FieldProblem(field="(arguments)", problem="not JSON")])
+        if size > MAX_ARGUMENT_BYTES:
+            return invalid([FieldProblem(
+                field="(arguments)", problem=f"{size} bytes; the limit is {MAX_ARGUMENT_BYTES}")])
+        meta_args = {k: v for k, v in arguments.items() if k in META_FIELDS}
+        payload_args = {k: v for k, v in arguments.items() if k not in META_FIELDS}
+        problems: list[FieldProblem] = []
+        meta: ProposalMeta | None = None
+        payload: BaseModel | None = None
+        try:
+            meta = ProposalMeta.model_validate(meta_args)
+        except ValidationError as exc:
+            problems += problems_of(exc)
+        try:
+            payload = spec.payload.model_validate(payload_args)
+        except ValidationError as exc:
+            problems += problems_of(exc)
+        if meta is not None:
+            if spec.requires_version and meta.expected_version is None:
+                problems.append(FieldProblem(
+                    field="expected_version",
+                    problem="required: the version of the aggregate you read"))
+            if not spec.requires_version and meta.expected_version is not None:
+                problems.append(FieldProblem(
+                    field="expected_version", problem=f"{spec.tool} takes no expected_version"))
+        if problems or meta is None or payload is None:
+            return invalid(problems)
+        return meta, payload
+
+    def _record(
+        self, uow: UnitOfWork, principal: PrincipalFacts, spec: CommandType[Any, Any],
+        meta: ProposalMeta, payload: BaseModel, call: CallContext,
+    ) -> Receipt:
+        payload_doc = payload.model_dump(mode="json")
+        payload_digest = digest({
+            "command_type": spec.name, "payload": payload_doc,
+            "expected_version": meta.expected_version,
+        })
+        if meta.idempotency_key is not None:
+            seen = uow.commands.idempotency(principal.tenant, principal.id, meta.idempotency_key)
+            if seen is not None:
+                return self._replay(uow, spec.name, seen, payload_digest)
+
+        aggregate_id = spec.target(payload) if spec.target else self._ids(spec.aggregate.name)
+        loader = TxStateLoader(uow, principal.tenant, self._upcaster)
+        loaded = loader.load(spec.aggregate, aggregate_id)
+        if spec.target is not None and not loaded.exists:
+            return refusal(spec.name, "rejected", f"{spec.aggregate.name} {aggregate_id} not found")
+        if meta.expected_version is not None and meta.expected_version != loaded.version:
+            return refusal(
+                spec.name, "conflict", aggregate_id=aggregate_id,
+                reason=f"{spec.aggregate.name} {aggregate_id} is at version {loaded.version}, "
+                f"not {meta.expected_version}",
+            )
+        for ref in meta.evidence_refs:
+            evidence = self._domain.evidence
+            if evidence is None or not loader.load(evidence, ref).exists:
+                return refusal(spec.name, "rejected", f"evidence {ref} not found")
+        context = DecideContext(
+            tenant_id=principal.tenant, actor=Actor(id=principal.id, kind=principal.kind),
+            aggregate_id=aggregate_id, now=self._clock(), loader=loader,
+        )
+        precheck = spec.decide(loaded.state, payload, context)
+        if isinstance(precheck, Rejection):
+            return refusal(spec.name, "rejected", precheck.reason, aggregate_id=aggregate_id)
+
+        facts = ProposalFacts(
+            rationale=meta.rationale, evidence_refs=tuple(meta.evidence_refs),
+            confidence=meta.confidence,
+        )
+        decision = self._gate().evaluate(policy_input(
+            uow, self._clock, principal=principal, command_type=spec.name, payload=payload_doc,
+            proposal=facts, aggregate=aggregate_facts(spec.aggregate, aggregate_id, loaded),
+            run_id=call.run_id,
+        ))
+        proposal_id = self._ids("prop")
+        record = decision_record(
+            decision, proposal_id=proposal_id, tenant_id=principal.tenant, clock=self._clock,
+            ids=self._ids,
+        )
+        now = self._clock()
+        proposal = ProposalRecord(
+            proposal_id=proposal_id, tenant_id=principal.tenant, command_id=self._ids("cmd"),
+            command_type=spec.name, aggregate_type=spec.aggregate.name,
+            aggregate_id=aggregate_id, expected_version=meta.expected_version,
+            payload=payload_doc, payload_digest=payload_digest,
+            actor=Actor(id=principal.id, kind=principal.kind), actor_roles=principal.roles,
+            run_id=call.run_id, thread_id=call.thread_id,
+            correlation_id=call.correlation_id or self._ids("corr"),
+            idempotency_key=meta.idempotency_key, rationale=meta.rationale,
+            evidence_refs=facts.evidence_refs, confidence=meta.confidence,
+            status=STATUS_BY_EFFECT[decision.effect], decision=record, created_at=now,
+            updated_at=now, expires_at=record.expires_at,
+            status_reason=decision.reason if decision.effect == "deny" else "",
+        )
+        self._write_proposal(uow, proposal)
+        if decision.effect == "allow":
+            execution = self._executor.run(uow, proposal_id)
+            if execution is not None:
+                return receipt_for(execution.proposal, events=execution.events)
+        return receipt_for(proposal)
+
+    def _write_proposal(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
+        uow.proposals.add(proposal)
+        uow.proposals.add_decision(proposal.decision)
+        self._lifecycle.note(uow, proposal, f"{proposal.command_type}.proposed", proposal.actor.id, {
+            "status": proposal.status, "rule_id": proposal.decision.rule_id,
+            "payload_digest": proposal.payload_digest,
+        })
+        if proposal.idempotency_key is not None:
+            uow.commands.remember(IdempotencyRecord(
+                tenant_id=proposal.tenant_id, actor_id=proposal.actor.id,
+                key=proposal.idempotency_key, payload_digest=proposal.payload_digest,
+                proposal_id=proposal.proposal_id,
+            ))
+        if proposal.status == "rejected":
+            self._lifecycle.record_result(uow, proposal)
+        if proposal.status == "pending_approval":
+            uow.outbox.add([OutboxMessage(
+                message_id=self._ids("msg"), tenant_id=proposal.tenant_id,
+                topic="approval.requested", aggregate_id=proposal.aggregate_id,
+                correlation_id=proposal.correlation_id, causation_id=proposal.command_id,
+                payload={
+                    "proposal_id": proposal.proposal_id, "command_type": proposal.command_type,
+                    "aggregate_id": proposal.aggregate_id,
+                    "approver_roles": list(proposal.decision.approver_roles),
+                    "approvers_required": proposal.decision.approvers_required,
+                    "expires_at": proposal.expires_at.isoformat() if proposal.expires_at else None,
+                },
+                created_at=proposal.created_at,
+            )])
+
+    def _replay(
+        self, uow: UnitOfWork, command_type: str, seen: IdempotencyRecord, payload_digest: str
+    ) -> Receipt:
+        if seen.payload_digest != payload_digest:
+            return refusal(
+                command_type, "conflict",
+                "this idempotency_key was already used for a different proposal",
+                next_step="Use a new idempotency_key for a different proposal.",
+            )
+        proposal = uow.proposals.get(seen.proposal_id, seen.tenant_id)
+        assert proposal is not None, "an idempotency record always names a stored proposal"
+        return receipt_for(
+            proposal, outcome="duplicate_accepted",
+            events=uow.events.by_ids(proposal.event_ids),
+        )
+
+    async def receipt(self, principal: PrincipalFacts, proposal_id: str) -> Receipt | None:
+        """The receipt of a proposal as it stands now, within the caller's tenant."""
+        def read(uow: UnitOfWork) -> Receipt | None:
+            proposal = uow.proposals.get(proposal_id, principal.tenant)
+            if proposal is None:
+                return None
+            return receipt_for(proposal, events=uow.events.by_ids(proposal.event_ids))
+
+        return await self._store.read(read)

@@ -1,0 +1,86 @@
+"""Running a domain query for a principal: validated, tenant-scoped, read-only.
+
+Queries run on a read snapshot, so they cannot write domain state; the answer
+says which position of the event log it reflects and how far behind it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from signoff.policies import PrincipalFacts
+from signoff.server.aggregates import Upcaster
+from signoff.server.domain import Domain, QueryNotFound, QueryResult, QueryType
+from signoff.server.errors import Forbidden, InvalidInput, NotFound
+from signoff.server.proposals import problems_of
+from signoff.store.ports import Store, UnitOfWork
+from signoff.store.records import EventEnvelope
+
+MayQuery = Callable[[PrincipalFacts, str], bool]
+
+
+class TxReader:
+    """`ReadModelReader` over one read snapshot, scoped to one tenant."""
+
+    def __init__(self, uow: UnitOfWork, tenant_id: str, upcaster: Upcaster) -> None:
+        self._uow = uow
+        self._tenant_id = tenant_id
+        self._upcaster = upcaster
+
+    @property
+    def tenant_id(self) -> str:
+        return self._tenant_id
+
+    def get(self, projection: str, key: str) -> dict[str, Any] | None:
+        return self._uow.read_models.get(self._tenant_id, projection, key)
+
+    def find(
+        self, projection: str, *, index: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return self._uow.read_models.find(self._tenant_id, projection, index=index, limit=limit)
+
+    def recent_events(
+        self, aggregate_type: str, aggregate_id: str, limit: int = 10
+    ) -> list[EventEnvelope]:
+        events = self._uow.events.recent(self._tenant_id, aggregate_type, aggregate_id, limit)
+        return [self._upcaster.upcast(e) for e in events]
+
+
+class QueryService:
+    def __init__(
+        self, store: Store, domain: Domain, upcaster: Upcaster, may_query: MayQuery
+    ) -> None:
+        self._store = store
+        self._queries = {q.name: q for q in domain.queries}
+        self._upcaster = upcaster
+        self._may_query = may_query
+
+    def spec(self, name: str) -> QueryType[Any, Any] | None:
+        return self._queries.get(name)
+
+    async def run(
+        self, principal: PrincipalFacts, name: str, arguments: Mapping[str, Any]
+    ) -> QueryResult:
+        spec = self._queries.get(name)
+        if spec is None:
+            raise NotFound(f"unknown query {name!r}")
+        if not self._may_query(principal, name):
+            raise Forbidden(f"{principal.id} may not call {name}")
+        try:
+            args = spec.args.model_validate(dict(arguments))
+        except ValidationError as exc:
+            raise InvalidInput("invalid arguments", details=[
+                p.model_dump() for p in problems_of(exc)]) from exc
+
+        def read(uow: UnitOfWork) -> QueryResult:
+            result: QueryResult = spec.run(TxReader(uow, principal.tenant, self._upcaster), args)
+            # Inline projections commit with the events: they are at the head.
+            return result.model_copy(update={"as_of_position": uow.events.head(), "lag": 0})
+
+        try:
+            return await self._store.read(read)
+        except QueryNotFound as exc:
+            raise NotFound(str(exc)) from exc

@@ -1,0 +1,68 @@
+"""Whether the votes cast so far satisfy a decision's approvers clause.
+
+Pure: takes votes and the clause, answers yes/no and what is still missing.
+With `distinct`, every named role must be covered by a different person,
+which is a small bipartite matching (a person may hold several roles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Ballot:
+    voter_id: str
+    roles: frozenset[str]
+
+
+def _can_cover(roles: Sequence[str], ballots: Sequence[Ballot]) -> bool:
+    """Augmenting-path matching of roles to distinct voters."""
+    holder: dict[str, str] = {}  # voter_id -> role it covers
+
+    def assign(role: str, seen: set[str]) -> bool:
+        for ballot in ballots:
+            if role in ballot.roles and ballot.voter_id not in seen:
+                seen.add(ballot.voter_id)
+                taken = holder.get(ballot.voter_id)
+                if taken is None or assign(taken, seen):
+                    holder[ballot.voter_id] = role
+                    return True
+        return False
+
+    return all(assign(role, set()) for role in roles)
+
+
+def eligible(ballots: Sequence[Ballot], roles: Sequence[str]) -> list[Ballot]:
+    wanted = set(roles)
+    return [b for b in ballots if b.roles & wanted]
+
+
+def quorum_met(
+    ballots: Sequence[Ballot], *, roles: Sequence[str], count: int, distinct: bool
+) -> bool:
+    valid = eligible(ballots, roles)
+    if len({b.voter_id for b in valid}) < count:
+        return False
+    return not distinct or _can_cover(roles, valid)
+
+
+def still_needed(
+    ballots: Sequence[Ballot], *, roles: Sequence[str], count: int, distinct: bool
+) -> str:
+    """A short phrase for reviewers: what would complete the quorum."""
+    if quorum_met(ballots, roles=roles, count=count, distinct=distinct):
+        return "nothing: quorum reached"
+    valid = eligible(ballots, roles)
+    missing = max(count - len(valid), 0)
+    parts = []
+    if missing:
+        parts.append(f"{missing} more approval{'s' if missing > 1 else ''} from {' or '.join(roles)}")
+    if distinct:
+        uncovered = [r for r in roles if not any(r in b.roles for b in valid)]
+        if uncovered:
+            parts.append("an approval from " + ", ".join(uncovered))
+        elif not _can_cover(roles, valid):
+            parts.append("a different person for each of " + ", ".join(roles))
+    return "; ".join(parts) or "a different combination of approvers"

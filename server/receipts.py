@@ -1,0 +1,149 @@
+"""The receipt: what every command tool answers (SPEC.md, "Receipt").
+
+A receipt is never a raw effect; it says what happened to the proposal, why,
+and what happens next, in words a model can act on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from signoff.store.records import (
+    DecisionRecord,
+    EventEnvelope,
+    Outcome,
+    ProposalRecord,
+    ProposalStatus,
+)
+
+ERROR_OUTCOMES = frozenset({"rejected", "conflict", "validation_error"})
+
+
+class DecisionView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    effect: str
+    rule_id: str
+    reason: str
+    policy_version: str
+    approvers_required: int = 0
+    approver_roles: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = None
+
+    @classmethod
+    def of(cls, decision: DecisionRecord) -> DecisionView:
+        return cls(
+            effect=decision.effect, rule_id=decision.rule_id, reason=decision.reason,
+            policy_version=decision.policy_version,
+            approvers_required=decision.approvers_required,
+            approver_roles=list(decision.approver_roles), expires_at=decision.expires_at,
+        )
+
+
+class EventView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    event_type: str
+    aggregate_id: str
+    aggregate_version: int
+    position: int
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: EventEnvelope) -> EventView:
+        return cls(
+            event_id=event.event_id, event_type=event.event_type, aggregate_id=event.aggregate_id,
+            aggregate_version=event.aggregate_version, position=event.position,
+            payload=event.payload,
+        )
+
+
+class FieldProblem(BaseModel):
+    field: str
+    problem: str
+
+
+class Receipt(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    proposal_id: str | None = Field(description="Id of the recorded proposal; null if nothing was recorded.")
+    status: ProposalStatus | None = Field(description="Where the proposal stands now.")
+    outcome: Outcome = Field(description="What this call achieved.")
+    command_type: str
+    aggregate_id: str | None = None
+    decision: DecisionView | None = None
+    events: list[EventView] = Field(default_factory=list, description="Committed events, when executed.")
+    reason: str = Field(default="", description="One line: why, when refused or waiting.")
+    problems: list[FieldProblem] = Field(default_factory=list, description="Bad arguments, one per field.")
+    next: str = Field(description="What happens now, and what you can do.")
+
+    @property
+    def is_error(self) -> bool:
+        return self.outcome in ERROR_OUTCOMES
+
+
+NEXT_BY_STATUS: dict[str, str] = {
+    "pending_approval": "Waiting for human approval. Check later with get_proposal; do not resubmit.",
+    "approved": "Approved; the executor is committing it. Check with get_proposal.",
+    "executed": "Done: the events above are committed.",
+    "rejected": "Not executed. Read the reason; change the proposal only if the reason allows it.",
+    "expired": "Approval did not arrive in time; nothing was executed. Propose again if still needed.",
+    "conflict": "The aggregate changed since you read it. Re-read it and propose again with its current version.",
+    "failed": "Execution failed inside signoff; nothing was committed. Report it; do not retry blindly.",
+}
+
+
+def receipt_for(
+    proposal: ProposalRecord,
+    *,
+    outcome: Outcome | None = None,
+    events: list[EventEnvelope] | None = None,
+) -> Receipt:
+    """The receipt of a recorded proposal, as it stands."""
+    if outcome is None:
+        outcome = _outcome_of(proposal)
+    return Receipt(
+        proposal_id=proposal.proposal_id,
+        status=proposal.status,
+        outcome=outcome,
+        command_type=proposal.command_type,
+        aggregate_id=proposal.aggregate_id,
+        decision=DecisionView.of(proposal.decision),
+        events=[EventView.of(e) for e in events or []],
+        reason=proposal.status_reason or proposal.decision.reason,
+        next=NEXT_BY_STATUS[proposal.status],
+    )
+
+
+def _outcome_of(proposal: ProposalRecord) -> Outcome:
+    return {
+        "pending_approval": "requires_approval",
+        "approved": "accepted",
+        "executed": "accepted",
+        "conflict": "conflict",
+    }.get(proposal.status, "rejected")  # type: ignore[return-value]
+
+
+def refusal(
+    command_type: str,
+    outcome: Outcome,
+    reason: str,
+    *,
+    aggregate_id: str | None = None,
+    problems: list[FieldProblem] | None = None,
+    next_step: str | None = None,
+) -> Receipt:
+    """A receipt for a proposal refused before anything was recorded."""
+    default_next = {
+        "validation_error": "Fix the arguments named in problems and call again.",
+        "conflict": "Re-read the aggregate and propose again with its current version.",
+    }.get(outcome, "Nothing was recorded. Read the reason before proposing anything else.")
+    return Receipt(
+        proposal_id=None, status=None, outcome=outcome, command_type=command_type,
+        aggregate_id=aggregate_id, reason=reason, problems=problems or [],
+        next=next_step or default_next,
+    )

@@ -1,0 +1,51 @@
+"""Small readers over the store that tests use to check what was written."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from click.testing import Result
+from typer.testing import CliRunner
+
+from signoff.server.app import App
+from signoff.store.ports import UnitOfWork
+
+COUNTED = ("events", "proposals", "proposal_events", "decisions", "votes", "idempotency",
+           "command_results", "outbox", "read_models")
+
+
+def table_counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED}
+
+
+def snapshot(db: Path) -> list[tuple[Any, ...]]:
+    """Every row of every domain table: equal snapshots mean nothing changed."""
+    with sqlite3.connect(db) as conn:
+        return [
+            (table, *row)
+            for table in COUNTED
+            for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+        ]
+
+
+async def case_version(app: App, case_id: str, tenant: str = "acme") -> int:
+    return await app.store.read(lambda uow: uow.events.version(tenant, "case", case_id))
+
+
+async def read(app: App, fn: Any) -> Any:
+    def run(uow: UnitOfWork) -> Any:
+        return fn(uow)
+
+    return await app.store.read(run)
+
+
+async def invoke(args: list[str]) -> Result:
+    """Run the CLI from an async test: on a worker thread, since each command
+    runs its own event loop."""
+    from signoff.server.cli import app as cli
+
+    return await anyio.to_thread.run_sync(lambda: CliRunner().invoke(cli, args))

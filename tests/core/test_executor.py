@@ -1,0 +1,161 @@
+"""The executor: exactly once under races, all or nothing on failure, and a
+second look when the policy changed after the decision."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from signoff.policies import PrincipalFacts
+from signoff.server.app import App, Settings, build_app
+from signoff.server.clock import FixedClock, SequentialIds
+from signoff.server.lifecycle import Lifecycle
+from signoff.store.ports import UnitOfWork
+from tests.core.helpers import case_version, snapshot, table_counts
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def approved_but_not_executed(app: App, agent: PrincipalFacts, n: int) -> list[str]:
+    """Proposals parked in `approved`, as if the approving process died before
+    its executor ran (a state the services never leave behind on their own)."""
+    ids = []
+    lifecycle = Lifecycle(app.clock, app.ids)
+    for i in range(n):
+        receipt = await app.proposals.submit(agent, "notice.create_draft", {
+            "case_id": "case-acme-002", "body": f"draft {i}", "confidence": 0.9})
+        assert receipt.status == "executed" and receipt.aggregate_id
+        receipt = await app.proposals.submit(agent, "notice.approve", {
+            "draft_id": receipt.aggregate_id, "expected_version": 1, "confidence": 0.9})
+        assert receipt.status == "pending_approval" and receipt.proposal_id
+        pid = receipt.proposal_id
+
+        def approve(uow: UnitOfWork, pid: str = pid) -> None:
+            proposal = uow.proposals.get(pid, None)
+            assert proposal is not None
+            lifecycle.move(uow, proposal, "approved", actor_id="user:bob")
+
+        await app.store.write(approve)
+        ids.append(pid)
+    return ids
+
+
+async def test_two_executors_in_one_process_execute_once(
+    app: App, agent: PrincipalFacts, db: Path
+) -> None:
+    ids = await approved_but_not_executed(app, agent, 5)
+    other = await build_app(Settings(db=db, clock=FixedClock()))  # ids must not collide
+    try:
+        for pid in ids:
+            a, b = await asyncio.gather(
+                app.store.write(lambda uow, p=pid: app.executor.run(uow, p)),
+                other.store.write(lambda uow, p=pid: other.executor.run(uow, p)),
+            )
+            winners = [x for x in (a, b) if x is not None]
+            assert len(winners) == 1, (a, b)
+            assert [e.event_type for e in winners[0].events] == ["notice.approved"]
+    finally:
+        await other.close()
+    events = await app.store.read(lambda uow: uow.events.read_after(0, 10_000))
+    assert sum(e.event_type == "notice.approved" for e in events) == len(ids)
+
+
+@pytest.mark.slow
+async def test_two_executor_processes_on_one_file_execute_once(
+    app: App, agent: PrincipalFacts, db: Path
+) -> None:
+    ids = await approved_but_not_executed(app, agent, 20)
+    await app.close()
+    command = [sys.executable, "-m", "tests.core.worker", "execute", str(db), *ids]
+    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [w.communicate(timeout=120)[0].split() for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    assert sorted(outputs[0] + outputs[1]) == sorted(ids)  # each executed by exactly one
+    again = await build_app(Settings(db=db))
+    try:
+        events = await again.store.read(lambda uow: uow.events.read_after(0, 10_000))
+        assert sum(e.event_type == "notice.approved" for e in events) == len(ids)
+    finally:
+        await again.close()
+
+
+async def test_a_policy_that_now_denies_rejects_at_execution(
+    app: App, agent: PrincipalFacts, alice: PrincipalFacts, tmp_path: Path
+) -> None:
+    version = await case_version(app, "case-acme-001")
+    receipt = await app.proposals.submit(agent, "case.escalate", {
+        "case_id": "case-acme-001", "expected_version": version, "confidence": 0.8,
+        "evidence_refs": ["ev-acme-001-a"]})
+    assert receipt.proposal_id
+    stricter = tmp_path / "no-escalations.toml"
+    stricter.write_text('[[rule]]\nid = "freeze"\ncommands = ["case.escalate"]\n'
+                        'effect = "deny"\nreason = "escalations are frozen"\n')
+    app.gate.reload(stricter, app.domain.command_types())
+    result = await app.approvals.approve(alice, receipt.proposal_id, digest=None, channel="cli")
+    assert result.proposal.status == "rejected"
+    assert "escalations are frozen" in result.proposal.status_reason
+    assert await case_version(app, "case-acme-001") == version
+    decisions = await app.store.read(lambda uow: uow.proposals.decisions(receipt.proposal_id))
+    assert [(d.stage, d.effect) for d in decisions] == [("submit", "ask"), ("execute", "deny")]
+
+
+async def test_a_stricter_ask_returns_the_proposal_to_the_queue(
+    app: App, agent: PrincipalFacts, alice: PrincipalFacts, bob: PrincipalFacts, tmp_path: Path
+) -> None:
+    version = await case_version(app, "case-acme-001")
+    receipt = await app.proposals.submit(agent, "case.escalate", {
+        "case_id": "case-acme-001", "expected_version": version, "confidence": 0.8,
+        "evidence_refs": ["ev-acme-001-a"]})
+    assert receipt.proposal_id
+    stricter = tmp_path / "two-keys.toml"
+    stricter.write_text(
+        '[[rule]]\nid = "two-keys"\ncommands = ["case.escalate"]\neffect = "ask"\n'
+        'reason = "two keys now"\n'
+        'approvers = { roles = ["supervisor", "legal"], count = 2, distinct = true }\n')
+    app.gate.reload(stricter, app.domain.command_types())
+    first = await app.approvals.approve(alice, receipt.proposal_id, digest=None, channel="cli")
+    assert first.proposal.status == "pending_approval"
+    assert first.proposal.decision.rule_id == "two-keys"
+    assert await case_version(app, "case-acme-001") == version
+    second = await app.approvals.approve(bob, receipt.proposal_id, digest=None, channel="cli")
+    assert second.proposal.status == "executed"
+
+
+async def test_a_failure_during_commit_leaves_nothing_half_written(
+    db: Path, tmp_path: Path
+) -> None:
+    from tests.core import failing_domain
+
+    app = await build_app(Settings(db=db, domain="tests.core.failing_domain:build_domain",
+                                   clock=FixedClock(), ids=SequentialIds()))
+    try:
+        await app.seed_if_empty()
+        agent = app.principals.get("agent:triage")
+        carol, alice, bob = (app.principals.get(f"user:{n}") for n in ("carol", "alice", "bob"))
+        assert agent and carol and alice and bob
+        version = await case_version(app, "case-acme-001")
+        receipt = await app.proposals.submit(carol.facts("acme"), "case.close", {
+            "case_id": "case-acme-001", "expected_version": version, "confidence": 0.9})
+        assert receipt.proposal_id
+        await app.approvals.approve(alice.facts("acme"), receipt.proposal_id, digest=None,
+                                    channel="cli")
+        before = table_counts(db)
+        failing_domain.FAIL_ON_CLOSE = True
+        result = await app.approvals.approve(bob.facts("acme"), receipt.proposal_id, digest=None,
+                                             channel="cli")
+        assert result.proposal.status == "failed"
+        assert "nothing was committed" in result.proposal.status_reason
+        after = table_counts(db)
+        assert after["events"] == before["events"] and after["outbox"] == before["outbox"]
+        assert await case_version(app, "case-acme-001") == version
+        snapshot(db)  # readable: no half-open transaction left behind
+    finally:
+        failing_domain.FAIL_ON_CLOSE = False
+        await app.close()

@@ -1,0 +1,57 @@
+"""A separate process for race and crash tests: opens the app on a database
+file and does one job, as a second executor or a workload to be killed.
+
+    python -m tests.core.worker execute DB ID [ID ...]   -> prints executed ids
+    python -m tests.core.worker workload DB N            -> N allowed commands,
+                                                            N/2 asks and approvals
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from signoff.server.app import App, Settings, build_app
+
+
+async def execute(app: App, ids: list[str]) -> None:
+    for proposal_id in ids:
+        done = await app.store.write(lambda uow, p=proposal_id: app.executor.run(uow, p))
+        if done is not None and done.events:
+            print(proposal_id, flush=True)
+
+
+async def workload(app: App, n: int) -> None:
+    agent = app.principals.get("agent:triage")
+    alice = app.principals.get("user:alice")
+    assert agent and alice
+    triage, supervisor = agent.facts("acme"), alice.facts("acme")
+    for i in range(n):
+        await app.proposals.submit(triage, "brief.create", {
+            "case_id": "case-acme-002", "summary": f"note {i}", "confidence": 0.9})
+        if i % 2:
+            continue
+        version = await app.store.read(
+            lambda uow: uow.events.version("acme", "case", "case-acme-001"))
+        receipt = await app.proposals.submit(triage, "case.update_risk", {
+            "case_id": "case-acme-001", "risk_level": ["high", "medium"][i // 2 % 2],
+            "expected_version": version, "confidence": 0.5})
+        assert receipt.proposal_id, receipt
+        await app.approvals.approve(supervisor, receipt.proposal_id, digest=None, channel="cli")
+
+
+async def main(argv: list[str]) -> None:
+    job, db, *rest = argv
+    app = await build_app(Settings(db=Path(db)))
+    try:
+        if job == "execute":
+            await execute(app, rest)
+        else:
+            await workload(app, int(rest[0]))
+    finally:
+        await app.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
