@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from signoff.policies import (
@@ -35,7 +37,9 @@ from signoff.policies import (
     static_outcome,
 )
 
-policy_app = typer.Typer(no_args_is_help=True, help="Check a policy file: lint, explain, test, matrix.")
+policy_app = typer.Typer(
+    no_args_is_help=True, help="Check a policy file: lint, explain, test, matrix."
+)
 
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
@@ -57,8 +61,8 @@ def _failed(err: LoadError, as_json: bool) -> NoReturn:
     for p in err.problems:
         if as_json:
             typer.echo(json.dumps({"ok": False, "file": p.source, "line": p.line,
-                                   p.entry_kind: p.entry, "key": p.key, "expected": p.expected,
-                                   "got": p.got, "message": str(p)}))
+                                   "entry_kind": p.entry_kind, "entry": p.entry, "key": p.key,
+                                   "expected": p.expected, "got": p.got, "message": str(p)}))
         else:
             typer.echo(str(p))
     raise typer.Exit(1)
@@ -108,9 +112,9 @@ def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
 def _facts(model: type[Any], value: dict[str, Any] | None, option: str) -> Any:
     try:
         return model.model_validate(value or {})
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc).splitlines()[0] + ": " + str(exc).splitlines()[-1],
-                                 param_hint=option) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(problems, param_hint=option) from None
 
 
 def _decision_json(decision: Decision) -> dict[str, Any]:
@@ -161,31 +165,33 @@ def explain(
         typer.echo(json.dumps(_decision_json(decision)))
         return
     console = Console()
-    console.print(f"{_coloured(decision.effect)} by rule [bold]{decision.rule_id}[/]: "
-                  f"{decision.reason}", highlight=False)
+    console.print(f"{_coloured(decision.effect)} by rule [bold]{escape(decision.rule_id)}[/]: "
+                  f"{escape(decision.reason)}", highlight=False)
     if decision.approvers is not None:
         a = decision.approvers
-        console.print(f"approvers: {a.count} of {', '.join(a.roles)}"
+        console.print(f"approvers: {a.count} of {escape(', '.join(a.roles))}"
                       f"{' (distinct people per role)' if a.distinct else ''}, "
                       f"expires in {_span(a.expires_in)}", highlight=False)
     console.print(f"policy version {decision.policy_version}", highlight=False)
-    table = Table("rule", "effect", "matched", "why", title=f"candidates for {command}")
+    table = Table("rule", "effect", "matched", "why", title=f"candidates for {escape(command)}")
     for t in decision.trace:
-        why = t.note + (f"\n[red]error: {t.error}[/]" if t.error else "")
-        table.add_row(t.rule_id, _coloured(t.effect), "yes" if t.matched else "no", why)
+        why = escape(t.note) + (f"\n[red]error: {escape(t.error)}[/]" if t.error else "")
+        table.add_row(escape(t.rule_id), _coloured(t.effect), "yes" if t.matched else "no", why)
     if not decision.trace:
         table.add_row("(none)", "", "", "no rule names this command type")
     console.print(table)
 
 
 @policy_app.command("test")
-def test_scenarios(path: ExistingFile, scenarios: ExistingFile,
-                   domain_commands: DomainCommands = None, as_json: JsonFlag = False) -> None:
-    """Run every [[scenario]] of SCENARIOS through PATH; exit 1 if any fails.
+def run_tests(path: ExistingFile, scenarios: ExistingFile,
+              domain_commands: DomainCommands = None, as_json: JsonFlag = False) -> None:
+    """Run every scenario in SCENARIOS through PATH; exit 1 if any fails.
 
     A scenario names a principal (id, kind, tenant, roles), a command, a payload,
     optionally proposal/aggregate/run facts, and `expect` (allow/ask/deny) with
     optional `expect_rule` and `expect_approvers = {roles, count, distinct}`.
+    A malformed scenario file is a failed check (exit 1); a missing one is bad
+    usage (exit 2).
     """
     gate = Gate(_load(path, domain_commands, as_json))
     try:
@@ -207,9 +213,9 @@ def test_scenarios(path: ExistingFile, scenarios: ExistingFile,
         table = Table("", "scenario", "expected", "got", "rule", "details")
         for r in results:
             mark = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
-            table.add_row(mark, r.scenario.name, r.scenario.expect,
-                          _coloured(r.decision.effect), r.decision.rule_id,
-                          "; ".join(r.failures))
+            table.add_row(mark, escape(r.scenario.name), r.scenario.expect,
+                          _coloured(r.decision.effect), escape(r.decision.rule_id),
+                          escape("; ".join(r.failures)))
         console = Console()
         console.print(table)
         summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
@@ -224,7 +230,7 @@ def test_scenarios(path: ExistingFile, scenarios: ExistingFile,
 def matrix(
     path: ExistingFile,
     principals: Annotated[Path, typer.Option(exists=True, dir_okay=False, readable=True,
-                                             help="Principals file ([[principal]] tables).")],
+                                             help="Principals file (TOML, principal tables).")],
     tenant: Annotated[str | None, typer.Option(help="Only principals of this tenant.")] = None,
     commands: Annotated[str | None, typer.Option(
         help="Extra command types (comma-separated) besides those the policy names.")] = None,
@@ -234,10 +240,11 @@ def matrix(
     """Who may propose what: principals x command types, without evaluating conditions.
 
     Each cell is `allow`, `ask` or `deny` when that is the outcome whatever the
-    input, or `conditional` when `when` conditions decide (the JSON lists the
-    effects it `possible`-ly comes to). `may_propose` is false when no allow/ask
-    rule selects the principal or an unconditional deny does. Limits are not
-    shown. Commands: those the policy names exactly, plus --commands. Without
+    input, or `conditional` when `when` conditions decide; the JSON field
+    `possible` lists the effects such a cell can come to (an over-approximation:
+    conditions are not solved). `may_propose` is false when no allow or ask rule
+    selects the principal, or an unconditional deny does. Limits are not shown.
+    Rows: the command types the policy names exactly, plus --commands. Without
     --tenant every principal is shown acting in its first tenant.
     """
     policy = _load(path, domain_commands, as_json)
@@ -247,7 +254,7 @@ def matrix(
         _failed(err, as_json)
     records = [r for r in people if tenant is None or tenant in r.tenants]
     types = list(dict.fromkeys([*policy.exact_commands, *_split(commands)]))
-    table = Table("command", *(r.id for r in records), title=f"policy {policy.version}")
+    table = Table("command", *(escape(r.id) for r in records), title=f"policy {policy.version}")
     rows: dict[str, list[str]] = {t: [] for t in types}
     depends: dict[str, set[str]] = {}
     for record in records:
@@ -266,10 +273,10 @@ def matrix(
                 }))
     if not as_json:
         for command_type, cells in rows.items():
-            table.add_row(command_type, *cells)
+            table.add_row(escape(command_type), *cells)
         console = Console()
         console.print(table)
         for command_type, effects in depends.items():
             possible = "/".join(e for e in ("allow", "ask", "deny") if e in effects)
-            console.print(f"conditional {command_type}: {possible}, depending on `when`",
+            console.print(f"conditional {escape(command_type)}: {possible}, depending on `when`",
                           highlight=False)

@@ -1,0 +1,150 @@
+"""Who exists: the principals file that maps ids (and bearer tokens) to facts.
+
+Pure like the rest of the package: it parses a file; the transport decides who
+is calling. Tokens are stored only as sha256 digests, so the file can be read
+without revealing a credential, and lookups compare digests in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from signoff.policies.clauses import KINDS
+from signoff.policies.errors import NotAMemberError, PrincipalsLoadError, Problem
+from signoff.policies.model import PrincipalFacts, PrincipalKind
+from signoff.policies.toml_checks import Reporter, describe, read_toml
+
+PRINCIPAL_KEYS = ("id", "kind", "tenants", "roles", "token_sha256", "display_name")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalRecord:
+    id: str
+    kind: PrincipalKind
+    tenants: tuple[str, ...]
+    roles: tuple[str, ...] = ()
+    token_sha256: str | None = None
+    display_name: str | None = None
+
+    def facts(self, tenant: str) -> PrincipalFacts:
+        """The principal acting in `tenant`; raises NotAMemberError otherwise."""
+        if tenant not in self.tenants:
+            raise NotAMemberError(f"principal {self.id!r} is not a member of tenant {tenant!r}")
+        return PrincipalFacts(id=self.id, kind=self.kind, tenant=tenant, roles=self.roles)
+
+
+class Principals:
+    """The loaded principals, by id and by token digest."""
+
+    def __init__(self, records: tuple[PrincipalRecord, ...], source: str = "<string>") -> None:
+        self.source = source
+        self._by_id = {r.id: r for r in records}
+        self._tokens = tuple((r.token_sha256, r) for r in records if r.token_sha256)
+
+    def get(self, principal_id: str) -> PrincipalRecord | None:
+        return self._by_id.get(principal_id)
+
+    def by_token(self, token: str) -> PrincipalRecord | None:
+        """The principal whose token digest matches `token`, if any."""
+        digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        found = None
+        for stored, record in self._tokens:  # no early exit: constant time in the match
+            if hmac.compare_digest(stored, digest):
+                found = record
+        return found
+
+    def in_tenant(self, tenant: str) -> tuple[PrincipalRecord, ...]:
+        return tuple(r for r in self._by_id.values() if tenant in r.tenants)
+
+    def __iter__(self) -> Iterator[PrincipalRecord]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+def load_principals(path: Path) -> Principals:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = Problem(str(path), None, None, None, "a readable UTF-8 file",
+                          type(exc).__name__, "principal")
+        raise PrincipalsLoadError([problem]) from None
+    return parse_principals(text, source=str(path))
+
+
+def parse_principals(text: str, source: str = "<string>") -> Principals:
+    data = read_toml(text, source, PrincipalsLoadError)
+    report = Reporter(source, text, entry_kind="principal")
+    report.keys(data, ("principal",), (), None)
+    raw = data.get("principal", [])
+    records: list[PrincipalRecord] = []
+    if not isinstance(raw, list):
+        report.add(("principal",), None, "principal", "an array of tables ([[principal]])",
+                   describe(raw))
+        raw = []
+    seen_ids: set[str] = set()
+    seen_tokens: set[str] = set()
+    for index, table in enumerate(raw):
+        record = _record(table, ("principal", str(index)), f"#{index + 1}", report)
+        if record is None:
+            continue
+        path = ("principal", str(index))
+        if record.id in seen_ids:
+            report.add((*path, "id"), record.id, "id", "a unique principal id", repr(record.id))
+        if record.token_sha256 is not None and record.token_sha256 in seen_tokens:
+            report.add((*path, "token_sha256"), record.id, "token_sha256",
+                       "a token digest no other principal uses", "a duplicate")
+        seen_ids.add(record.id)
+        if record.token_sha256 is not None:
+            seen_tokens.add(record.token_sha256)
+        records.append(record)
+    report.raise_if_any(PrincipalsLoadError)
+    return Principals(tuple(records), source)
+
+
+def _record(table: Any, path: tuple[str, ...], fallback: str,
+            report: Reporter) -> PrincipalRecord | None:
+    if not isinstance(table, dict):
+        report.add(path, fallback, None, "a table", describe(table))
+        return None
+    before = len(report.problems)
+    pid = report.string(table, "id", path, fallback, required=True)
+    entry = pid or fallback
+    report.keys(table, PRINCIPAL_KEYS, path, entry)
+    kind = table.get("kind")
+    if kind not in KINDS:
+        got = "nothing" if "kind" not in table else describe(kind)
+        report.add((*path, "kind"), entry, "kind", "one of " + ", ".join(KINDS), got)
+    tenants = roles = None
+    if "tenants" not in table:
+        report.add(path, entry, "tenants", "this key to be present", "nothing")
+    else:
+        tenants = report.strings(table, "tenants", path, entry)
+    if "roles" in table:
+        roles = report.strings(table, "roles", path, entry, allow_empty=True)
+    token = table.get("token_sha256")
+    if token is not None and not (isinstance(token, str) and _SHA256.match(token)):
+        report.add((*path, "token_sha256"), entry, "token_sha256",
+                   "64 lowercase hex digits (the sha256 of the token)", describe(token))
+    name = report.string(table, "display_name", path, entry, required=False)
+    if len(report.problems) > before or pid is None or tenants is None:
+        return None
+    return PrincipalRecord(
+        id=pid, kind=_kind(kind), tenants=tenants, roles=roles or (),
+        token_sha256=token if isinstance(token, str) else None, display_name=name,
+    )
+
+
+def _kind(value: object) -> PrincipalKind:
+    for kind in KINDS:
+        if value == kind:
+            return kind
+    raise ValueError(f"not a principal kind: {value!r}")
