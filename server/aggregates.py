@@ -51,16 +51,34 @@ class Upcaster:
 
 
 class TxStateLoader:
-    """A tenant-scoped `StateLoader` over one unit of work."""
+    """A tenant-scoped `StateLoader` over one unit of work.
+
+    It remembers what it loaded, so a submission's pre-check and the
+    execution that follows in the same transaction fold each stream once.
+    Whoever appends to an aggregate must `forget` it (the committer does)."""
 
     def __init__(self, uow: UnitOfWork, tenant_id: str, upcaster: Upcaster) -> None:
         self._uow = uow
         self._tenant_id = tenant_id
         self._upcaster = upcaster
+        self._loaded: dict[tuple[str, str], Loaded[Any]] = {}
+
+    @property
+    def uow(self) -> UnitOfWork:
+        return self._uow
 
     def load(self, aggregate: AggregateType[T], aggregate_id: str) -> Loaded[T]:
+        key = (aggregate.name, aggregate_id)
+        cached = self._loaded.get(key)
+        if cached is not None:
+            return cached
         events = self._uow.events.stream(self._tenant_id, aggregate.name, aggregate_id)
         state = aggregate.initial()
         for event in events:
             state = aggregate.apply(state, self._upcaster.upcast(event))
-        return Loaded(state=state, version=events[-1].aggregate_version if events else 0)
+        loaded = Loaded(state=state, version=events[-1].aggregate_version if events else 0)
+        self._loaded[key] = loaded
+        return loaded
+
+    def forget(self, aggregate_type: str, aggregate_id: str) -> None:
+        self._loaded.pop((aggregate_type, aggregate_id), None)

@@ -51,14 +51,20 @@ class Executor:
         self._clock = clock
         self._ids = ids
 
-    def run(self, uow: UnitOfWork, proposal_id: str) -> Execution | None:
-        """Execute the proposal if it is approved; None if it is not (anymore)."""
-        proposal = uow.proposals.get(proposal_id, None)
+    def run(
+        self, uow: UnitOfWork, proposal_id: str, *, just_recorded: ProposalRecord | None = None,
+        loader: TxStateLoader | None = None,
+    ) -> Execution | None:
+        """Execute the proposal if it is approved; None if it is not (anymore).
+
+        `just_recorded` and `loader` let a submission that recorded the
+        proposal in this same transaction skip reading back what it holds."""
+        proposal = just_recorded or uow.proposals.get(proposal_id, None)
         if proposal is None or proposal.status != "approved":
             return None
         try:
             with uow.savepoint():
-                return self._execute(uow, proposal)
+                return self._execute(uow, proposal, loader)
         except Exception:
             # Never a half-commit: the savepoint undid everything above.
             log.exception("execution of %s failed", proposal_id)
@@ -68,11 +74,14 @@ class Executor:
             )
             return Execution(failed)
 
-    def _execute(self, uow: UnitOfWork, proposal: ProposalRecord) -> Execution:
+    def _execute(
+        self, uow: UnitOfWork, proposal: ProposalRecord, loader: TxStateLoader | None
+    ) -> Execution:
         spec = self._domain.command(proposal.command_type)
         if spec is None:
             raise LookupError(f"command type {proposal.command_type} is no longer registered")
-        loader = TxStateLoader(uow, proposal.tenant_id, self._upcaster)
+        if loader is None or loader.uow is not uow:
+            loader = TxStateLoader(uow, proposal.tenant_id, self._upcaster)
         current = loader.load(spec.aggregate, proposal.aggregate_id)
 
         requeued = self._rejudge(uow, proposal, aggregate_facts(
@@ -96,6 +105,7 @@ class Executor:
         if isinstance(decided, Rejection):
             return Execution(self._lifecycle.move(
                 uow, proposal, "rejected", actor_id=EXECUTOR, reason=decided.reason))
+        loader.forget(spec.aggregate.name, proposal.aggregate_id)
         events = self._committer.commit(
             uow, tenant_id=proposal.tenant_id, aggregate_type=spec.aggregate.name,
             aggregate_id=proposal.aggregate_id, base_version=current.version, events=decided,

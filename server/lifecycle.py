@@ -36,9 +36,8 @@ class Lifecycle:
         self, uow: UnitOfWork, proposal: ProposalRecord, event_type: str, actor_id: str,
         payload: dict[str, Any] | None = None,
     ) -> None:
-        seq = len(uow.proposals.events(proposal.proposal_id)) + 1
         uow.proposals.add_event(ProposalEvent(
-            proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id, seq=seq,
+            proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id, seq=0,
             event_type=event_type, actor_id=actor_id, payload=payload or {},
             occurred_at=self._clock(),
         ))

@@ -215,7 +215,8 @@ class ProposalService:
         )
         self._write_proposal(uow, proposal)
         if decision.effect == "allow":
-            execution = self._executor.run(uow, proposal_id)
+            execution = self._executor.run(
+                uow, proposal_id, just_recorded=proposal, loader=loader)
             if execution is not None:
                 return receipt_for(execution.proposal, events=execution.events)
         return receipt_for(proposal)

@@ -215,11 +215,17 @@ class SqliteProposals:
         ).fetchone()
         return int(row[0])
 
-    def add_event(self, event: ProposalEvent) -> None:
+    def add_event(self, event: ProposalEvent) -> ProposalEvent:
+        row = self._conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM proposal_events WHERE proposal_id = ?",
+            (event.proposal_id,),
+        ).fetchone()
+        event = event.model_copy(update={"seq": int(row[0])})
         self._conn.execute(
             "INSERT INTO proposal_events (proposal_id, seq, tenant_id, doc) VALUES (?, ?, ?, ?)",
             (event.proposal_id, event.seq, event.tenant_id, event.model_dump_json()),
         )
+        return event
 
     def events(self, proposal_id: str) -> list[ProposalEvent]:
         rows = self._conn.execute(
