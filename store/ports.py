@@ -37,7 +37,9 @@ class EventLog(Protocol):
         `VersionConflict` when an aggregate version is already taken."""
         ...
 
-    def stream(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> list[EventEnvelope]: ...
+    def stream(
+        self, tenant_id: str, aggregate_type: str, aggregate_id: str
+    ) -> list[EventEnvelope]: ...
 
     def version(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> int: ...
 
@@ -100,6 +102,10 @@ class Proposals(Protocol):
 
     def votes(self, proposal_id: str) -> list[Vote]: ...
 
+    def by_correlation(self, correlation_id: str, limit: int = 500) -> list[ProposalRecord]:
+        """Proposals sharing a correlation id, oldest first, for the trace."""
+        ...
+
 
 class Commands(Protocol):
     """Idempotency records and command results."""
@@ -130,10 +136,71 @@ class Outbox(Protocol):
 
     def counts(self) -> dict[str, int]: ...
 
+    # -- leases: what a relay uses so that two relays never publish one row
+    # at the same time, and rows of one aggregate go out in order.
+
+    def claim(
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        *,
+        max_scan: int = 10_000,
+    ) -> list[OutboxMessage]:
+        """Lease up to `limit` due pending rows to `owner` until `lease_until`,
+        in position order. A row is due when its next attempt is not in the
+        future and it is not leased to another owner (or that lease expired;
+        rows leased to `owner` itself are taken back). A row whose aggregate
+        has an earlier pending row that is not claimable is never claimed:
+        each aggregate's rows go out in order. Dead rows do not block."""
+        ...
+
+    def complete(self, owner: str, message_id: str, at: datetime) -> bool:
+        """Mark a row `owner` holds as published and drop the lease; False when
+        `owner` no longer holds it (its lease expired and another took it)."""
+        ...
+
+    def fail(
+        self,
+        owner: str,
+        message_id: str,
+        error: str,
+        next_attempt_at: datetime | None,
+        *,
+        dead: bool,
+    ) -> bool:
+        """Count a failed attempt of a row `owner` holds and drop the lease:
+        pending again from `next_attempt_at`, or dead. False when not held."""
+        ...
+
+    def release(self, owner: str, message_ids: Sequence[str]) -> None:
+        """Drop `owner`'s leases on these rows without counting an attempt."""
+        ...
+
+    def retry(self, message_id: str) -> OutboxMessage | None:
+        """Put a dead row back to pending, due now, with a fresh attempt
+        budget (its last error is kept). None when no dead row has this id."""
+        ...
+
+    def get(self, message_id: str) -> OutboxMessage | None: ...
+
+    def by_causation(self, causation_id: str, limit: int = 500) -> list[OutboxMessage]: ...
+
+    def published_at(self, message_ids: Sequence[str]) -> dict[str, datetime]: ...
+
+    def in_flight(self, now: datetime) -> int:
+        """Pending rows under an unexpired lease: being published right now."""
+        ...
+
 
 class Inbox(Protocol):
     def record(self, consumer: str, message_id: str, at: datetime) -> bool:
         """True the first time; False when this consumer already handled it."""
+        ...
+
+    def handled(self, message_ids: Sequence[str]) -> list[tuple[str, str, datetime]]:
+        """(consumer, message_id, processed_at) of these messages, for the trace."""
         ...
 
 
@@ -155,7 +222,9 @@ class ReadModels(Protocol):
     """Projection documents, by projection, tenant and key, in generations so
     a rebuild can fill a fresh one and swap it in atomically."""
 
-    def writer(self, tenant_id: str, projection: str, generation: int | None = None) -> DocumentWriter: ...
+    def writer(
+        self, tenant_id: str, projection: str, generation: int | None = None
+    ) -> DocumentWriter: ...
 
     def get(self, tenant_id: str, projection: str, key: str) -> dict[str, Any] | None: ...
 
@@ -178,8 +247,12 @@ class RuntimeLog(Protocol):
     def append(self, entries: Sequence[RuntimeEntry]) -> None: ...
 
     def find(
-        self, *, run_id: str | None = None, correlation_id: str | None = None,
-        proposal_id: str | None = None, limit: int = 500,
+        self,
+        *,
+        run_id: str | None = None,
+        correlation_id: str | None = None,
+        proposal_id: str | None = None,
+        limit: int = 500,
     ) -> list[RuntimeEntry]: ...
 
 
@@ -211,7 +284,6 @@ class UnitOfWork(Protocol):
 
     @property
     def runtime(self) -> RuntimeLog: ...
-
 
     def savepoint(self) -> AbstractContextManager[None]:
         """Undo everything written inside the block if it raises."""

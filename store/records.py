@@ -14,13 +14,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ActorKind = Literal["agent", "user", "service", "system"]
 Outcome = Literal[
-    "accepted", "rejected", "requires_approval", "duplicate_accepted", "conflict",
+    "accepted",
+    "rejected",
+    "requires_approval",
+    "duplicate_accepted",
+    "conflict",
     "validation_error",
 ]
 ProposalStatus = Literal[
-    "pending_approval", "approved", "executed", "rejected", "expired", "conflict", "failed",
+    "pending_approval",
+    "approved",
+    "executed",
+    "rejected",
+    "expired",
+    "conflict",
+    "failed",
 ]
-FINAL_STATUSES: frozenset[str] = frozenset({"executed", "rejected", "expired", "conflict", "failed"})
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {"executed", "rejected", "expired", "conflict", "failed"}
+)
 Verdict = Literal["approve", "reject"]
 VoteChannel = Literal["cli", "console", "elicitation", "api"]
 

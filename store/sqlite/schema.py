@@ -170,7 +170,20 @@ CREATE INDEX runtime_by_correlation ON runtime_log (correlation_id);
 CREATE INDEX runtime_by_proposal ON runtime_log (proposal_id);
 """ + "".join(_append_only(t) for t in APPEND_ONLY)
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+# V2: outbox leases, so two relays never publish one row at the same time
+# (a relay claims rows by writing its owner id and an expiry in one write
+# transaction); a partial index over the rows still to deliver; and lookups by
+# correlation id for the causal trace (`signoff trace`).
+V2 = """
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+ALTER TABLE outbox ADD COLUMN lease_until TEXT;
+CREATE INDEX outbox_pending ON outbox (position) WHERE status = 'pending';
+CREATE INDEX outbox_by_causation ON outbox (json_extract(doc, '$.causation_id'));
+CREATE INDEX proposals_by_correlation ON proposals (json_extract(doc, '$.correlation_id'));
+CREATE INDEX inbox_by_message ON inbox (message_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

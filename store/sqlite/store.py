@@ -19,6 +19,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,7 @@ class SqliteUnitOfWork:
 class _Job:
     fn: Callable[[UnitOfWork], Any]
     loop: asyncio.AbstractEventLoop
+    read_only: bool = False
     future: asyncio.Future[Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,10 +108,27 @@ def connect(path: str, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 10000")
     if not memory:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """Switch to WAL, waiting for other writers. The pragma fails at once with
+    "database is locked", ignoring busy_timeout, while another connection holds
+    the write lock on a file still in rollback mode: a fresh database that
+    another process is migrating."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                conn.close()
+                raise
+            time.sleep(0.01)
 
 
 class SqliteStore:
@@ -142,6 +161,7 @@ class SqliteStore:
         self._thread.start()
         error = await anyio.to_thread.run_sync(ready.get)
         if error is not None:
+            self._closed = True  # no writer: refuse work rather than queue it forever
             raise error
         return self
 
@@ -154,7 +174,12 @@ class SqliteStore:
     def write(self, fn: Callable[[UnitOfWork], T]) -> asyncio.Future[T]:
         if self._closed or self._thread is None:
             raise StoreClosed()
-        job = _Job(fn, asyncio.get_running_loop())
+        return self._submit(fn)
+
+    def _submit(
+        self, fn: Callable[[UnitOfWork], T], *, read_only: bool = False
+    ) -> asyncio.Future[T]:
+        job = _Job(fn, asyncio.get_running_loop(), read_only)
         self._jobs.put(job)
         return job.future
 
@@ -163,7 +188,7 @@ class SqliteStore:
             raise StoreClosed()
         if self.in_memory:
             # One in-memory database lives on one connection: the writer's.
-            return await self.write(fn)
+            return await self._submit(fn, read_only=True)
         return await anyio.to_thread.run_sync(self._read_sync, fn, limiter=self._reader_limit)
 
     def _read_sync(self, fn: Callable[[UnitOfWork], T]) -> T:
@@ -195,10 +220,13 @@ class SqliteStore:
     # -- the writer thread -------------------------------------------------
 
     def _writer_main(self, ready: queue.SimpleQueue[BaseException | None]) -> None:
+        conn: sqlite3.Connection | None = None
         try:
             conn = connect(self.path, self._synchronous)
             migrate(conn)
         except BaseException as exc:  # reported to open(), which re-raises
+            if conn is not None:
+                conn.close()
             ready.put(exc)
             return
         ready.put(None)
@@ -244,7 +272,7 @@ class SqliteStore:
         if len(batch) == 1:
             job = batch[0]
             try:
-                outcomes.append((job, job.fn(SqliteUnitOfWork(conn)), None))
+                outcomes.append((job, _run_job(conn, job), None))
             except Exception as exc:
                 conn.execute("ROLLBACK")
                 job.settle(error=exc)
@@ -253,7 +281,7 @@ class SqliteStore:
             for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
-                    result = job.fn(SqliteUnitOfWork(conn))
+                    result = _run_job(conn, job)
                 except Exception as exc:
                     conn.execute("ROLLBACK TO job")
                     outcomes.append((job, None, exc))
@@ -273,6 +301,17 @@ class SqliteStore:
         crash_point("writer.after_commit")
         for job, result, error in outcomes:
             job.settle(result, error)
+
+
+def _run_job(conn: sqlite3.Connection, job: _Job) -> Any:
+    """Run a job; a read (on :memory:, reads share the writer) may not write."""
+    if not job.read_only:
+        return job.fn(SqliteUnitOfWork(conn))
+    conn.execute("PRAGMA query_only = ON")
+    try:
+        return job.fn(SqliteUnitOfWork(conn))
+    finally:
+        conn.execute("PRAGMA query_only = OFF")
 
 
 async def open_sqlite(path: str | Path, **options: Any) -> SqliteStore:

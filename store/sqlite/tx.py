@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from signoff.store.canonical import event_hash
@@ -37,8 +37,16 @@ EVENT_COLUMNS = (
 _SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"  # noqa: S608 - constant
 
 
+def _ts(value: datetime) -> str:
+    """A timestamp column that is compared or sorted in SQL: UTC at fixed
+    width, so text order is time order whatever offset the caller used."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return _ts(value) if value is not None else None
 
 
 def row_to_event(row: Sequence[Any]) -> EventEnvelope:
@@ -74,6 +82,9 @@ class SqliteEventLog:
             )
             for e in stamped
         ]
+        # All or nothing: executemany keeps the rows before a failing one, and
+        # a job may catch VersionConflict and go on to commit.
+        self._conn.execute("SAVEPOINT append_events")
         try:
             self._conn.executemany(
                 f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608 - constant
@@ -81,13 +92,31 @@ class SqliteEventLog:
                 rows,
             )
         except sqlite3.IntegrityError as exc:
+            self._conn.execute("ROLLBACK TO append_events")
+            self._conn.execute("RELEASE append_events")
             if "aggregate_version" not in str(exc):
                 raise
-            first = stamped[0]
+            taken = self._first_taken(stamped)
             raise VersionConflict(
-                first.aggregate_type, first.aggregate_id, first.aggregate_version
+                taken.aggregate_type, taken.aggregate_id, taken.aggregate_version
             ) from exc
+        self._conn.execute("RELEASE append_events")
         return stamped
+
+    def _first_taken(self, events: Sequence[EventEnvelope]) -> EventEnvelope:
+        """The first event whose aggregate version is already committed or
+        repeated earlier in the same append."""
+        seen: set[tuple[str, str, str, int]] = set()
+        for e in events:
+            key = (e.tenant_id, e.aggregate_type, e.aggregate_id, e.aggregate_version)
+            if key in seen or self._conn.execute(
+                "SELECT 1 FROM events WHERE tenant_id = ? AND aggregate_type = ? "
+                "AND aggregate_id = ? AND aggregate_version = ?",
+                key,
+            ).fetchone():
+                return e
+            seen.add(key)
+        return events[0]
 
     def stream(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> list[EventEnvelope]:
         rows = self._conn.execute(
@@ -154,7 +183,7 @@ class SqliteProposals:
             "INSERT INTO proposals (proposal_id, tenant_id, status, command_type, actor_id, "
             "run_id, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (p.proposal_id, p.tenant_id, p.status, p.command_type, p.actor.id, p.run_id,
-             p.created_at.isoformat(), _iso(p.expires_at), p.model_dump_json()),
+             _ts(p.created_at), _iso(p.expires_at), p.model_dump_json()),
         )
 
     def get(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
@@ -197,7 +226,7 @@ class SqliteProposals:
         rows = self._conn.execute(
             "SELECT doc FROM proposals WHERE status = 'pending_approval' AND expires_at <= ? "
             "ORDER BY expires_at LIMIT ?",
-            (now.isoformat(), limit),
+            (_ts(now), limit),
         ).fetchall()
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
@@ -211,7 +240,7 @@ class SqliteProposals:
         row = self._conn.execute(
             "SELECT COUNT(*) FROM proposals WHERE tenant_id = ? AND actor_id = ? "
             "AND created_at >= ?",
-            (tenant_id, actor_id, since.isoformat()),
+            (tenant_id, actor_id, _ts(since)),
         ).fetchone()
         return int(row[0])
 
@@ -264,6 +293,15 @@ class SqliteProposals:
             "SELECT doc FROM votes WHERE proposal_id = ? ORDER BY rowid", (proposal_id,)
         ).fetchall()
         return [Vote.model_validate_json(r[0]) for r in rows]
+
+    def by_correlation(self, correlation_id: str, limit: int = 500) -> list[ProposalRecord]:
+        # The expression matches the index proposals_by_correlation (schema V2).
+        rows = self._conn.execute(
+            "SELECT doc FROM proposals WHERE json_extract(doc, '$.correlation_id') = ? "
+            "ORDER BY created_at, proposal_id LIMIT ?",
+            (correlation_id, limit),
+        ).fetchall()
+        return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
 
 class SqliteCommands:
@@ -337,7 +375,7 @@ class SqliteOutbox:
         rows = self._conn.execute(
             f"SELECT {self._COLUMNS} FROM outbox WHERE status = 'pending' "  # noqa: S608
             "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY position LIMIT ?",
-            (now.isoformat(), limit),
+            (_ts(now), limit),
         ).fetchall()
         return self._load(rows)
 
@@ -371,6 +409,116 @@ class SqliteOutbox:
         rows = self._conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
         return {str(status): int(n) for status, n in rows}
 
+    # -- leases ------------------------------------------------------------
+
+    def claim(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int, *,
+        max_scan: int = 10_000,
+    ) -> list[OutboxMessage]:
+        """Walks pending rows in position order (the partial index
+        outbox_pending), remembering every aggregate whose earliest pending row
+        cannot be claimed now: later rows of that aggregate wait behind it.
+        Times are compared as instants, not as text."""
+        cursor = self._conn.execute(
+            f"SELECT {self._COLUMNS}, tenant_id, aggregate_id, lease_owner, lease_until "  # noqa: S608
+            "FROM outbox WHERE status = 'pending' ORDER BY position"
+        )
+        blocked: set[tuple[str, str]] = set()
+        chosen: list[Any] = []
+        try:
+            for scanned, row in enumerate(cursor):
+                if len(chosen) >= limit or scanned >= max_scan:
+                    break
+                *record, tenant_id, aggregate_id, holder, until = row
+                key = (tenant_id, aggregate_id) if aggregate_id is not None else None
+                if key is not None and key in blocked:
+                    continue
+                next_at = record[3]
+                due = next_at is None or datetime.fromisoformat(next_at) <= now
+                free = until is None or holder == owner or datetime.fromisoformat(until) <= now
+                if due and free:
+                    chosen.append(record)
+                elif key is not None:
+                    blocked.add(key)
+        finally:
+            cursor.close()
+        if chosen:
+            self._conn.executemany(
+                "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE position = ?",
+                [(owner, lease_until.isoformat(), r[0]) for r in chosen],
+            )
+        return self._load(chosen)
+
+    def complete(self, owner: str, message_id: str, at: datetime) -> bool:
+        cur = self._conn.execute(
+            "UPDATE outbox SET status = 'published', published_at = ?, attempts = attempts + 1, "
+            "lease_owner = NULL, lease_until = NULL "
+            "WHERE message_id = ? AND lease_owner = ? AND status = 'pending'",
+            (at.isoformat(), message_id, owner),
+        )
+        return cur.rowcount == 1
+
+    def fail(
+        self, owner: str, message_id: str, error: str, next_attempt_at: datetime | None, *,
+        dead: bool,
+    ) -> bool:
+        cur = self._conn.execute(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
+            "next_attempt_at = ?, lease_owner = NULL, lease_until = NULL "
+            "WHERE message_id = ? AND lease_owner = ? AND status = 'pending'",
+            ("dead" if dead else "pending", error, _iso(next_attempt_at), message_id, owner),
+        )
+        return cur.rowcount == 1
+
+    def release(self, owner: str, message_ids: Sequence[str]) -> None:
+        self._conn.executemany(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
+            "WHERE message_id = ? AND lease_owner = ?",
+            [(m, owner) for m in message_ids],
+        )
+
+    def retry(self, message_id: str) -> OutboxMessage | None:
+        cur = self._conn.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL, "
+            "lease_owner = NULL, lease_until = NULL WHERE message_id = ? AND status = 'dead'",
+            (message_id,),
+        )
+        return self.get(message_id) if cur.rowcount == 1 else None
+
+    def get(self, message_id: str) -> OutboxMessage | None:
+        rows = self._conn.execute(
+            f"SELECT {self._COLUMNS} FROM outbox WHERE message_id = ?",  # noqa: S608
+            (message_id,),
+        ).fetchall()
+        found = self._load(rows)
+        return found[0] if found else None
+
+    def by_causation(self, causation_id: str, limit: int = 500) -> list[OutboxMessage]:
+        # The expression matches the index outbox_by_causation (schema V2).
+        rows = self._conn.execute(
+            f"SELECT {self._COLUMNS} FROM outbox "  # noqa: S608
+            "WHERE json_extract(doc, '$.causation_id') = ? ORDER BY position LIMIT ?",
+            (causation_id, limit),
+        ).fetchall()
+        return self._load(rows)
+
+    def published_at(self, message_ids: Sequence[str]) -> dict[str, datetime]:
+        if not message_ids:
+            return {}
+        marks = ", ".join("?" * len(message_ids))
+        rows = self._conn.execute(
+            f"SELECT message_id, published_at FROM outbox WHERE message_id IN ({marks}) "  # noqa: S608
+            "AND published_at IS NOT NULL",
+            tuple(message_ids),
+        ).fetchall()
+        return {str(m): datetime.fromisoformat(at) for m, at in rows}
+
+    def in_flight(self, now: datetime) -> int:
+        rows = self._conn.execute(
+            "SELECT lease_until FROM outbox WHERE status = 'pending' AND lease_until IS NOT NULL"
+        ).fetchall()
+        return sum(1 for (until,) in rows if datetime.fromisoformat(until) > now)
+
 
 class SqliteInbox:
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -382,6 +530,17 @@ class SqliteInbox:
             (consumer, message_id, at.isoformat()),
         )
         return cur.rowcount == 1
+
+    def handled(self, message_ids: Sequence[str]) -> list[tuple[str, str, datetime]]:
+        if not message_ids:
+            return []
+        marks = ", ".join("?" * len(message_ids))
+        rows = self._conn.execute(
+            f"SELECT consumer, message_id, processed_at FROM inbox "  # noqa: S608
+            f"WHERE message_id IN ({marks}) ORDER BY processed_at, consumer",
+            tuple(message_ids),
+        ).fetchall()
+        return [(str(c), str(m), datetime.fromisoformat(at)) for c, m, at in rows]
 
 
 class SqliteCheckpoints:

@@ -1,0 +1,1 @@
+"""Contract tests for the persistence ports, run against every store adapter."""

@@ -1,0 +1,197 @@
+"""Outbox leases: two relays never publish one row at once, and the rows of
+one aggregate go out in order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from signoff.store.ports import Store, UnitOfWork
+from signoff.store.records import OutboxMessage
+
+from .factories import OTHER_TENANT, TENANT, at, outbox_message
+
+pytestmark = pytest.mark.anyio
+
+A, B = "relay-a", "relay-b"
+
+
+def msg(
+    message_id: str, aggregate_id: str | None, *, next_attempt_at: datetime | None = None,
+    tenant_id: str = TENANT,
+) -> OutboxMessage:
+    return outbox_message(
+        message_id, aggregate_id=aggregate_id, next_attempt_at=next_attempt_at,
+        tenant_id=tenant_id,
+    )
+
+
+async def add(store: Store, *messages: OutboxMessage) -> None:
+    await store.write(lambda uow: uow.outbox.add(list(messages)))
+
+
+async def claim(
+    store: Store, owner: str, now: float, until: float, limit: int = 100, max_scan: int = 10_000
+) -> list[str]:
+    claimed = await store.write(
+        lambda uow: uow.outbox.claim(owner, at(now), at(until), limit, max_scan=max_scan)
+    )
+    return [m.message_id for m in claimed]
+
+
+async def test_claim_leases_due_rows_in_position_order(store: Store) -> None:
+    await add(store, msg("m-1", "n-1"), msg("m-2", "n-2"), msg("m-3", None))
+    assert await claim(store, A, now=0, until=5, limit=2) == ["m-1", "m-2"]
+    assert await claim(store, B, now=1, until=6) == ["m-3"]
+    assert await claim(store, "relay-c", now=2, until=7) == []
+
+
+async def test_a_leased_row_is_not_claimed_by_another_until_the_lease_expires(
+    store: Store,
+) -> None:
+    await add(store, msg("m-1", None))
+    assert await claim(store, A, now=0, until=5) == ["m-1"]
+    assert await store.read(lambda uow: uow.outbox.in_flight(at(1))) == 1
+
+    assert await claim(store, B, now=4, until=9) == []
+    assert await claim(store, A, now=4, until=9) == ["m-1"]  # its own lease, taken back
+    assert await claim(store, B, now=8, until=12) == []  # A's lease now runs to 9
+    assert await claim(store, B, now=9, until=12) == ["m-1"]
+    # A's lease is gone: completing or failing it no longer works for A.
+    assert await store.write(lambda uow: uow.outbox.complete(A, "m-1", at(10))) is False
+    assert await store.write(
+        lambda uow: uow.outbox.fail(A, "m-1", "late", None, dead=True)
+    ) is False
+    assert await store.write(lambda uow: uow.outbox.complete(B, "m-1", at(10))) is True
+
+
+async def test_complete_publishes_once_and_records_when(store: Store) -> None:
+    await add(store, msg("m-1", None), msg("m-2", None))
+    await claim(store, A, now=0, until=5)
+
+    assert await store.write(lambda uow: uow.outbox.complete(A, "m-1", at(1))) is True
+    assert await store.write(lambda uow: uow.outbox.complete(A, "m-1", at(2))) is False
+    assert await store.write(lambda uow: uow.outbox.complete(B, "m-2", at(2))) is False
+
+    published = await store.read(lambda uow: uow.outbox.get("m-1"))
+    assert published is not None
+    assert (published.status, published.attempts) == ("published", 1)
+    assert await store.read(
+        lambda uow: uow.outbox.published_at(["m-1", "m-2", "nope"])
+    ) == {"m-1": at(1)}
+    assert await store.read(lambda uow: uow.outbox.published_at([])) == {}
+    assert await store.read(lambda uow: uow.outbox.in_flight(at(1))) == 1  # m-2 still leased
+
+
+async def test_fail_counts_an_attempt_and_drops_the_lease(store: Store) -> None:
+    await add(store, msg("m-1", None))
+    await claim(store, A, now=0, until=5)
+
+    assert await store.write(
+        lambda uow: uow.outbox.fail(A, "m-1", "timeout", at(3), dead=False)
+    ) is True
+    failed = await store.read(lambda uow: uow.outbox.get("m-1"))
+    assert failed is not None
+    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 1, "timeout")
+    assert await store.read(lambda uow: uow.outbox.in_flight(at(1))) == 0
+    assert await claim(store, B, now=2, until=9) == []  # not due before its next attempt
+    assert await claim(store, B, now=3, until=9) == ["m-1"]  # no lease left in the way
+
+    assert await store.write(
+        lambda uow: uow.outbox.fail(B, "m-1", "refused", None, dead=True)
+    ) is True
+    dead = await store.read(lambda uow: uow.outbox.get("m-1"))
+    assert dead is not None
+    assert (dead.status, dead.attempts, dead.last_error) == ("dead", 2, "refused")
+    assert await claim(store, B, now=100, until=200) == []
+
+
+async def test_release_drops_only_the_owners_leases_without_an_attempt(store: Store) -> None:
+    await add(store, msg("m-1", None), msg("m-2", None), msg("m-3", None))
+    await claim(store, A, now=0, until=50, limit=2)
+    await claim(store, B, now=0, until=50)
+
+    await store.write(lambda uow: uow.outbox.release(A, ["m-1", "m-3"]))
+    assert await store.read(lambda uow: uow.outbox.in_flight(at(1))) == 2  # m-2 (A), m-3 (B)
+    assert await claim(store, B, now=1, until=50) == ["m-1", "m-3"]
+    released = await store.read(lambda uow: uow.outbox.get("m-1"))
+    assert released is not None
+    assert released.attempts == 0
+
+
+async def test_an_aggregates_rows_wait_behind_its_first_unclaimable_row(store: Store) -> None:
+    await add(
+        store,
+        msg("n1-a", "notice-1"),
+        msg("n2-a", "notice-2", next_attempt_at=at(10)),
+        msg("n1-b", "notice-1"),
+        msg("n2-b", "notice-2"),
+        msg("free", None),
+        msg("other-tenant", "notice-1", tenant_id=OTHER_TENANT),
+    )
+
+    # notice-2's first row is not due, so its second waits; another tenant's
+    # aggregate of the same id is not held up.
+    assert await claim(store, A, now=0, until=5) == ["n1-a", "n1-b", "free", "other-tenant"]
+    await store.write(lambda uow: uow.outbox.release(A, ["n1-b"]))
+    # notice-1's first row is A's: B may not overtake it with the second.
+    assert await claim(store, B, now=1, until=5) == []
+    # Once A's leases expire and notice-2's first row is due, all go, in order.
+    assert await claim(store, B, now=10, until=15) == [
+        "n1-a", "n2-a", "n1-b", "n2-b", "free", "other-tenant",
+    ]
+
+
+async def test_dead_and_published_rows_do_not_block_their_aggregate(store: Store) -> None:
+    await add(store, msg("m-1", "notice-1"), msg("m-2", "notice-1"), msg("m-3", "notice-1"))
+    await claim(store, A, now=0, until=5, limit=1)
+    await store.write(lambda uow: uow.outbox.fail(A, "m-1", "poison", None, dead=True))
+    assert await claim(store, A, now=1, until=5, limit=1) == ["m-2"]
+    await store.write(lambda uow: uow.outbox.complete(A, "m-2", at(1)))
+    assert await claim(store, B, now=2, until=5) == ["m-3"]
+
+
+async def test_claim_scans_at_most_max_scan_rows(store: Store) -> None:
+    await add(store, *(msg(f"m-{i}", None, next_attempt_at=at(99)) for i in range(5)))
+    await add(store, msg("due", None))
+    assert await claim(store, A, now=0, until=5, max_scan=5) == []
+    assert await claim(store, A, now=0, until=5, max_scan=6) == ["due"]
+
+
+async def test_retry_revives_a_dead_row_with_a_fresh_budget(store: Store) -> None:
+    await add(store, msg("m-1", None), msg("m-2", None))
+    await claim(store, A, now=0, until=5)
+    await store.write(lambda uow: uow.outbox.fail(A, "m-1", "gave up", at(50), dead=True))
+
+    revived = await store.write(lambda uow: uow.outbox.retry("m-1"))
+    assert revived is not None
+    assert (revived.status, revived.attempts, revived.next_attempt_at, revived.last_error) == (
+        "pending", 0, None, "gave up",
+    )
+    assert await store.read(lambda uow: uow.outbox.get("m-1")) == revived
+    assert await claim(store, B, now=1, until=9) == ["m-1"]
+    assert await store.write(lambda uow: uow.outbox.retry("m-2")) is None  # not dead
+    assert await store.write(lambda uow: uow.outbox.retry("nope")) is None
+
+
+async def test_get_and_by_causation(store: Store) -> None:
+    def job(uow: UnitOfWork) -> None:
+        uow.outbox.add([
+            outbox_message("m-1", causation_id="ev-1"),
+            outbox_message("m-2", causation_id="ev-2"),
+            outbox_message("m-3", causation_id="ev-1"),
+        ])
+
+    await store.write(job)
+    got = await store.read(lambda uow: uow.outbox.get("m-2"))
+    assert got is not None
+    assert got == outbox_message("m-2", causation_id="ev-2").model_copy(
+        update={"position": got.position}
+    )
+    assert await store.read(lambda uow: uow.outbox.get("nope")) is None
+    caused = await store.read(lambda uow: uow.outbox.by_causation("ev-1"))
+    assert [m.message_id for m in caused] == ["m-1", "m-3"]
+    assert [m.message_id for m in await store.read(
+        lambda uow: uow.outbox.by_causation("ev-1", limit=1)
+    )] == ["m-1"]
