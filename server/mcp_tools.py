@@ -1,0 +1,307 @@
+"""The MCP tools: one per domain query, one per command, and get_proposal.
+
+Tool bodies are thin: they call `app.queries.run`, `app.proposals.submit` or
+`app.proposals.receipt` and shape the answer. Everything a call has in common
+lives in `ToolRunner.call`: who is calling (from the transport), whether they
+may use the tool, the run ids from `_meta`, the runtime log entry, and
+turning any crash into "internal error, reference <id>" (the traceback goes to
+stderr, never to the model).
+
+Arguments are validated by the application, not by the SDK: the SDK would
+answer a bad argument with bare text, while a command tool must answer every
+refusal with a structured receipt the model can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ValidationError
+
+from signoff.policies import PrincipalFacts
+from signoff.server import mcp_schemas as schemas
+from signoff.server.app import App
+from signoff.server.confirmation import submit_with_confirmation
+from signoff.server.domain import CommandType, Domain, QueryType
+from signoff.server.errors import Forbidden, InvalidInput, NotFound
+from signoff.server.identity import Identity
+from signoff.server.observability import tool_span
+from signoff.server.proposals import MAX_ARGUMENT_BYTES, CallContext, problems_of
+from signoff.server.receipts import FieldProblem, Receipt, refusal
+from signoff.server.runtime_log import RuntimeLogWriter, arguments_digest
+from signoff.store.records import RuntimeEntry
+
+log = logging.getLogger("signoff.mcp")
+
+ToolKind = Literal["query", "command"]
+META_KEYS: dict[str, tuple[str, ...]] = {
+    "run_id": ("signoff/run_id", "run_id"),
+    "thread_id": ("signoff/thread_id", "thread_id"),
+    "correlation_id": ("signoff/correlation_id", "correlation_id"),
+}
+META_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Answer:
+    # InputRequiredResult: the 2026-07-28 protocol's way of asking the
+    # requester mid-call (requester confirmation); the SDK sends it on.
+    result: CallToolResult | InputRequiredResult
+    outcome: str
+    proposal_id: str | None = None
+
+
+Invoke = Callable[
+    [App, PrincipalFacts, dict[str, Any], CallContext, Context[Any, Any]], Awaitable[Answer]
+]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    kind: ToolKind
+    description: str
+    arguments: type[BaseModel]
+    output: type[BaseModel]
+    annotations: ToolAnnotations
+    permits: Callable[[App, PrincipalFacts], bool]
+    invoke: Invoke
+    command_type: str | None = None
+
+
+# --- results ------------------------------------------------------------------
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def data_result(model: BaseModel) -> CallToolResult:
+    """Structured content, and the same JSON as text for clients that read only text."""
+    data = model.model_dump(mode="json")
+    return CallToolResult(content=[TextContent(type="text", text=_json(data))],
+                          structured_content=data)
+
+
+def error_result(message: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+def receipt_result(receipt: Receipt) -> CallToolResult:
+    """A receipt, refusal or not: one line to act on, then the receipt itself."""
+    if receipt.is_error:
+        problems = "; ".join(f"{p.field}: {p.problem}" for p in receipt.problems)
+        line = f"Refused ({receipt.outcome}): {receipt.reason}"
+        line += f" [{problems}]" if problems else ""
+    else:
+        line = f"Proposal {receipt.proposal_id} is {receipt.status} ({receipt.outcome})."
+    data = receipt.model_dump(mode="json")
+    return CallToolResult(
+        content=[TextContent(type="text", text=f"{line} Next: {receipt.next}"),
+                 TextContent(type="text", text=_json(data))],
+        structured_content=data, is_error=receipt.is_error)
+
+
+def _problem_text(problems: list[FieldProblem]) -> str:
+    return "invalid arguments: " + "; ".join(f"{p.field}: {p.problem}" for p in problems)
+
+
+def refused(spec: ToolSpec, outcome: Literal["rejected", "validation_error"], reason: str,
+            problems: list[FieldProblem] | None = None) -> CallToolResult:
+    """A refusal before the tool ran: a receipt for command tools, text for queries."""
+    if spec.command_type is not None:
+        return receipt_result(refusal(spec.command_type, outcome, reason, problems=problems))
+    return error_result(_problem_text(problems) if problems else reason)
+
+
+# --- tool bodies ----------------------------------------------------------------
+
+
+def _query_invoke(query: QueryType[Any, Any]) -> Invoke:
+    async def invoke(app: App, principal: PrincipalFacts, arguments: dict[str, Any],
+                     call: CallContext, ctx: Context[Any, Any]) -> Answer:
+        size = len(json.dumps(arguments, default=str))
+        if size > MAX_ARGUMENT_BYTES:
+            return Answer(error_result(f"invalid arguments: {size} bytes; the limit is "
+                                       f"{MAX_ARGUMENT_BYTES}"), "validation_error")
+        try:
+            result = await app.queries.run(principal, query.name, arguments)
+        except NotFound as exc:
+            return Answer(error_result(exc.message), "not_found")
+        except InvalidInput as exc:
+            problems = [FieldProblem.model_validate(d) for d in exc.details]
+            return Answer(error_result(_problem_text(problems)), "validation_error")
+        except Forbidden as exc:
+            return Answer(error_result(f"not permitted: {exc.message}"), "forbidden")
+        return Answer(data_result(result), "ok")
+
+    return invoke
+
+
+def _command_invoke(command: CommandType[Any, Any]) -> Invoke:
+    async def invoke(app: App, principal: PrincipalFacts, arguments: dict[str, Any],
+                     call: CallContext, ctx: Context[Any, Any]) -> Answer:
+        # A rule with confirm = "requester" asks the human proposer in their
+        # client; on the 2026-07-28 protocol the retried call resumes here.
+        receipt = await submit_with_confirmation(
+            ctx, app, principal,
+            lambda: app.proposals.submit(principal, command.name, arguments, call))
+        if isinstance(receipt, InputRequiredResult):
+            return Answer(receipt, "input_required")
+        return Answer(receipt_result(receipt), receipt.outcome, receipt.proposal_id)
+
+    return invoke
+
+
+async def _get_proposal(app: App, principal: PrincipalFacts, arguments: dict[str, Any],
+                        call: CallContext, ctx: Context[Any, Any]) -> Answer:
+    try:
+        args = schemas.GetProposalArgs.model_validate(arguments)
+    except ValidationError as exc:
+        return Answer(error_result(_problem_text(problems_of(exc))), "validation_error")
+    receipt = await app.proposals.receipt(principal, args.proposal_id)
+    if receipt is None:  # absent and another tenant's look the same
+        return Answer(error_result(f"proposal {args.proposal_id} not found"), "not_found")
+    return Answer(data_result(receipt), "ok", receipt.proposal_id)
+
+
+def _may_query(tool: str) -> Callable[[App, PrincipalFacts], bool]:
+    return lambda app, principal: app.gate().policy.may_query(principal, tool)
+
+
+def _may_propose(command_type: str) -> Callable[[App, PrincipalFacts], bool]:
+    return lambda app, principal: app.gate().may_propose(principal, command_type)
+
+
+def tool_specs(domain: Domain) -> list[ToolSpec]:
+    """Every query, get_proposal, then every command, in the domain's order."""
+    specs = [
+        ToolSpec(q.name, "query", schemas.query_description(q), q.args, q.result,
+                 schemas.QUERY_ANNOTATIONS, _may_query(q.name), _query_invoke(q))
+        for q in domain.queries
+    ]
+    specs.append(ToolSpec(
+        schemas.GET_PROPOSAL, "query", schemas.GET_PROPOSAL_DESCRIPTION,
+        schemas.GetProposalArgs, Receipt, schemas.QUERY_ANNOTATIONS,
+        _may_query(schemas.GET_PROPOSAL), _get_proposal))
+    specs += [
+        ToolSpec(c.tool, "command", schemas.command_description(c), schemas.command_arguments(c),
+                 Receipt, schemas.COMMAND_ANNOTATIONS, _may_propose(c.name),
+                 _command_invoke(c), command_type=c.name)
+        for c in domain.commands
+    ]
+    return specs
+
+
+# --- the common path of every call ---------------------------------------------------
+
+
+def call_context(meta: Mapping[str, Any] | None) -> tuple[CallContext, list[FieldProblem]]:
+    """Run ids from the request's `_meta` (`signoff/run_id`, or plain `run_id`)."""
+    found: dict[str, str] = {}
+    problems: list[FieldProblem] = []
+    for name, keys in META_KEYS.items():
+        key = next((k for k in keys if meta and k in meta), None)
+        if key is None or meta is None:
+            continue
+        value = meta[key]
+        if isinstance(value, str) and META_ID.match(value):
+            found[name] = value
+        else:
+            problems.append(FieldProblem(
+                field=f"_meta.{key}", problem="1 to 128 letters, digits or . _ : -"))
+    return CallContext(**found), problems
+
+
+class ToolRunner:
+    def __init__(self, app: App, identity: Identity, runtime_log: RuntimeLogWriter) -> None:
+        self._app = app
+        self._identity = identity
+        self._log = runtime_log
+
+    def permits(self, spec: ToolSpec, principal: PrincipalFacts) -> bool:
+        return spec.permits(self._app, principal)
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any],
+                   context: Context[Any, Any]) -> CallToolResult | InputRequiredResult:
+        started = time.perf_counter()
+        principal = self._identity.current()
+        if principal is None:
+            return refused(spec, "rejected", "not permitted: no authenticated caller")
+        call, problems = call_context(_meta_of(context))
+        if not self.permits(spec, principal):
+            answer = Answer(refused(spec, "rejected", f"not permitted: {principal.id} may not "
+                                    f"use {spec.name} in tenant {principal.tenant}"), "forbidden")
+        elif problems:
+            answer = Answer(refused(spec, "validation_error", "invalid _meta", problems),
+                            "validation_error")
+        else:
+            with tool_span(spec.name, principal_id=principal.id, tenant_id=principal.tenant,
+                           correlation_id=call.correlation_id, run_id=call.run_id,
+                           kind=spec.kind):
+                answer = await self._invoke(spec, principal, arguments, call, context)
+        self._record(spec, principal, arguments, call, answer, time.perf_counter() - started)
+        return answer.result
+
+    async def _invoke(self, spec: ToolSpec, principal: PrincipalFacts, arguments: dict[str, Any],
+                      call: CallContext, context: Context[Any, Any]) -> Answer:
+        try:
+            return await spec.invoke(self._app, principal, arguments, call, context)
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            log.exception("internal error %s in tool %s", reference, spec.name)
+            return Answer(error_result(f"internal error, reference {reference}"),
+                          "internal_error")
+
+    def _record(self, spec: ToolSpec, principal: PrincipalFacts, arguments: dict[str, Any],
+                call: CallContext, answer: Answer, seconds: float) -> None:
+        self._log.record(RuntimeEntry(
+            entry_id=self._app.ids("rt"), tenant_id=principal.tenant, principal_id=principal.id,
+            tool=spec.name, kind=spec.kind, arguments_digest=arguments_digest(arguments),
+            outcome=answer.outcome, latency_ms=round(seconds * 1000, 3), run_id=call.run_id,
+            correlation_id=call.correlation_id, proposal_id=answer.proposal_id,
+            at=self._app.clock(),
+        ))
+
+
+def _meta_of(context: Context[Any, Any]) -> Mapping[str, Any] | None:
+    try:
+        meta = context.request_context.meta
+    except ValueError:  # called outside a request (no wire `_meta`)
+        return None
+    return meta
+
+
+class SignoffTool(Tool):
+    """An MCP tool whose arguments reach the application unvalidated by the
+    SDK (see the module docstring); the published schema is still the strict
+    one, and the output schema comes from the result model."""
+
+    async def run(self, arguments: dict[str, Any], context: Context[Any, Any],
+                  convert_result: bool = False) -> Any:
+        return await self.fn(arguments, context)
+
+
+def make_tool(spec: ToolSpec, runner: ToolRunner) -> SignoffTool:
+    async def call(
+        arguments: dict[str, Any], context: Context[Any, Any]
+    ) -> CallToolResult | InputRequiredResult:
+        return await runner.call(spec, arguments, context)
+
+    return SignoffTool(
+        fn=call, name=spec.name, title=spec.name.replace("_", " ").capitalize(),
+        description=spec.description, parameters=schemas.input_schema(spec.arguments),
+        fn_metadata=FuncMetadata(arg_model=ArgModelBase, output_model=spec.output),
+        is_async=True, annotations=spec.annotations,
+    )

@@ -1,0 +1,110 @@
+"""The runtime log of tool calls, written in batches off the hot path.
+
+Every MCP tool call leaves one `RuntimeEntry` (who, which tool, a digest of
+the arguments with secrets removed, the outcome, latency and the agent's run
+ids). Committing each entry on its own would put an fsync on every query;
+instead entries are buffered and flushed in one transaction every ~200 ms or
+every 100 entries, and on shutdown. A failed flush is logged and retried on
+the next tick; the buffer is bounded so a dead database cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+
+from signoff.store.canonical import digest
+from signoff.store.ports import Store, UnitOfWork
+from signoff.store.records import RuntimeEntry
+
+log = logging.getLogger("signoff.mcp.runtime_log")
+
+SECRET_MARKERS = ("token", "secret", "password")
+FLUSH_INTERVAL = 0.2
+FLUSH_BATCH = 100
+MAX_BUFFERED = 10_000
+
+
+def redact(value: Any) -> Any:
+    """`value` without any mapping key that names a secret, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            k: redact(v) for k, v in value.items()
+            if not any(marker in str(k).lower() for marker in SECRET_MARKERS)
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def arguments_digest(arguments: Mapping[str, Any]) -> str:
+    """A digest of the redacted arguments: equal calls can be matched up in
+    the log without the log holding what the agent wrote."""
+    try:
+        return digest(redact(arguments))
+    except (TypeError, ValueError):
+        return "unhashable"
+
+
+class RuntimeLogWriter:
+    def __init__(self, store: Store, *, interval: float = FLUSH_INTERVAL,
+                 batch: int = FLUSH_BATCH) -> None:
+        self._store = store
+        self._interval = interval
+        self._batch = batch
+        self._buffer: list[RuntimeEntry] = []
+        # Made by the running loop (`run`, `flush`): the writer itself may be
+        # built before any event loop exists.
+        self._wake: anyio.Event | None = None
+        self._lock: anyio.Lock | None = None
+
+    def record(self, entry: RuntimeEntry) -> None:
+        """Queue one entry; never blocks and never fails the tool call."""
+        if len(self._buffer) >= MAX_BUFFERED:
+            log.error("runtime log buffer full (%d entries): dropping an entry", MAX_BUFFERED)
+            return
+        self._buffer.append(entry)
+        if len(self._buffer) >= self._batch and self._wake is not None:
+            self._wake.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def flush(self) -> int:
+        """Write everything buffered so far; returns how many entries."""
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            batch, self._buffer = self._buffer, []
+            if not batch:
+                return 0
+
+            def append(uow: UnitOfWork) -> None:
+                uow.runtime.append(batch)
+
+            try:
+                await self._store.write(append)
+            except Exception:
+                log.exception("runtime log flush failed; %d entries kept for retry", len(batch))
+                self._buffer[:0] = batch[: MAX_BUFFERED - len(self._buffer)]
+                return 0
+            return len(batch)
+
+    async def run(self) -> None:
+        """Flush every `interval`, or sooner when a batch fills; flush what is
+        left when cancelled (shutdown)."""
+        try:
+            while True:
+                self._wake = anyio.Event()
+                if len(self._buffer) < self._batch:
+                    with anyio.move_on_after(self._interval):
+                        await self._wake.wait()
+                if not await self.flush() and self._buffer:
+                    await anyio.sleep(self._interval)  # the store failed: do not spin
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.flush()
