@@ -116,6 +116,71 @@ class ApprovalService:
         final = execution.proposal if execution else proposal
         return VoteResult(final, vote, still_needed="nothing: quorum reached", execution=execution)
 
+    async def confirm_as_requester(
+        self, voter: PrincipalFacts, proposal_id: str, *, accept: bool, digest: str,
+    ) -> VoteResult | None:
+        """The requester's own answer, asked in their MCP client (elicitation),
+        on a proposal whose rule says `confirm = "requester"`.
+
+        Semantics: the rule names two ways to satisfy its ask, the reviewers of
+        its approvers clause *or* the human who asked confirming it themself.
+        An accepted confirmation is recorded as an approve vote (channel
+        "elicitation"; roles: those of the requester the rule names, possibly
+        none) and approves and executes the proposal in the same transaction.
+        Only a human (kind user) who proposed it may confirm, only while it is
+        pending and unexpired, only for the payload digest they were shown; an
+        agent's proposal can never be confirmed this way. A decline is noted in
+        the lifecycle and changes nothing else (None is returned): the proposal
+        stays in the queue for the reviewers, never auto-approved or rejected.
+        """
+        await self.expire_due()
+
+        def confirm(uow: UnitOfWork) -> VoteResult | None:
+            proposal = uow.proposals.get(proposal_id, voter.tenant)
+            if proposal is None:
+                raise NotFound(f"proposal {proposal_id} not found")
+            decision = proposal.decision
+            if voter.kind != "user" or proposal.actor.kind != "user" or (
+                    voter.id != proposal.actor.id):
+                raise Forbidden("only the person who proposed this can confirm it")
+            if decision.confirm != "requester":
+                raise Forbidden(f"rule {decision.rule_id} does not let the requester confirm; "
+                                "a reviewer must decide")
+            if proposal.status != "pending_approval" or (
+                    proposal.expires_at is not None and proposal.expires_at <= self._clock()):
+                status = "expired" if proposal.status == "pending_approval" else proposal.status
+                raise Refused(f"proposal {proposal_id} is {status}, not pending approval")
+            if digest != proposal.payload_digest:
+                raise Refused("the proposal is not the one you reviewed (payload digest differs)")
+            if not accept:
+                self._lifecycle.note(uow, proposal, "proposal.confirmation_declined", voter.id,
+                                     {"channel": "elicitation"})
+                return None
+            vote = Vote(
+                vote_id=self._ids("vote"), proposal_id=proposal_id,
+                tenant_id=proposal.tenant_id, voter_id=voter.id,
+                voter_roles=tuple(r for r in voter.roles if r in decision.approver_roles),
+                verdict="approve", payload_digest=proposal.payload_digest,
+                comment="confirmed by the requester", channel="elicitation",
+                cast_at=self._clock(),
+            )
+            try:
+                uow.proposals.add_vote(vote)
+            except DuplicateVote as exc:
+                raise Refused(str(exc)) from exc
+            self._lifecycle.note(uow, proposal, "proposal.vote_cast", voter.id, {
+                "verdict": "approve", "channel": "elicitation", "roles": list(vote.voter_roles),
+                "as": "requester",
+            })
+            self._lifecycle.move(uow, proposal, "approved", actor_id=voter.id, reason=(
+                f"confirmed by the requester; rule {decision.rule_id} allows it"))
+            execution = self._executor.run(uow, proposal_id)
+            final = execution.proposal if execution else proposal
+            return VoteResult(final, vote, still_needed="nothing: confirmed by the requester",
+                              execution=execution)
+
+        return await self._store.write(confirm)
+
     async def expire_due(self) -> list[ProposalRecord]:
         """Mark every pending proposal past its expiry as expired."""
         return await self._store.write(self._expire)

@@ -1,0 +1,302 @@
+"""`signoff review list|show|approve|reject` and `signoff console`.
+
+The CLI is an operator's tool on the database file: `--as` names the reviewer,
+who must be a member of the proposal's tenant (otherwise the proposal is "not
+found", exactly as for another tenant's id); every other rule — no agents, not
+the proposer, a required role, one vote each, pending and unexpired, the
+digest shown — is the approval service's, so CLI and console cannot disagree.
+Votes cast here record `channel="cli"`.
+
+Policy and principals must be the ones the server runs with (an approval
+executes here, and the executor re-judges under the policy it has), hence
+`--policy`/`--principals`, defaulting to $SIGNOFF_POLICY/$SIGNOFF_PRINCIPALS
+and then to the casework example's files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import anyio
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from signoff.policies import PrincipalFacts
+from signoff.server.app import App
+from signoff.server.approvals import VoteResult
+from signoff.server.cli.common import DbOption, JsonOption, err, json_lines, open_app, out
+from signoff.server.errors import NotFound, SignoffError
+from signoff.server.receipts import EventView
+from signoff.server.reviewing import (
+    STATUSES,
+    ProposalView,
+    QueueItem,
+    proposal_view,
+    review_queue,
+    span,
+)
+
+T = TypeVar("T")
+
+review_app = typer.Typer(help="The approval queue: list, show, approve, reject.",
+                         no_args_is_help=True)
+
+PolicyOption = Annotated[Path | None, typer.Option(
+    "--policy", envvar="SIGNOFF_POLICY", exists=True, dir_okay=False, resolve_path=True,
+    help="Policy file the server runs with (default: the casework example's).")]
+PrincipalsOption = Annotated[Path | None, typer.Option(
+    "--principals", envvar="SIGNOFF_PRINCIPALS", exists=True, dir_okay=False,
+    resolve_path=True, help="Principals file the server runs with (default: the example's).")]
+DomainOption = Annotated[str, typer.Option(
+    "--domain", envvar="SIGNOFF_DOMAIN", help="casework, or package.module:factory.")]
+AsOption = Annotated[str, typer.Option(
+    "--as", help="The reviewer's principal id, e.g. user:alice.")]
+DigestOption = Annotated[str | None, typer.Option(
+    "--digest",
+    help="The payload digest you reviewed (from `review show`); refused if it changed.")]
+IdArgument = Annotated[str, typer.Argument(help="The proposal id.", show_default=False)]
+
+
+def _run(db: Path, options: dict[str, Any], job: Callable[[App], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with open_app(db, **{k: v for k, v in options.items() if v is not None}) as app:
+            return await job(app)
+
+    return anyio.run(main)
+
+
+def _refuse(error: SignoffError, as_json: bool, code: int = 1) -> NoReturn:
+    if as_json:
+        json_lines([{"ok": False, "error": error.code, "message": error.message}])
+    else:
+        err.print(f"[red]refused:[/red] {escape(error.message)}")
+    raise typer.Exit(code)
+
+
+@review_app.command("list")
+def list_proposals(
+    db: DbOption,
+    status: Annotated[str, typer.Option(
+        help="pending_approval (default), approved, executed, rejected, expired, conflict, "
+             "failed, or all.")] = "pending_approval",
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    command: Annotated[str | None, typer.Option(help="Only this command type.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
+    policy: PolicyOption = None, principals: PrincipalsOption = None,
+    domain: DomainOption = "casework", as_json: JsonOption = False,
+) -> None:
+    """The approval queue, oldest first, with age and expiry."""
+    if status not in STATUSES:
+        raise typer.BadParameter(f"one of {', '.join(STATUSES)}", param_hint="--status")
+    options = {"policy": policy, "principals": principals, "domain": domain}
+    items = _run(db, options, lambda app: review_queue(
+        app, tenant=tenant, status=None if status == "all" else status, command_type=command,
+        limit=limit))
+    if as_json:
+        json_lines(items)
+        return
+    _print_queue(items, with_status=status != "pending_approval")
+    out.print(f"{len(items)} proposal(s)")
+
+
+def _print_queue(items: list[QueueItem], with_status: bool) -> None:
+    """Two lines per proposal: readable in any terminal width, ids unbroken."""
+    for i in items:
+        expires = "no expiry" if i.expires_in_seconds is None else (
+            f"[red]overdue {span(i.expires_in_seconds)}[/red]" if i.overdue
+            else f"expires in {span(i.expires_in_seconds)}")
+        status = f"  [{i.status}]" if with_status else ""
+        out.print(f"[bold]{escape(i.proposal_id)}[/bold]  {escape(i.command_type)}  "
+                  f"{escape(i.tenant_id)}: {escape(i.aggregate_type)}/{escape(i.aggregate_id)}"
+                  f"  by {escape(i.proposer_id)}{escape(status)}", overflow="fold")
+        out.print(f"    needs {escape(i.still_needed)} · age {span(i.age_seconds)} · {expires}",
+                  overflow="fold")
+
+
+@review_app.command("show")
+def show(
+    proposal_id: IdArgument, db: DbOption, policy: PolicyOption = None,
+    principals: PrincipalsOption = None, domain: DomainOption = "casework",
+    as_json: JsonOption = False,
+) -> None:
+    """One proposal as a reviewer needs it, with what approving would change."""
+    options = {"policy": policy, "principals": principals, "domain": domain}
+    view = _run(db, options, lambda app: proposal_view(app, proposal_id, None))
+    if view is None:
+        _refuse(NotFound(f"proposal {proposal_id} not found"), as_json)
+    if as_json:
+        json_lines([view])
+        return
+    _print_view(view)
+
+
+def _dumps(value: Any) -> str:
+    return escape(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
+
+
+def _print_view(v: ProposalView) -> None:
+    d = v.decision
+    who = v.proposer.display_name or v.proposer.id
+    out.print(f"[bold]{escape(v.proposal_id)}[/bold]  {v.status}"
+              + (f" — {escape(v.status_reason)}" if v.status_reason else ""))
+    out.print(f"tenant {escape(v.tenant_id)}; proposed by {escape(who)} "
+              f"({escape(v.proposer.id)}, {v.proposer.kind}) in run {escape(v.run_id or '-')}, "
+              f"correlation {escape(v.correlation_id)}, {span(v.age_seconds)} ago")
+    out.print(f"command {escape(v.command_type)} (tool {escape(v.tool or '-')}) on "
+              f"{escape(v.aggregate_type)}/{escape(v.aggregate_id)}, expected version "
+              f"{v.expected_version if v.expected_version is not None else '-'}")
+    out.print(f"payload {_dumps(v.payload)}")
+    out.print(f"payload digest {v.payload_digest}")
+    out.print(f"rationale (the proposer's claim): {escape(v.rationale) or '-'}")
+    out.print(f"confidence (claimed): {v.confidence:.2f}")
+    for e in v.evidence:
+        title = escape(e.title) if e.found and e.title else "[red]not found[/red]"
+        out.print(f"  evidence {escape(e.ref)}: {title}")
+    out.print(f"decision {d.effect} by rule {escape(d.rule_id)} (policy {d.policy_version}): "
+              f"{escape(d.reason)}")
+    if d.effect == "ask":
+        out.print(f"approvers: {d.approvers_required} of {escape(', '.join(d.approver_roles))}"
+                  f"{', distinct people' if d.distinct else ''}"
+                  f"{'; the requester may confirm' if d.confirm == 'requester' else ''}")
+    for vote in v.votes:
+        out.print(f"  vote {vote.verdict} by {escape(vote.voter_id)} "
+                  f"({escape(', '.join(vote.voter_roles) or 'no role')}) via {vote.channel}"
+                  + (f": {escape(vote.comment)}" if vote.comment else ""))
+    out.print(f"still needed: {escape(v.still_needed)}")
+    if v.expires_at is not None:
+        when = "overdue since" if v.overdue else "expires"
+        left = span(v.expires_in_seconds)
+        left = f"{left} ago" if v.overdue else f"in {left}"
+        out.print(f"{when} {v.expires_at.strftime('%Y-%m-%d %H:%M UTC')} ({left})")
+    _print_change(v)
+
+
+def _print_change(v: ProposalView) -> None:
+    if v.committed_events:
+        out.print("committed events:")
+        for ev in v.committed_events:
+            out.print(f"  #{ev.position} {escape(ev.event_type)} v{ev.aggregate_version} "
+                      f"{_dumps(ev.payload)}")
+    c = v.change
+    if c is None:
+        return
+    out.print(f"[bold]approving would[/bold] ({escape(c.aggregate_type)}/"
+              f"{escape(c.aggregate_id)} at version {c.current_version}):")
+    if c.outcome != "events":
+        out.print(f"  [red]{c.outcome}[/red]: {escape(c.reason)}")
+        return
+    for new in c.events:
+        out.print(f"  append {escape(new.event_type)} v{new.event_version} {_dumps(new.payload)}")
+    table = Table("field", "now", "after approval")
+    for change in c.changes:
+        table.add_row(escape(change.field), _dumps(change.before), _dumps(change.after))
+    if c.changes:
+        out.print(table)
+    for name, doc in c.read_models.items():
+        out.print(f"  read model {escape(name)} now: {_dumps(doc)}")
+
+
+async def _reviewer(app: App, proposal_id: str, who: str) -> PrincipalFacts:
+    """`--as` acting in the proposal's tenant; not a member = not found."""
+    record = app.principals.get(who)
+    if record is None:
+        raise typer.BadParameter(f"no principal {who!r} in {app.principals.source}",
+                                 param_hint="--as")
+    proposal = await app.store.read(lambda uow: uow.proposals.get(proposal_id, None))
+    if proposal is None or proposal.tenant_id not in record.tenants:
+        raise NotFound(f"proposal {proposal_id} not found")
+    return record.facts(proposal.tenant_id)
+
+
+def _report(result: VoteResult, as_json: bool) -> None:
+    p, vote = result.proposal, result.vote
+    events = [EventView.of(e) for e in result.execution.events] if result.execution else []
+    if as_json:
+        json_lines([{
+            "ok": True, "proposal_id": p.proposal_id, "verdict": vote.verdict,
+            "voter_id": vote.voter_id, "voter_roles": list(vote.voter_roles),
+            "channel": vote.channel,
+            "status": p.status, "status_reason": p.status_reason,
+            "still_needed": result.still_needed,
+            "events": [e.model_dump(mode="json") for e in events],
+        }])
+        return
+    out.print(f"{vote.verdict} by {escape(vote.voter_id)} recorded; {escape(p.proposal_id)} is "
+              f"now {p.status}" + (f" ({escape(p.status_reason)})" if p.status_reason else ""))
+    if p.status == "pending_approval":
+        out.print(f"still needed: {escape(result.still_needed)}")
+    for e in events:
+        out.print(f"  committed #{e.position} {escape(e.event_type)} {_dumps(e.payload)}")
+
+
+def _vote(
+    db: DbOption, options: dict[str, Any], proposal_id: str, who: str, as_json: bool,
+    cast: Callable[[App, PrincipalFacts], Awaitable[VoteResult]],
+) -> None:
+    async def job(app: App) -> VoteResult:
+        return await cast(app, await _reviewer(app, proposal_id, who))
+
+    try:
+        result = _run(db, options, job)
+    except SignoffError as error:
+        _refuse(error, as_json)
+    _report(result, as_json)
+
+
+@review_app.command("approve")
+def approve(
+    proposal_id: IdArgument, db: DbOption, who: AsOption,
+    comment: Annotated[str, typer.Option(help="A note kept with the vote.")] = "",
+    digest: DigestOption = None, policy: PolicyOption = None,
+    principals: PrincipalsOption = None, domain: DomainOption = "casework",
+    as_json: JsonOption = False,
+) -> None:
+    """Vote to approve; the proposal executes when the quorum is reached."""
+    _vote(db, {"policy": policy, "principals": principals, "domain": domain}, proposal_id, who,
+          as_json, lambda app, voter: app.approvals.approve(
+              voter, proposal_id, digest=digest, channel="cli", comment=comment))
+
+
+@review_app.command("reject")
+def reject(
+    proposal_id: IdArgument, db: DbOption, who: AsOption,
+    reason: Annotated[str, typer.Option(help="Why (required; the proposer reads it).")],
+    digest: DigestOption = None, policy: PolicyOption = None,
+    principals: PrincipalsOption = None, domain: DomainOption = "casework",
+    as_json: JsonOption = False,
+) -> None:
+    """Reject the proposal (a reason is required); nothing is executed."""
+    _vote(db, {"policy": policy, "principals": principals, "domain": domain}, proposal_id, who,
+          as_json, lambda app, voter: app.approvals.reject(
+              voter, proposal_id, reason=reason, digest=digest, channel="cli"))
+
+
+def console(
+    db: DbOption,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8766,
+    secret: Annotated[str | None, typer.Option(
+        envvar="SIGNOFF_CONSOLE_SECRET", show_default=False,
+        help="Key that signs session cookies (default: random per process, so sessions "
+             "end when it restarts).")] = None,
+    trust_proxy_header: Annotated[str | None, typer.Option(
+        help="Take the reviewer's principal id from this header (e.g. X-Forwarded-User), "
+             "set by a reverse proxy that authenticates users and strips it from clients. "
+             "Off by default.")] = None,
+    secure_cookie: Annotated[bool, typer.Option(
+        help="Send the session cookie over HTTPS only (set it behind TLS).")] = False,
+    policy: PolicyOption = None, principals: PrincipalsOption = None,
+    domain: DomainOption = "casework",
+) -> None:
+    """The reviewer web console."""
+    from signoff.server.console import ConsoleSettings, serve_console
+
+    settings = ConsoleSettings(secret=secret, proxy_header=trust_proxy_header,
+                               secure_cookie=secure_cookie)
+    options = {"policy": policy, "principals": principals, "domain": domain}
+    out.print(f"signoff console on http://{host}:{port}/ (database {db})")
+    _run(db, options, lambda app: serve_console(app, settings, host=host, port=port))

@@ -1,0 +1,176 @@
+"""The reviewer web console: Starlette, server-rendered Jinja2 templates, uvicorn.
+
+Built on the same services as the CLI (`reviewing` for what is shown, the
+approval service for votes), so the console can show nothing the rules would
+hide and do nothing the rules would refuse. Every page is scoped to the
+signed-in reviewer's tenant; votes are POSTs behind a per-session CSRF token;
+a GET never changes anything. The only thing it writes on its own is the
+expiry sweep, so overdue proposals leave the queue even if nobody votes.
+
+Routes live in `console_pages` (queue, proposal, trace, votes), sign-in and
+sessions in `console_auth`, the live queue (server-sent events) in
+`console_events`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from signoff.server import console_auth, console_events, console_pages
+from signoff.server.app import App
+from signoff.server.console_context import HERE, Console, ConsoleSettings, render, templates
+
+__all__ = ["ConsoleServer", "ConsoleSettings", "build_console", "serve_console"]
+
+log = logging.getLogger("signoff.console")
+SESSION_COOKIE = "signoff_session"
+SESSION_MAX_AGE = 8 * 3600  # a working day; then sign in again
+# Lax, not Strict: a link to a proposal (in a chat, a notification) opens it
+# signed in. Cross-site POSTs still carry no cookie, and every POST needs the
+# session's CSRF token anyway.
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "object-src 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class SecurityHeaders:
+    """Plain ASGI middleware (it must not buffer the event stream) that puts
+    the security headers on every response, errors and static files included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+
+async def _error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    if status == 405:
+        return PlainTextResponse("method not allowed: votes are POSTs from the proposal page",
+                                 status_code=405, headers={"Allow": "POST"})
+    return render(request, "error.html", {"status": status, "detail": detail, "reviewer": None,
+                                          "flashes": [], "csrf_token": ""}, status)
+
+
+def build_console(app: App, settings: ConsoleSettings | None = None) -> Starlette:
+    settings = settings or ConsoleSettings()
+    console = Console(app=app, settings=settings, templates=templates(), stopping=anyio.Event())
+
+    @asynccontextmanager
+    async def lifespan(_web: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tg:
+            if settings.expiry_sweep_seconds > 0:
+                tg.start_soon(_sweep_expired, app, settings.expiry_sweep_seconds)
+            yield
+            console.stopping.set()
+            tg.cancel_scope.cancel()
+
+    routes = [
+        *console_auth.routes(), *console_pages.routes(), *console_events.routes(),
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    web = Starlette(
+        routes=routes, lifespan=lifespan,
+        exception_handlers={404: _error, 403: _error, 400: _error, 405: _error, 500: _error},
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(SessionMiddleware, secret_key=settings.secret or secrets.token_urlsafe(32),
+                       session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",
+                       https_only=settings.secure_cookie),
+        ],
+    )
+    web.state.console = console
+    return web
+
+
+async def _sweep_expired(app: App, every: float) -> None:
+    """Move overdue proposals to expired, as the approval service would on a vote."""
+    while True:
+        try:
+            await app.approvals.expire_due()
+        except Exception:  # keep sweeping; the next vote expires them anyway
+            log.exception("expiry sweep failed")
+        await anyio.sleep(every)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, telling the console's live streams to end as shutdown begins:
+    they never end on their own, and uvicorn waits for open connections."""
+
+    def __init__(self, config: uvicorn.Config, stopping: anyio.Event) -> None:
+        super().__init__(config)
+        self._stopping = stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._stopping.set()
+        await super().shutdown(sockets)
+
+
+class ConsoleServer:
+    """The console under uvicorn. `serve(sock)` runs until `stop()` (or a
+    signal); a caller may bind the socket first (tests take a free port)."""
+
+    def __init__(
+        self, app: App, settings: ConsoleSettings, *, host: str = "127.0.0.1", port: int = 8766,
+    ) -> None:
+        self.web = build_console(app, settings)
+        console: Console = self.web.state.console
+        self.server = _Server(uvicorn.Config(
+            self.web, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3,
+            server_header=False), console.stopping)
+
+    @property
+    def started(self) -> bool:
+        return self.server.started
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+    async def serve(self, sock: socket.socket | None = None) -> None:
+        await self.server.serve(sockets=[sock] if sock else None)
+
+
+async def serve_console(
+    app: App, settings: ConsoleSettings, *, host: str = "127.0.0.1", port: int = 8766,
+) -> None:
+    """`signoff console`: serve until interrupted."""
+    await ConsoleServer(app, settings, host=host, port=port).serve()

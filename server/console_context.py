@@ -1,0 +1,74 @@
+"""What every console handler shares: its settings, the app, the templates.
+
+Kept apart from `console` (which assembles the Starlette app) so the route
+modules can import it without an import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from signoff.server.app import App
+from signoff.server.reviewing import span
+
+HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    # Signs the session cookie; random per process when not given.
+    secret: str | None = None
+    # Header a trusted reverse proxy sets to the principal id (off when None).
+    proxy_header: str | None = None
+    secure_cookie: bool = False
+    poll_seconds: float = 1.0
+    expiry_sweep_seconds: float = 30.0
+
+
+@dataclass
+class Console:
+    """What every handler reaches through `request.app.state.console`."""
+
+    app: App
+    settings: ConsoleSettings
+    templates: Jinja2Templates
+    # Set when the server shuts down: live event streams end on it.
+    stopping: anyio.Event
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def templates() -> Jinja2Templates:
+    """Jinja2 with autoescaping on for every template: proposals carry text
+    an agent wrote, which must never become markup."""
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["span"] = span
+    env.filters["when"] = _when
+    env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False,
+                                                 default=str)
+    env.filters["compact"] = lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False,
+                                                  default=str)
+    return Jinja2Templates(env=env)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    return console_of(request).templates.TemplateResponse(request, name, context,
+                                                          status_code=status)

@@ -1,0 +1,80 @@
+"""The live queue: server-sent events that tell an open queue page to refresh.
+
+Each stream polls its tenant's queue (one indexed query: ids, statuses and
+update times under the page's filters) every `poll_seconds` and sends a
+`queue` event carrying a fingerprint whenever it changes; the page then
+fetches the table body again. Nothing is pushed that the page could not
+fetch itself, so the stream needs no authorization logic of its own beyond
+the reviewer check every page makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import anyio
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from signoff.server.app import App
+from signoff.server.console_auth import Reviewer, reviewer
+from signoff.server.console_context import console_of
+from signoff.server.reviewing import QUEUE_LIMIT, STATUSES
+from signoff.store.canonical import digest
+from signoff.store.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    tenant: str
+    status: str = "pending_approval"  # one of STATUSES; "all" for any
+    command: str | None = None
+
+    @property
+    def store_status(self) -> str | None:
+        return None if self.status == "all" else self.status
+
+    @property
+    def query(self) -> str:
+        return urlencode({"status": self.status, "command": self.command or ""})
+
+
+async def queue_fingerprint(app: App, chosen: QueueFilter) -> str:
+    def read(uow: UnitOfWork) -> str:
+        rows = uow.proposals.find(tenant_id=chosen.tenant, status=chosen.store_status,
+                                  command_type=chosen.command, limit=QUEUE_LIMIT)
+        return digest([[p.proposal_id, p.status, p.updated_at.isoformat()] for p in rows])[:16]
+
+    return await app.store.read(read)
+
+
+async def queue_events(request: Request) -> Response:
+    who = reviewer(request, fragment=True)
+    if not isinstance(who, Reviewer):
+        return who
+    console = console_of(request)
+    status = request.query_params.get("status", "pending_approval")
+    command = request.query_params.get("command") or None
+    chosen = QueueFilter(
+        tenant=who.tenant, status=status if status in STATUSES else "pending_approval",
+        command=command if command in console.app.domain.command_types() else None)
+
+    async def changes() -> AsyncIterator[dict[str, str]]:
+        last = None
+        while not console.stopping.is_set():
+            current = await queue_fingerprint(console.app, chosen)
+            if current != last:
+                yield {"event": "queue", "data": current}
+                last = current
+            with anyio.move_on_after(console.settings.poll_seconds):
+                await console.stopping.wait()
+
+    return EventSourceResponse(changes(), ping=15, shutdown_event=console.stopping)
+
+
+def routes() -> list[Route]:
+    return [Route("/queue/events", queue_events, methods=["GET"])]

@@ -1,0 +1,152 @@
+"""The console's pages: the queue, a proposal, its trace, and the two votes.
+
+GETs only read. A vote is a POST carrying the session's CSRF token and the
+payload digest of the proposal as the page displayed it (mandatory here), so
+a proposal that changed after the page was opened cannot be approved from it.
+Another tenant's proposal is a 404, the same answer as an unknown id.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from signoff.server.approvals import VoteResult
+from signoff.server.console_auth import Reviewer, check_csrf, flash, page, reviewer
+from signoff.server.console_context import console_of, render
+from signoff.server.console_events import QueueFilter, queue_fingerprint
+from signoff.server.errors import NotFound, SignoffError
+from signoff.server.reviewing import STATUSES, proposal_view, review_queue
+from signoff.server.trace import trace_of
+
+MAX_NOTE = 2000
+
+
+def _filter(request: Request, who: Reviewer) -> QueueFilter:
+    status = request.query_params.get("status", "pending_approval")
+    command = request.query_params.get("command") or None
+    known = console_of(request).app.domain.command_types()
+    return QueueFilter(
+        tenant=who.tenant,
+        status=status if status in STATUSES else "pending_approval",
+        command=command if command in known else None,
+    )
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+async def queue(request: Request) -> Response:
+    who = reviewer(request)
+    if not isinstance(who, Reviewer):
+        return who
+    app = console_of(request).app
+    chosen = _filter(request, who)
+    items = await review_queue(app, tenant=who.tenant, status=chosen.store_status,
+                               command_type=chosen.command)
+    return page(request, "queue.html", {
+        "reviewer": who, "items": items, "filter": chosen, "statuses": STATUSES,
+        "commands": app.domain.command_types(),
+        "fingerprint": await queue_fingerprint(app, chosen), "query": chosen.query,
+    })
+
+
+async def queue_rows(request: Request) -> Response:
+    """The table body alone, for the live refresh."""
+    who = reviewer(request, fragment=True)
+    if not isinstance(who, Reviewer):
+        return who
+    app = console_of(request).app
+    chosen = _filter(request, who)
+    items = await review_queue(app, tenant=who.tenant, status=chosen.store_status,
+                               command_type=chosen.command)
+    return render(request, "_queue_rows.html", {"items": items}, 200)
+
+
+async def proposal(request: Request) -> Response:
+    who = reviewer(request)
+    if not isinstance(who, Reviewer):
+        return who
+    view = await proposal_view(console_of(request).app, request.path_params["id"], who.tenant)
+    if view is None:
+        raise HTTPException(404, "no such proposal")
+    return page(request, "proposal.html", {"reviewer": who, "p": view})
+
+
+async def trace(request: Request) -> Response:
+    who = reviewer(request)
+    if not isinstance(who, Reviewer):
+        return who
+    proposal_id = request.path_params["id"]
+    app = console_of(request).app
+    exists = await app.store.read(lambda uow: uow.proposals.get(proposal_id, who.tenant))
+    found = await trace_of(app, proposal_id, who.tenant) if exists is not None else None
+    if found is None:
+        raise HTTPException(404, "no such proposal")
+    return page(request, "trace.html", {"reviewer": who, "proposal_id": proposal_id,
+                                        "entries": found.steps})
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name, "")
+    if not isinstance(value, str) or len(value) > MAX_NOTE:
+        raise HTTPException(400, f"{name} must be text of at most {MAX_NOTE} characters")
+    return value.strip()
+
+
+async def _vote(request: Request, verdict: str) -> Response:
+    # The CSRF check comes first: a forged POST is refused (403) whether or
+    # not the browser sent the session cookie along.
+    form = await request.form(max_files=0, max_fields=8)
+    check_csrf(request, form)
+    who = reviewer(request)
+    if not isinstance(who, Reviewer):
+        return who
+    proposal_id = request.path_params["id"]
+    digest = form.get("digest")
+    if not isinstance(digest, str) or not digest:
+        raise HTTPException(400, "the vote must carry the digest of the proposal as displayed")
+    approvals = console_of(request).app.approvals
+    try:
+        result: VoteResult
+        if verdict == "approve":
+            result = await approvals.approve(who.facts, proposal_id, digest=digest,
+                                             channel="console", comment=_text(form, "comment"))
+        else:
+            result = await approvals.reject(who.facts, proposal_id, reason=_text(form, "reason"),
+                                            digest=digest, channel="console")
+    except NotFound as exc:
+        raise HTTPException(404, "no such proposal") from exc
+    except SignoffError as exc:
+        flash(request, "error", f"Refused: {exc.message}")
+    else:
+        status = result.proposal.status
+        note = f"; still needed: {result.still_needed}" if status == "pending_approval" else ""
+        flash(request, "ok", f"Your {verdict} was recorded. The proposal is {status}{note}.")
+    return RedirectResponse(f"/proposals/{quote(proposal_id, safe='')}", status_code=303)
+
+
+async def approve(request: Request) -> Response:
+    return await _vote(request, "approve")
+
+
+async def reject(request: Request) -> Response:
+    return await _vote(request, "reject")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/queue", queue, methods=["GET"]),
+        Route("/queue/rows", queue_rows, methods=["GET"]),
+        Route("/proposals/{id}", proposal, methods=["GET"]),
+        Route("/proposals/{id}/trace", trace, methods=["GET"]),
+        Route("/proposals/{id}/approve", approve, methods=["POST"]),
+        Route("/proposals/{id}/reject", reject, methods=["POST"]),
+    ]
