@@ -15,6 +15,7 @@ from signoff.policies import PrincipalFacts
 from signoff.server.aggregates import Upcaster
 from signoff.server.domain import Domain, QueryNotFound, QueryResult, QueryType
 from signoff.server.errors import Forbidden, InvalidInput, NotFound
+from signoff.server.projector import checkpoint_name
 from signoff.server.proposals import problems_of
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope
@@ -29,17 +30,20 @@ class TxReader:
         self._uow = uow
         self._tenant_id = tenant_id
         self._upcaster = upcaster
+        self.projections_read: set[str] = set()  # for the answer's freshness
 
     @property
     def tenant_id(self) -> str:
         return self._tenant_id
 
     def get(self, projection: str, key: str) -> dict[str, Any] | None:
+        self.projections_read.add(projection)
         return self._uow.read_models.get(self._tenant_id, projection, key)
 
     def find(
         self, projection: str, *, index: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
+        self.projections_read.add(projection)
         return self._uow.read_models.find(self._tenant_id, projection, index=index, limit=limit)
 
     def recent_events(
@@ -57,6 +61,7 @@ class QueryService:
         self._queries = {q.name: q for q in domain.queries}
         self._upcaster = upcaster
         self._may_query = may_query
+        self._async = frozenset(p.name for p in domain.projections if p.mode == "async")
 
     def spec(self, name: str) -> QueryType[Any, Any] | None:
         return self._queries.get(name)
@@ -76,9 +81,15 @@ class QueryService:
                 p.model_dump() for p in problems_of(exc)]) from exc
 
         def read(uow: UnitOfWork) -> QueryResult:
-            result: QueryResult = spec.run(TxReader(uow, principal.tenant, self._upcaster), args)
+            reader = TxReader(uow, principal.tenant, self._upcaster)
+            result: QueryResult = spec.run(reader, args)
             # Inline projections commit with the events: they are at the head.
-            return result.model_copy(update={"as_of_position": uow.events.head(), "lag": 0})
+            # An async one is as fresh as its checkpoint; the answer is as
+            # fresh as the stalest projection it read.
+            head = uow.events.head()
+            as_of = min((uow.checkpoints.get(checkpoint_name(p))
+                         for p in reader.projections_read & self._async), default=head)
+            return result.model_copy(update={"as_of_position": as_of, "lag": head - as_of})
 
         try:
             return await self._store.read(read)

@@ -5,6 +5,10 @@ chunks into a write-back cache (a fresh generation starts empty, so the cache
 is the whole truth and no document is read back from disk), flushed once per
 chunk; the last chunk is replayed and the generation activated in the same
 transaction, so events committed meanwhile are never missed.
+
+Async projections are rebuilt the same way, checked for version gaps as the
+projector checks them, and their checkpoint is set to the last replayed
+position in the swapping transaction: the projector carries on from there.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from signoff.server.aggregates import Upcaster
 from signoff.server.domain import Domain, Projection
+from signoff.server.projector import VersionTracker, checkpoint_name
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope
 
@@ -49,6 +54,9 @@ class Rebuild:
         self._docs: dict[tuple[str, str], _FreshDocuments] = {}
         self._caches: dict[tuple[str, str], dict[str, Any]] = {}
         self.generations: dict[str, int] = {}
+        # Replaying from position 0, every aggregate must start at version 1.
+        self._trackers = {p.name: VersionTracker(p.name) for p in projections
+                          if p.mode == "async"}
 
     def _writer(self, tenant_id: str, projection: str) -> _FreshDocuments:
         key = (tenant_id, projection)
@@ -58,12 +66,17 @@ class Rebuild:
 
     def apply(self, events: Sequence[EventEnvelope]) -> None:
         for event in events:
-            wanted = [p for p in self._projections if event.event_type in p.handles]
+            wanted = [p for p in self._projections if self._admits(p, event)]
             if not wanted:
                 continue
             current = self._upcaster.upcast(event)
             for projection in wanted:
                 projection.apply(self._writer(event.tenant_id, projection.name), current)
+
+    def _admits(self, projection: Projection, event: EventEnvelope) -> bool:
+        handled = event.event_type in projection.handles
+        tracker = self._trackers.get(projection.name)
+        return handled if tracker is None else tracker.admit(event, handled)
 
     def flush(self, uow: UnitOfWork) -> None:
         for (tenant_id, projection), docs in self._docs.items():
@@ -81,10 +94,10 @@ async def rebuild_projections(
     store: Store, domain: Domain, upcaster: Upcaster, names: Sequence[str] | None = None,
     *, chunk: int = CHUNK, progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Rebuild the named inline projections (all when None); returns the
-    number of events replayed per projection."""
-    chosen = [p for p in domain.projections
-              if p.mode == "inline" and (names is None or p.name in names)]
+    """Rebuild the named projections (all when None), inline and async;
+    returns the position each was rebuilt up to. Raises ProjectionGap (and
+    swaps nothing in) when an async projection's history has a hole."""
+    chosen = [p for p in domain.projections if names is None or p.name in names]
     unknown = set(names or ()) - {p.name for p in chosen}
     if unknown:
         raise KeyError(f"unknown projection(s): {', '.join(sorted(unknown))}")
@@ -94,7 +107,10 @@ async def rebuild_projections(
     head = await store.read(lambda uow: uow.events.head())
     position = 0
     while True:
-        events = await store.read(lambda uow: uow.events.read_after(position, chunk))
+        def next_chunk(uow: UnitOfWork, after: int = position) -> list[EventEnvelope]:
+            return uow.events.read_after(after, chunk)
+
+        events = await store.read(next_chunk)
         if len(events) < chunk:
             break  # the tail is replayed in the swapping transaction
         job.apply(events)
@@ -107,9 +123,13 @@ async def rebuild_projections(
         tail = uow.events.read_after(position, 2**62)
         job.apply(tail)
         job.flush(uow)
+        last = tail[-1].position if tail else position
         for name, generation in job.generations.items():
             uow.read_models.activate(name, generation)
-        return tail[-1].position if tail else position
+        for projection in chosen:
+            if projection.mode == "async":
+                uow.checkpoints.set(checkpoint_name(projection.name), last)
+        return last
 
     final = await store.write(finish)
     if progress:

@@ -13,7 +13,7 @@ from signoff.examples.casework.commands import COMMANDS
 from signoff.examples.casework.context import GET_CASE_CONTEXT
 from signoff.examples.casework.demo_data import demo_data
 from signoff.examples.casework.events import EVENT_VERSIONS, UPCASTERS
-from signoff.examples.casework.projections import PROJECTIONS
+from signoff.examples.casework.projections import ASYNC_PROJECTIONS, PROJECTIONS
 from signoff.examples.casework.queries import GET_CASE_SUMMARY, LIST_CASES, SEARCH_EVIDENCE
 from signoff.examples.casework.state import CASE, EVIDENCE, NOTICE
 from signoff.server.domain import Domain
@@ -28,7 +28,7 @@ def build_domain() -> Domain:
         aggregates=(CASE, EVIDENCE, NOTICE),
         commands=COMMANDS,
         queries=(LIST_CASES, GET_CASE_SUMMARY, SEARCH_EVIDENCE, GET_CASE_CONTEXT),
-        projections=PROJECTIONS,
+        projections=(*PROJECTIONS, *ASYNC_PROJECTIONS),
         event_versions=EVENT_VERSIONS,
         upcasters=UPCASTERS,
         evidence=EVIDENCE,

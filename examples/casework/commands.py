@@ -19,6 +19,7 @@ from signoff.examples.casework.payloads import (
     CreateBrief,
     CreateNoticeDraft,
     EscalateCase,
+    RecordNoticeDelivery,
     RequestNoticeApproval,
     SendApprovedNotice,
     UpdateRisk,
@@ -99,6 +100,22 @@ def decide_send_notice(
         return Rejection(f"notice {payload.draft_id} has not been approved by legal; "
                          "use request_notice_approval first")
     return [NewEvent(ev.NOTICE_SENT, {"case_id": state.case_id, "body": state.body})]
+
+
+def decide_record_delivery(
+    state: NoticeState, payload: RecordNoticeDelivery, ctx: DecideContext
+) -> Decision:
+    """The notification consumer's record that a sent notice reached its
+    sink. Only a sent notice can be delivered, and only once: a second
+    record is refused, so redeliveries can never add a second fact."""
+    if not state.exists:
+        return Rejection(f"notice {payload.draft_id} not found")
+    if state.status == "delivered":
+        return Rejection(f"notice {payload.draft_id} has already been delivered")
+    if state.status != "sent":
+        return Rejection(f"notice {payload.draft_id} is {state.status}; only a sent notice "
+                         "can be delivered")
+    return [NewEvent(ev.NOTICE_DELIVERED, {"case_id": state.case_id})]
 
 
 def decide_update_risk(state: CaseState, payload: UpdateRisk, ctx: DecideContext) -> Decision:
@@ -184,6 +201,18 @@ SEND_NOTICE: Final = CommandType[SendApprovedNotice, NoticeState](
     requires_version=True,
 )
 
+RECORD_DELIVERY: Final = CommandType[RecordNoticeDelivery, NoticeState](
+    name="notice.record_delivery",
+    tool="record_notice_delivery",
+    payload=RecordNoticeDelivery,
+    aggregate=NOTICE,
+    decide=decide_record_delivery,
+    description="Record that a sent notice was delivered by the notification sink. Proposed "
+    "only by the notification service (service:notifier) after the delivery happened; the "
+    "policy allows it to service principals alone." + _PROPOSAL,
+    target=lambda p: p.draft_id,
+)
+
 UPDATE_RISK: Final = CommandType[UpdateRisk, CaseState](
     name="case.update_risk",
     tool="propose_risk_update",
@@ -229,4 +258,5 @@ COMMANDS: Final[tuple[CommandType[Any, Any], ...]] = (
     UPDATE_RISK,
     ESCALATE_CASE,
     CLOSE_CASE,
+    RECORD_DELIVERY,
 )

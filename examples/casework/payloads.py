@@ -88,3 +88,9 @@ class EscalateCase(Payload):
 
 class CloseCase(Payload):
     case_id: EntityId = Field(description="The case to close. A closed case cannot be reopened.")
+
+
+class RecordNoticeDelivery(Payload):
+    draft_id: EntityId = Field(
+        description="The sent notice that the notification sink has taken delivery of."
+    )

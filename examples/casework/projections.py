@@ -1,4 +1,7 @@
-"""Read models of the casework domain, built inline from committed events.
+"""Read models of the casework domain, built from committed events.
+
+All but `case_timeline` are inline (committed with the events they reflect);
+`case_timeline` is asynchronous, caught up by the projector after the commit.
 
 Each projection folds events with the same `apply` the aggregates use, so a
 read model cannot disagree with the state the executor decides on. Every
@@ -31,6 +34,7 @@ from signoff.store.records import EventEnvelope
 CASE_SUMMARY: Final = "case_summary"
 EVIDENCE_INDEX: Final = "evidence"
 NOTICES: Final = "notices"
+CASE_TIMELINE: Final = "case_timeline"
 
 
 def _is_replay(doc: dict[str, Any] | None, event: EventEnvelope) -> bool:
@@ -127,8 +131,42 @@ def apply_notices(writer: ReadModelWriter, event: EventEnvelope) -> None:
     writer.put(event.aggregate_id, new_doc, index=state.case_id)
 
 
+# --- case_timeline: the last events of each case, built asynchronously ---------
+
+TIMELINE_LENGTH: Final = 20
+
+
+def apply_case_timeline(writer: ReadModelWriter, event: EventEnvelope) -> None:
+    """A case's recent history for people reading it. Nothing decides on it,
+    so it may lag: the async projector builds it after the commit (queries
+    reading it report that lag)."""
+    doc = writer.get(event.aggregate_id)
+    if _is_replay(doc, event) or _is_orphan(doc, event, ev.CASE_OPENED):
+        return
+    entry = {
+        "position": event.position,
+        "version": event.aggregate_version,
+        "type": event.event_type,
+        "actor": event.actor_id,
+        "at": event.occurred_at.isoformat(),
+    }
+    entries = [*(doc or {}).get("entries", []), entry][-TIMELINE_LENGTH:]
+    writer.put(event.aggregate_id, {
+        "case_id": event.aggregate_id,
+        "entries": entries,
+        "event_count": int((doc or {}).get("event_count", 0)) + 1,
+        "version": event.aggregate_version,
+    })
+
+
 PROJECTIONS: Final = (
     Projection(name=CASE_SUMMARY, handles=ev.CASE_EVENTS, apply=apply_case_summary),
     Projection(name=EVIDENCE_INDEX, handles=ev.EVIDENCE_EVENTS, apply=apply_evidence_index),
     Projection(name=NOTICES, handles=ev.NOTICE_EVENTS, apply=apply_notices),
+)
+
+# Built after the commit by the projector; nothing decides on them.
+ASYNC_PROJECTIONS: Final = (
+    Projection(name=CASE_TIMELINE, handles=ev.CASE_EVENTS, apply=apply_case_timeline,
+               mode="async"),
 )

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from signoff.examples.casework import events as ev
 from signoff.examples.casework.projections import (
+    ASYNC_PROJECTIONS,
     CASE_SUMMARY,
     EVIDENCE_INDEX,
     NOTICES,
@@ -25,7 +26,7 @@ OPENED = {"title": "T", "allegation_summary": "A", "assigned_team": "team-a",
 
 def project_all(models: MemoryReadModels, events: list[EventEnvelope]) -> None:
     for e in events:
-        for p in PROJECTIONS:
+        for p in (*PROJECTIONS, *ASYNC_PROJECTIONS):
             if e.event_type in p.handles:
                 p.apply(models.writer(e.tenant_id, p.name), e)
 

@@ -22,8 +22,11 @@ DEMO = ROOT / "examples" / "casework"
 DEMO_POLICY = DEMO / "policy.toml"
 DEMO_PRINCIPALS = DEMO / "principals.toml"
 DEMO_SCENARIOS = DEMO / "scenarios.toml"
-DEMO_COMMANDS = ("brief.create", "notice.create_draft", "notice.approve", "notice.send",
-                 "case.update_risk", "case.escalate", "case.close")
+# What agents may propose; the domain also declares a service-only command.
+AGENT_COMMANDS = ("brief.create", "notice.create_draft", "notice.approve", "notice.send",
+                  "case.update_risk", "case.escalate", "case.close")
+SERVICE_COMMANDS = ("notice.record_delivery",)
+DEMO_COMMANDS = (*AGENT_COMMANDS, *SERVICE_COMMANDS)
 
 
 def who(kind: PrincipalKind = "agent", *roles: str, pid: str = "agent:triage",

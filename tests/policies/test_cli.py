@@ -36,7 +36,7 @@ def test_lint_ok_prints_the_version() -> None:
     assert result.stdout == f"ok {load_policy(DEMO_POLICY).version}\n"
     as_json = json.loads(signoff("lint", DEMO_POLICY, "--json").stdout)
     assert as_json == {"ok": True, "file": str(DEMO_POLICY),
-                       "version": load_policy(DEMO_POLICY).version, "rules": 9}
+                       "version": load_policy(DEMO_POLICY).version, "rules": 10}
 
 
 @pytest.mark.parametrize(("body", "where"), [
@@ -72,8 +72,8 @@ def test_lint_against_domain_commands_fails_on_unknown_types() -> None:
     rows = [json.loads(line) for line in signoff(
         "lint", DEMO_POLICY, "--json", "--domain-commands", "brief.create,notice.send",
     ).stdout.splitlines()]
-    assert len(rows) == 7  # one per rule naming an undeclared command type
-    assert rows[-1] | {"message": ""} == {
+    assert len(rows) == 8  # one per rule naming an undeclared command type
+    assert rows[-2] | {"message": ""} == {
         "ok": False, "file": str(DEMO_POLICY), "line": 89, "entry_kind": "rule",
         "entry": "close.ask-supervisor-and-legal", "key": "commands",
         "expected": "a command type the domain declares", "got": "'case.close'", "message": ""}
@@ -162,7 +162,7 @@ def test_matrix_json_lines_parse_and_say_who_may_do_what() -> None:
                      "--commands", "case.reopen")
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 6 * 8
+    assert len(rows) == 7 * 9
     cell = {(r["principal"], r["command"]): r for r in rows}
     assert cell["agent:triage", "case.close"]["effect"] == "ask"
     assert cell["agent:triage", "case.escalate"]["effect"] == "conditional"
@@ -174,7 +174,7 @@ def test_matrix_json_lines_parse_and_say_who_may_do_what() -> None:
     globex = signoff("matrix", DEMO_POLICY, "--principals", DEMO_PRINCIPALS, "--json",
                      "--tenant", "globex")
     assert {json.loads(x)["principal"] for x in globex.stdout.splitlines()} == {
-        "agent:triage", "user:dana", "user:erin"}
+        "agent:triage", "user:dana", "user:erin", "service:notifier"}
     table = signoff("matrix", DEMO_POLICY, "--principals", DEMO_PRINCIPALS)
     assert "conditional case.escalate: ask/deny" in table.stdout
 

@@ -13,10 +13,12 @@ from signoff.policies import (
     run_scenarios,
 )
 from tests.policies.helpers import (
+    AGENT_COMMANDS,
     DEMO_COMMANDS,
     DEMO_POLICY,
     DEMO_PRINCIPALS,
     DEMO_SCENARIOS,
+    SERVICE_COMMANDS,
     proposal_input,
     who,
 )
@@ -95,9 +97,12 @@ def test_limits_and_queries(gate: Gate) -> None:
 
 
 def test_agents_may_propose_every_listed_command_and_nothing_else(gate: Gate) -> None:
-    for command in DEMO_COMMANDS:
+    for command in AGENT_COMMANDS:
         assert gate.may_propose(who("agent"), command), command
     assert not gate.may_propose(who("agent"), "case.reopen")
+    for command in SERVICE_COMMANDS:
+        assert not gate.may_propose(who("agent"), command), command
+        assert gate.may_propose(who("service", pid="service:notifier"), command), command
 
 
 def test_the_demo_scenarios_cover_the_table_and_all_pass(gate: Gate) -> None:

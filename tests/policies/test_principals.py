@@ -20,7 +20,7 @@ from tests.policies.helpers import DEMO_PRINCIPALS, write
 def test_the_demo_principals_load_with_their_demo_tokens() -> None:
     people = load_principals(DEMO_PRINCIPALS)
     assert {p.id for p in people} == {"agent:triage", "user:alice", "user:bob", "user:carol",
-                                      "user:dana", "user:erin"}
+                                      "user:dana", "user:erin", "service:notifier"}
     triage = people.get("agent:triage")
     assert triage is not None
     assert triage.kind == "agent"
@@ -32,14 +32,19 @@ def test_the_demo_principals_load_with_their_demo_tokens() -> None:
         "user:carol": (("acme",), ("analyst",)), "user:dana": (("globex",), ("supervisor",)),
         "user:erin": (("globex",), ("legal",)),
     }
+    notifier = people.get("service:notifier")
+    assert notifier is not None
+    assert (notifier.kind, notifier.token_sha256) == ("service", None)  # in-process only
     for record in people:
+        if record is notifier:
+            continue
         name = record.id.split(":", 1)[1]
         assert record.token_sha256 == hashlib.sha256(f"demo-{name}".encode()).hexdigest()
         assert people.by_token(f"demo-{name}") == record
     assert people.by_token("demo-mallory") is None
     assert people.get("user:mallory") is None
     assert [p.id for p in people.in_tenant("globex")] == ["agent:triage", "user:dana",
-                                                           "user:erin"]
+                                                           "user:erin", "service:notifier"]
 
 
 def test_facts_only_for_a_tenant_the_principal_belongs_to() -> None:

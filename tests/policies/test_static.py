@@ -64,6 +64,6 @@ def test_the_demo_matrix_for_the_agent() -> None:
     assert cells == {
         "brief.create": "allow", "notice.create_draft": "allow", "notice.send": "allow",
         "case.update_risk": "conditional", "case.escalate": "conditional",
-        "notice.approve": "ask", "case.close": "ask",
+        "notice.approve": "ask", "case.close": "ask", "notice.record_delivery": "deny",
     }
     assert static_outcome(demo, who("agent"), "case.escalate").possible == ("deny", "ask")

@@ -1,0 +1,290 @@
+"""The asynchronous projector: read models that catch up after the commit.
+
+Each projection with `mode="async"` has a checkpoint (the last event position
+it reflects). A step reads the next chunk of events in global order, applies
+them, and moves the checkpoint in the same transaction: a crash repeats a
+whole chunk or nothing, and `apply` is idempotent per event, so a repeated
+event changes nothing.
+
+Per aggregate, versions must arrive as 1, 2, 3... A version that skips ahead
+means the projection would fold a history with a hole in it; the projector
+then stops that projection just before the event and reports projection,
+aggregate and versions. It never skips: a stalled read model says how far
+behind it is (queries report `lag`), a wrong one would not.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from signoff.server.aggregates import Upcaster
+from signoff.server.domain import Domain, Projection
+from signoff.server.observability import span
+from signoff.store.ports import DocumentWriter, Store, UnitOfWork
+from signoff.store.records import EventEnvelope
+
+log = logging.getLogger("signoff.projector")
+Key = tuple[str, str, str]  # tenant, aggregate type, aggregate id
+Lookup = Callable[[EventEnvelope], int]
+CHUNK = 2000  # events per transaction: bounds how long a step holds the writer
+ERROR_RETRY = 30.0  # seconds before a projection that raised is tried again
+
+
+def checkpoint_name(projection: str) -> str:
+    return f"projection:{projection}"
+
+
+class ProjectionGap(Exception):
+    """An event arrived whose aggregate version skips ahead of the last one seen."""
+
+    def __init__(self, projection: str, event: EventEnvelope, expected: int) -> None:
+        self.projection = projection
+        self.tenant_id = event.tenant_id
+        self.aggregate = f"{event.aggregate_type}/{event.aggregate_id}"
+        self.expected = expected
+        self.found = event.aggregate_version
+        self.position = event.position
+        super().__init__(
+            f"projection {projection} stopped at position {event.position}: "
+            f"{self.aggregate} (tenant {event.tenant_id}) jumps to version {self.found}, "
+            f"expected {expected}")
+
+
+def prior_version(uow: UnitOfWork, event: EventEnvelope) -> int:
+    """The aggregate's highest version committed before this event."""
+    stream = uow.events.stream(event.tenant_id, event.aggregate_type, event.aggregate_id)
+    return max((e.aggregate_version for e in stream if e.position < event.position), default=0)
+
+
+class VersionTracker:
+    """The last version seen per aggregate, for aggregates a projection cares
+    about (those with an event it handles). Bounded: a forgotten aggregate is
+    looked up again (`lookup`); without a lookup (a replay from position 0)
+    an unknown aggregate must start at version 1."""
+
+    def __init__(self, projection: str, capacity: int = 100_000,
+                 parent: VersionTracker | None = None) -> None:
+        self.projection = projection
+        self._capacity = capacity
+        self._last: OrderedDict[Key, int] = OrderedDict()
+        self._parent = parent
+
+    def _known(self, key: Key) -> int | None:
+        if key in self._last:
+            return self._last[key]
+        return self._parent._known(key) if self._parent is not None else None
+
+    def admit(self, event: EventEnvelope, handled: bool, lookup: Lookup | None = None) -> bool:
+        """True if the projection should apply `event` now; False for an event
+        it does not handle or has already seen. Raises ProjectionGap."""
+        key = (event.tenant_id, event.aggregate_type, event.aggregate_id)
+        last = self._known(key)
+        if last is None:
+            if not handled:
+                return False
+            # Version 1 has no predecessor to look up.
+            first = event.aggregate_version == 1 or lookup is None
+            last = 0 if first or lookup is None else lookup(event)
+        if event.aggregate_version <= last:
+            return False
+        if event.aggregate_version != last + 1:
+            raise ProjectionGap(self.projection, event, last + 1)
+        self._last[key] = event.aggregate_version
+        self._last.move_to_end(key)
+        if len(self._last) > self._capacity:
+            self._last.popitem(last=False)
+        return handled
+
+    def stage(self) -> VersionTracker:
+        """A child whose updates reach this tracker only on `commit`: what a
+        transaction saw is kept only if it committed."""
+        return VersionTracker(self.projection, self._capacity, parent=self)
+
+    def commit(self) -> None:
+        assert self._parent is not None, "only a staged tracker commits"
+        for key, version in self._last.items():
+            self._parent._last[key] = version
+            self._parent._last.move_to_end(key)
+        while len(self._parent._last) > self._parent._capacity:
+            self._parent._last.popitem(last=False)
+
+    def clear(self) -> None:
+        self._last.clear()
+
+
+class CachedDocuments:
+    """A `ReadModelWriter` that reads through to the store once per key and
+    writes back once per chunk, so an aggregate with many events in a chunk
+    costs one read and one write."""
+
+    _GONE: Any = object()
+
+    def __init__(self, target: DocumentWriter) -> None:
+        self._target = target
+        self._cache: dict[str, Any] = {}
+        self._dirty: dict[str, str | None] = {}  # key -> index
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        if key not in self._cache:
+            self._cache[key] = self._target.get(key)
+        doc = self._cache[key]
+        return None if doc is None or doc is self._GONE else dict(doc)
+
+    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
+        self._cache[key] = dict(doc)
+        self._dirty[key] = index
+
+    def delete(self, key: str) -> None:
+        self._cache[key] = self._GONE
+        self._dirty[key] = None
+
+    def flush(self) -> None:
+        for key, index in self._dirty.items():
+            doc = self._cache[key]
+            if doc is self._GONE:
+                self._target.delete(key)
+            else:
+                self._target.put(key, doc, index)
+        self._dirty.clear()
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    checkpoint: int
+    head: int
+    stalled: str | None = None
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.checkpoint)
+
+
+@dataclass(frozen=True)
+class _Step:
+    last: int
+    applied: int
+    read: int
+    gap: ProjectionGap | None
+
+
+class Projector:
+    """Catches the domain's async projections up with the event log."""
+
+    def __init__(
+        self, store: Store, domain: Domain, upcaster: Upcaster, *, chunk: int = CHUNK,
+        poll: float = 0.2, on_progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._upcaster = upcaster
+        self._chunk = chunk
+        self._poll = poll
+        self._on_progress = on_progress
+        self.projections: Sequence[Projection] = [
+            p for p in domain.projections if p.mode == "async"]
+        self._trackers = {p.name: VersionTracker(p.name) for p in self.projections}
+        self._written: dict[str, int] = {}  # checkpoint this projector last wrote
+        self.stalled: dict[str, str] = {}
+        self._retry_at: dict[str, float] = {}  # errors (not gaps) are retried
+
+    def _process(self, uow: UnitOfWork, projection: Projection,
+                 tracker: VersionTracker) -> _Step:
+        name = checkpoint_name(projection.name)
+        start = uow.checkpoints.get(name)
+        if self._written.get(projection.name) != start:
+            # Someone else moved it (a rebuild's swap, another projector):
+            # what we remember may have holes; look versions up again.
+            self._trackers[projection.name].clear()
+        events = uow.events.read_after(start, self._chunk)
+        docs: dict[str, CachedDocuments] = {}
+        last, applied, gap = start, 0, None
+        for event in events:
+            try:
+                wanted = tracker.admit(event, event.event_type in projection.handles,
+                                       lambda e: prior_version(uow, e))
+            except ProjectionGap as found:
+                gap = found
+                break
+            if wanted:
+                writer = docs.get(event.tenant_id)
+                if writer is None:
+                    writer = docs[event.tenant_id] = CachedDocuments(
+                        uow.read_models.writer(event.tenant_id, projection.name))
+                projection.apply(writer, self._upcaster.upcast(event))
+                applied += 1
+            last = event.position
+        for writer in docs.values():
+            writer.flush()
+        if last != start:
+            uow.checkpoints.set(name, last)
+        return _Step(last=last, applied=applied, read=len(events), gap=gap)
+
+    async def step(self, projection: Projection) -> int:
+        """Project the next chunk; returns how many events were read (0 when
+        caught up or stalled)."""
+        if projection.name in self.stalled:
+            retry_at = self._retry_at.get(projection.name)
+            if retry_at is None or time.monotonic() < retry_at:
+                return 0
+            del self.stalled[projection.name], self._retry_at[projection.name]
+        staged = self._trackers[projection.name].stage()
+        with span("projector.step", projection=projection.name):
+            try:
+                result = await self._store.write(
+                    lambda uow: self._process(uow, projection, staged))
+            except Exception as exc:
+                # Not a gap: perhaps transient (a locked database), perhaps
+                # not (an event version nobody can upcast). Stop, say why,
+                # and let the worker try again later.
+                self.stalled[projection.name] = f"{type(exc).__name__}: {exc}"
+                self._retry_at[projection.name] = time.monotonic() + ERROR_RETRY
+                log.exception("projection %s failed", projection.name,
+                              extra={"projection": projection.name})
+                return 0
+        staged.commit()
+        self._written[projection.name] = result.last
+        if self._on_progress is not None:
+            self._on_progress(projection.name, result.last)
+        if result.gap is not None:
+            self.stalled[projection.name] = str(result.gap)
+            log.error("projection stopped at a version gap", extra={
+                "projection": projection.name, "aggregate": result.gap.aggregate,
+                "tenant_id": result.gap.tenant_id, "expected_version": result.gap.expected,
+                "found_version": result.gap.found, "position": result.gap.position})
+            return 0
+        return result.read
+
+    async def catch_up(self) -> list[ProjectionStatus]:
+        """Run every async projection up to the head (or its gap)."""
+        for projection in self.projections:
+            while await self.step(projection) >= self._chunk:
+                pass
+        return await self.status()
+
+    async def status(self) -> list[ProjectionStatus]:
+        def read(uow: UnitOfWork) -> list[ProjectionStatus]:
+            head = uow.events.head()
+            return [
+                ProjectionStatus(p.name, uow.checkpoints.get(checkpoint_name(p.name)), head,
+                                 self.stalled.get(p.name))
+                for p in self.projections
+            ]
+
+        return await self._store.read(read)
+
+    async def run(self, stop: anyio.Event) -> None:
+        """Keep the projections caught up until `stop` is set."""
+        while not stop.is_set():
+            busy = False
+            for projection in self.projections:
+                busy = await self.step(projection) >= self._chunk or busy
+            if not busy:
+                with anyio.move_on_after(self._poll):
+                    await stop.wait()

@@ -1,0 +1,260 @@
+"""The outbox relay: committed events and notifications out to the sinks.
+
+One pass claims a batch of due rows (a lease with this relay's owner id and
+an expiry, written in one write transaction, so two relays on one database
+never publish the same row at the same time), publishes each row to every
+sink that wants it, makes the sinks durable (`flush`), then settles the
+batch in one transaction: published rows are marked published, failed ones
+are retried later with exponential backoff and jitter, or dead-lettered
+after `max_attempts`. A crash anywhere before the settling transaction
+leaves the rows pending: they are published again (at least once), and the
+consumers' inbox makes the second time a no-op.
+
+Rows of one aggregate go out in position order: `claim` never hands out a
+row while an earlier row of its aggregate is still pending elsewhere, and
+within a batch a row whose predecessor failed is not attempted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+
+from signoff.server.clock import Clock
+from signoff.server.observability import bound, domain_sensitive_fields, redact, span
+from signoff.server.projector import Projector
+from signoff.server.sink_config import (
+    DeliveryConfig,
+    RelayOptions,
+    build_sinks,
+    default_sinks_path,
+    load_delivery_config,
+)
+from signoff.server.sinks import Sink
+from signoff.store.faults import crash_point
+from signoff.store.ports import Store, UnitOfWork
+from signoff.store.records import OutboxMessage
+
+if TYPE_CHECKING:
+    from signoff.server.app import App
+
+log = logging.getLogger("signoff.relay")
+MAX_ERROR = 500  # characters of a sink's error kept on the row
+CONCURRENCY = 8  # aggregates published at the same time within a batch
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class PassResult:
+    claimed: int = 0
+    published: int = 0
+    retrying: int = 0
+    dead: int = 0
+    deferred: int = 0  # claimed but not attempted: an earlier row of the aggregate failed
+
+    def add(self, other: PassResult) -> None:
+        for name in ("claimed", "published", "retrying", "dead", "deferred"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Batch:
+    ok: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    deferred: list[str] = field(default_factory=list)
+    by_sink: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+class Relay:
+    def __init__(
+        self, store: Store, sinks: Sequence[Sink], clock: Clock,
+        options: RelayOptions | None = None, *, owner: str | None = None,
+        rng: random.Random | None = None, sensitive: frozenset[str] = frozenset(),
+    ) -> None:
+        self._store = store
+        self.sinks = list(sinks)
+        self._clock = clock
+        self.options = options or RelayOptions()
+        self.owner = owner or default_owner()
+        self._rng = rng or random.Random()  # jitter, not security
+        self._sensitive = sensitive
+
+    def backoff(self, failures: int) -> timedelta:
+        """Delay after the `failures`-th failure: base * 2^(failures-1), capped,
+        half of it fixed and half random ("equal jitter"), so retries of many
+        rows that failed together spread out instead of arriving together."""
+        ceiling = min(self.options.max_delay, self.options.base_delay * 2 ** (failures - 1))
+        return timedelta(seconds=ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+
+    async def run_once(self) -> PassResult:
+        """Claim, publish and settle one batch."""
+        now = self._clock()
+        until = now + timedelta(seconds=self.options.lease)
+        claimed = await self._store.write(
+            lambda uow: uow.outbox.claim(self.owner, now, until, self.options.batch))
+        if not claimed:
+            return PassResult()
+        batch = _Batch()
+        groups: dict[tuple[str, str] | str, list[OutboxMessage]] = defaultdict(list)
+        for message in claimed:
+            key = (message.tenant_id, message.aggregate_id) if message.aggregate_id \
+                else message.message_id
+            groups[key].append(message)
+        # A few workers take aggregates off one queue: aggregates go out side
+        # by side (a slow webhook does not hold up the batch), each in order.
+        queue = list(groups.values())
+        queue.reverse()
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(CONCURRENCY, len(queue))):
+                tg.start_soon(self._publish_groups, queue, batch)
+        await self._flush(batch)
+        return await self._settle(claimed, batch)
+
+    async def _publish_groups(self, queue: list[list[OutboxMessage]], batch: _Batch) -> None:
+        while queue:
+            messages = queue.pop()
+            for index, message in enumerate(messages):
+                error = await self._publish(message, batch)
+                if error is not None:
+                    batch.failed[message.message_id] = error
+                    batch.deferred += [m.message_id for m in messages[index + 1:]]
+                    break
+                batch.ok.append(message.message_id)
+
+    async def _publish(self, message: OutboxMessage, batch: _Batch) -> str | None:
+        clean = redact(message.payload, self._sensitive)
+        outgoing = message if clean is message.payload else message.model_copy(
+            update={"payload": clean})
+        with bound(message_id=message.message_id, correlation_id=message.correlation_id):
+            for sink in self.sinks:
+                if not sink.wants(message):
+                    continue
+                with span("outbox.publish", correlation_id=message.correlation_id,
+                          message_id=message.message_id, topic=message.topic, sink=sink.name,
+                          attempt=message.attempts + 1):
+                    try:
+                        await sink.publish(outgoing)
+                    except Exception as exc:
+                        log.warning("delivery failed", extra={
+                            "sink": sink.name, "topic": message.topic,
+                            "attempt": message.attempts + 1, "error": str(exc)})
+                        return f"{sink.name}: {exc}"[:MAX_ERROR]
+                batch.by_sink[sink.name].append(message.message_id)
+        crash_point("relay.after_publish")
+        return None
+
+    async def _flush(self, batch: _Batch) -> None:
+        """Make every sink durable before anything is marked published; a
+        sink that cannot fails every row it took in this batch."""
+        for sink in self.sinks:
+            taken = batch.by_sink.get(sink.name)
+            if not taken:
+                continue
+            try:
+                await sink.flush()
+            except Exception as exc:
+                error = f"{sink.name}: flush failed: {exc}"[:MAX_ERROR]
+                for message_id in taken:
+                    if message_id in batch.ok:
+                        batch.ok.remove(message_id)
+                        batch.failed[message_id] = error
+
+    async def _settle(self, claimed: list[OutboxMessage], batch: _Batch) -> PassResult:
+        now = self._clock()
+        attempts = {m.message_id: m.attempts for m in claimed}
+        result = PassResult(claimed=len(claimed), deferred=len(batch.deferred))
+        plans = []
+        for message_id, error in batch.failed.items():
+            failures = attempts[message_id] + 1
+            dead = failures >= self.options.max_attempts
+            plans.append((message_id, error, None if dead else now + self.backoff(failures), dead))
+            if dead:
+                result.dead += 1
+                log.error("message dead-lettered", extra={
+                    "message_id": message_id, "attempts": failures, "error": error})
+            else:
+                result.retrying += 1
+
+        def settle(uow: UnitOfWork) -> int:
+            lost = 0
+            for message_id in batch.ok:
+                lost += not uow.outbox.complete(self.owner, message_id, now)
+            for message_id, error, next_at, dead in plans:
+                lost += not uow.outbox.fail(self.owner, message_id, error, next_at, dead=dead)
+            uow.outbox.release(self.owner, batch.deferred)
+            return lost
+
+        lost = await self._store.write(settle)
+        if lost:
+            log.warning("leases expired before the batch was settled; rows were "
+                        "published again by another relay", extra={"rows": lost})
+        result.published = len(batch.ok)
+        return result
+
+    async def drain(self) -> PassResult:
+        """Passes until one claims nothing: everything due now is settled."""
+        total = PassResult()
+        while True:
+            result = await self.run_once()
+            total.add(result)
+            if result.claimed == 0:
+                return total
+
+    async def run(self, stop: anyio.Event) -> None:
+        while not stop.is_set():
+            try:
+                result = await self.run_once()
+            except Exception:
+                log.exception("relay pass failed")
+                result = PassResult()
+            if result.claimed < self.options.batch:
+                with anyio.move_on_after(self.options.poll):
+                    await stop.wait()
+
+    async def close(self) -> None:
+        for sink in self.sinks:
+            try:
+                await sink.close()
+            except Exception:
+                log.exception("closing sink %s failed", sink.name)
+
+
+def relay_for(app: App, config: DeliveryConfig, *, owner: str | None = None) -> Relay:
+    return Relay(app.store, build_sinks(config, app), app.clock, config.relay, owner=owner,
+                 sensitive=domain_sensitive_fields(app.domain))
+
+
+def projector_for(app: App, config: DeliveryConfig | None = None) -> Projector:
+    poll = config.relay.poll if config is not None else 0.2
+    return Projector(app.store, app.domain, app.upcaster, poll=poll)
+
+
+async def relay_worker(app: App, sinks: Path | None = None) -> None:
+    """Everything that catches up after a commit, until cancelled: the outbox
+    relay (sinks from `sinks`, else `$SIGNOFF_SINKS`, else the notification
+    consumer only) and the async projector. `signoff serve` runs this."""
+    config = load_delivery_config(sinks or default_sinks_path())
+    relay = relay_for(app, config)
+    projector = projector_for(app, config)
+    never = anyio.Event()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay.run, never)
+            tg.start_soon(projector.run, never)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await relay.close()

@@ -1,0 +1,178 @@
+"""The delivery configuration: a small TOML file beside the policy.
+
+Without a file (no `--sinks`, no `$SIGNOFF_SINKS`) the relay publishes to the
+notification consumer only. A file looks like this; every key is optional
+except each sink's `name`, `kind` and what that kind needs:
+
+    console_url = "http://127.0.0.1:8766"  # links in approval notifications
+
+    [relay]
+    max_attempts = 8      # a message is dead-lettered after this many failures
+    base_delay = 1.0      # seconds before the first retry; doubled each time,
+    max_delay = 600.0     #   with jitter, up to this
+    batch = 100           # rows claimed per pass
+    lease = 60.0          # seconds a claimed row stays reserved to its relay
+    poll = 0.2            # seconds between passes when there is nothing to do
+
+    [notifier]            # sent notices -> notices.jsonl beside the database
+    enabled = true
+
+    [[sink]]
+    name = "archive"
+    kind = "jsonl"
+    path = "events.jsonl"                  # relative to this file
+    topics = ["*"]                         # glob patterns; default all
+
+    [[sink]]
+    name = "reviewers"
+    kind = "webhook"
+    url = "https://hooks.example.org/signoff"
+    secret_env = "SIGNOFF_WEBHOOK_SECRET"  # the HMAC key, read from the environment
+    timeout = 10.0
+    topics = ["approval.*"]
+
+    [[sink]]
+    name = "bus"
+    kind = "nats"
+    servers = ["nats://127.0.0.1:4222"]
+    subject_prefix = "signoff"             # subjects: signoff.<tenant>.<topic>
+    stream = "SIGNOFF"                     # created if missing; omit to manage it yourself
+
+Secrets never live in the file: a webhook names the environment variable
+holding its key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from signoff.server.consumers import NOTICES_FILE, NotificationConsumer
+from signoff.server.errors import ConfigError
+from signoff.server.sinks import JsonlSink, NatsSink, Sink, WebhookSink
+
+if TYPE_CHECKING:
+    from signoff.server.app import App
+
+SINKS_ENV = "SIGNOFF_SINKS"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Topics = Annotated[list[str], Field(min_length=1)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class RelayOptions(Strict):
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    base_delay: float = Field(default=1.0, gt=0, le=3600)
+    max_delay: float = Field(default=600.0, gt=0, le=86_400)
+    batch: int = Field(default=100, ge=1, le=10_000)
+    lease: float = Field(default=60.0, gt=0, le=86_400)
+    poll: float = Field(default=0.2, gt=0, le=60)
+
+
+class NotifierOptions(Strict):
+    enabled: bool = True
+    file: str = NOTICES_FILE
+
+
+class JsonlSinkOptions(Strict):
+    name: Name
+    kind: Literal["jsonl"]
+    path: str
+    topics: Topics = Field(default_factory=lambda: ["*"])
+
+
+class WebhookSinkOptions(Strict):
+    name: Name
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    secret_env: str = Field(min_length=1)
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    topics: Topics = Field(default_factory=lambda: ["*"])
+
+
+class NatsSinkOptions(Strict):
+    name: Name
+    kind: Literal["nats"]
+    servers: list[str] = Field(default_factory=lambda: ["nats://127.0.0.1:4222"], min_length=1)
+    subject_prefix: str = Field(default="signoff", pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
+    stream: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]+$")
+    timeout: float = Field(default=5.0, gt=0, le=300)
+    topics: Topics = Field(default_factory=lambda: ["*"])
+
+
+SinkOptions = Annotated[
+    JsonlSinkOptions | WebhookSinkOptions | NatsSinkOptions, Field(discriminator="kind")
+]
+
+
+class DeliveryConfig(Strict):
+    console_url: str | None = Field(default=None, pattern=r"^https?://")
+    relay: RelayOptions = Field(default_factory=RelayOptions)
+    notifier: NotifierOptions = Field(default_factory=NotifierOptions)
+    sink: list[SinkOptions] = Field(default_factory=list)
+    # Where relative sink paths start; set by the loader, not by the file.
+    base: Path = Field(default=Path("."), exclude=True)
+
+
+def default_sinks_path() -> Path | None:
+    value = os.environ.get(SINKS_ENV)
+    return Path(value) if value else None
+
+
+def load_delivery_config(path: Path | None) -> DeliveryConfig:
+    """The file's configuration, or the default (notifier only) for None.
+    Raises ConfigError naming the file and the key."""
+    if path is None:
+        return DeliveryConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = DeliveryConfig.model_validate({**data, "base": path.parent})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from exc
+    names = [s.name for s in config.sink]
+    dupes = sorted({n for n in names if names.count(n) > 1} | ({"notifier"} & set(names)))
+    if dupes:
+        raise ConfigError(f"{path}: sink names must be unique (and not 'notifier'): {dupes}")
+    return config
+
+
+def build_sinks(config: DeliveryConfig, app: App) -> list[Sink]:
+    """The sinks in file order, the notification consumer last (so the
+    outside world hears of a sent notice before it is recorded delivered)."""
+    sinks: list[Sink] = []
+    for options in config.sink:
+        if isinstance(options, JsonlSinkOptions):
+            sinks.append(JsonlSink(options.name, config.base / options.path, options.topics,
+                                   console_url=config.console_url))
+        elif isinstance(options, WebhookSinkOptions):
+            secret = os.environ.get(options.secret_env)
+            if not secret:
+                raise ConfigError(f"sink {options.name}: environment variable "
+                                  f"{options.secret_env} (the webhook secret) is not set")
+            sinks.append(WebhookSink(
+                options.name, options.url, secret.encode(), topics=options.topics,
+                console_url=config.console_url, timeout=options.timeout))
+        else:
+            sinks.append(NatsSink(
+                options.name, options.servers, subject_prefix=options.subject_prefix,
+                stream=options.stream, topics=options.topics, timeout=options.timeout,
+                console_url=config.console_url))
+    if config.notifier.enabled:
+        sinks.append(NotificationConsumer(app, app.settings.db.parent / config.notifier.file))
+    return sinks

@@ -1,0 +1,179 @@
+"""`signoff trace`: one request followed from the agent's tool calls through
+the gate, the vote and the executor to every delivery and side effect."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from signoff.server.app import App
+from signoff.server.clock import FixedClock
+from signoff.server.proposals import CallContext
+from signoff.server.trace import Trace, TraceStep, build_trace, trace_of
+from signoff.store.records import RuntimeEntry
+from tests.core.helpers import invoke
+
+from .conftest import RecordingSink, make_relay, notifier, principal, send_notice
+
+pytestmark = pytest.mark.anyio
+RUN, CORRELATION = "run-7", "corr-7"
+
+
+async def log_call(app: App, entry_id: str, tool: str, kind: str,
+                   proposal_id: str | None = None) -> None:
+    """What the MCP layer writes for each tool call."""
+    entry = RuntimeEntry(
+        entry_id=entry_id, tenant_id="acme", principal_id="agent:triage", tool=tool,
+        kind="query" if kind == "query" else "command", arguments_digest="0" * 64,
+        outcome="ok", latency_ms=3.0, run_id=RUN, correlation_id=CORRELATION,
+        proposal_id=proposal_id, at=app.clock())
+    await app.store.write(lambda uow: uow.runtime.append([entry]))
+
+
+async def escalate(app: App, clock: FixedClock) -> str:
+    """An agent reads, proposes an escalation; a supervisor approves it; the
+    relay delivers everything. Returns the proposal id."""
+    await log_call(app, "call-1", "get_case_context", "query")
+    clock.advance(timedelta(seconds=1))
+    receipt = await app.proposals.submit(principal(app, "agent:triage"), "case.escalate", {
+        "case_id": "case-acme-001", "expected_version": 4, "confidence": 0.8,
+        "evidence_refs": ["ev-acme-001-a"]}, CallContext(run_id=RUN, correlation_id=CORRELATION))
+    assert receipt.status == "pending_approval", receipt
+    assert receipt.proposal_id
+    await log_call(app, "call-2", "propose_case_escalation", "command", receipt.proposal_id)
+    clock.advance(timedelta(minutes=5))
+    await make_relay(app, RecordingSink()).drain()
+    clock.advance(timedelta(minutes=5))
+    vote = await app.approvals.approve(principal(app, "user:alice"), receipt.proposal_id,
+                                       digest=None, channel="console", comment="evidence holds")
+    assert vote.proposal.status == "executed"
+    clock.advance(timedelta(seconds=2))
+    await make_relay(app, RecordingSink()).drain()
+    return receipt.proposal_id
+
+
+def by_kind(trace: Trace, kind: str) -> list[TraceStep]:
+    return [s for s in trace.steps if s.kind == kind]
+
+
+def one(trace: Trace, kind: str, text: str = "") -> TraceStep:
+    [step] = [s for s in by_kind(trace, kind) if text in s.label]
+    return step
+
+
+async def test_the_trace_of_an_escalation_shows_every_step_in_causal_order(
+    app: App, clock: FixedClock
+) -> None:
+    proposal_id = await escalate(app, clock)
+    trace = await trace_of(app, proposal_id)
+    assert trace is not None
+    assert (trace.resolved_as, trace.correlation_ids, trace.proposal_ids) == (
+        "proposal", [CORRELATION], [proposal_id])
+
+    seen: set[str] = set()
+    for step in trace.steps:  # causal order: every cause comes first
+        assert set(step.caused_by) <= seen, step.step_id
+        seen.add(step.step_id)
+
+    read, command = by_kind(trace, "tool_call")
+    proposal = one(trace, "proposal")
+    decision = one(trace, "decision")
+    vote = one(trace, "vote")
+    approved = one(trace, "status", "approved")
+    executed = one(trace, "status", "executed")
+    result = one(trace, "result")
+    event = one(trace, "event", "case.escalated")
+    asked = one(trace, "delivery", "approval.requested")
+    delivered = one(trace, "delivery", "case.escalated")
+
+    assert (read.label, command.proposal_id) == (
+        "query tool get_case_context -> ok", proposal_id)
+    assert proposal.caused_by == [command.step_id]
+    assert proposal.actor == "agent:triage"
+    assert proposal.details["confidence"] == 0.8
+    assert decision.caused_by == [proposal.step_id]
+    assert decision.label == "policy: ask by rule escalate.ask-supervisor"
+    assert decision.details["policy_version"] == app.gate().policy.version
+    assert asked.caused_by == [decision.step_id]
+    assert (asked.details["status"], asked.details["attempts"]) == ("published", 1)
+    assert vote.caused_by == [decision.step_id]
+    assert (vote.actor, vote.details["channel"], vote.details["comment"]) == (
+        "user:alice", "console", "evidence holds")
+    assert approved.caused_by == [vote.step_id]
+    assert executed.caused_by == [approved.step_id]
+    assert result.caused_by == [executed.step_id]
+    assert result.label == "command result: accepted (executed)"
+    assert event.caused_by == [executed.step_id]
+    assert delivered.caused_by == [event.step_id]
+    assert delivered.details["published_at"] is not None
+
+    order = [s.step_id for s in trace.steps]
+    chain = [read, command, proposal, decision, asked, vote, approved, executed, event, delivered]
+    assert [order.index(s.step_id) for s in chain] == sorted(
+        order.index(s.step_id) for s in chain)
+
+
+async def test_a_notice_trace_reaches_the_side_effect_and_the_delivered_fact(app: App) -> None:
+    await send_notice(app, correlation_id="corr-notice")
+    await make_relay(app, notifier(app)).drain()
+    trace = await trace_of(app, "corr-notice")
+    assert trace is not None
+    assert trace.resolved_as == "correlation"
+    steps = {s.step_id: s for s in trace.steps}
+
+    delivered = one(trace, "event", "notice.delivered")
+    chain = [delivered.kind]
+    step = delivered
+    while step.caused_by:
+        step = steps[step.caused_by[0]]
+        chain.append(step.kind)
+    assert chain[:8] == ["event", "status", "decision", "proposal", "side_effect", "delivery",
+                         "event", "status"]
+    effect = one(trace, "side_effect")
+    assert effect.label == "notifier handled notice.sent"
+    service = one(trace, "proposal", "service:notifier")
+    assert service.details["idempotency_key"].startswith("outbox:evt_")
+    assert len(trace.proposal_ids) == 4  # draft, approve, send, record the delivery
+
+
+async def test_the_trace_is_tenant_scoped_and_redacts(app: App, clock: FixedClock) -> None:
+    proposal_id = await escalate(app, clock)
+    assert await trace_of(app, proposal_id, tenant="globex") is None
+    assert await trace_of(app, "no-such-id") is None
+    scoped = await trace_of(app, proposal_id, tenant="acme")
+    assert scoped is not None
+    assert scoped.steps
+
+    brief = await app.proposals.submit(principal(app, "agent:triage"), "brief.create", {
+        "case_id": "case-acme-002", "summary": "confidential assessment", "confidence": 0.9})
+    assert brief.proposal_id
+    redacted = await app.store.read(
+        lambda uow: build_trace(uow, str(brief.proposal_id), None, frozenset({"summary"})))
+    assert redacted is not None
+    proposal = one(redacted, "proposal")
+    assert proposal.details["payload"]["summary"] == "[redacted]"
+    assert "confidential" not in redacted.model_dump_json()
+
+
+async def test_the_trace_command(app: App, clock: FixedClock) -> None:
+    proposal_id = await escalate(app, clock)
+    db = str(app.settings.db)
+    as_json = await invoke(["trace", proposal_id, "--db", db, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    lines = [json.loads(line) for line in as_json.stdout.splitlines()]
+    expected = await trace_of(app, proposal_id)
+    assert expected is not None
+    assert [line["step_id"] for line in lines] == [s.step_id for s in expected.steps]
+    assert {"step_id", "kind", "at", "actor", "label", "caused_by", "details"} <= set(lines[0])
+
+    human = await invoke(["trace", CORRELATION, "--db", db])
+    assert human.exit_code == 0, human.output
+    for text in ("trace of corr-7", "policy: ask by rule escalate.ask-supervisor",
+                 "user:alice voted approve via console", "case.escalated", "approval.requested"):
+        assert text in human.stdout, text
+
+    missing = await invoke(["trace", "prop_nope", "--db", db])
+    assert missing.exit_code == 1
+    assert "no proposal or correlation id 'prop_nope'" in missing.stderr
