@@ -243,7 +243,8 @@ async def scale(folder: Path, small: int, large: int, n: int) -> dict[str, float
         try:
             await fill(app, size)
             await submit_drafts(app, agent, 50)
-            out[f"{label}_cmd_s"] = n / await timed(lambda: submit_drafts(app, agent, n))
+            out[f"{label}_cmd_s"] = n / await timed(
+                lambda app=app, agent=agent: submit_drafts(app, agent, n))
             out[f"{label}_query_ms"] = await query_latency(app, agent) * 1000
         finally:
             await app.close()

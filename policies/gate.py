@@ -84,7 +84,9 @@ def _limit_trace(policy: Policy, inp: PolicyInput) -> RuleTrace | None:
                  f"({run.proposals_so_far} already)",
         )
     cap = limits.per_agent_per_hour
-    if cap is not None and run.principal_proposals_last_hour >= cap:
+    # Per *agent*: people and services (the delivery notifier) are not rate-limited.
+    agent = inp.principal.kind == "agent"
+    if cap is not None and agent and run.principal_proposals_last_hour >= cap:
         return RuleTrace(
             rule_id="limits.per_agent_per_hour", effect="deny", matched=True,
             note=f"limit of {cap} proposals per hour reached "

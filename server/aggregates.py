@@ -7,6 +7,9 @@ registered stops the load instead of being folded wrongly.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from signoff.server.domain import AggregateType, Domain, Loaded
@@ -50,17 +53,60 @@ class Upcaster:
         return event.model_copy(update={"event_version": current, "payload": payload})
 
 
+@dataclass(frozen=True)
+class _Folded:
+    state: Any
+    version: int
+    last_event_id: str
+
+
+class StateCache:
+    """Folded aggregate states kept across transactions, so a long stream is
+    not replayed for every command.
+
+    A cached state is only a starting point, never trusted as is: loading
+    reads the stream from the cached version on and uses the cache only if
+    the event stored at that version is the one the state was folded up to.
+    A state folded inside a transaction that later rolled back (or was
+    never committed) therefore never survives its next use. States must be
+    immutable values (the domain's `apply` returns new ones)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str, str], _Folded] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> _Folded | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[str, str, str], entry: _Folded) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 class TxStateLoader:
     """A tenant-scoped `StateLoader` over one unit of work.
 
     It remembers what it loaded, so a submission's pre-check and the
     execution that follows in the same transaction fold each stream once.
-    Whoever appends to an aggregate must `forget` it (the committer does)."""
+    Whoever appends to an aggregate must `forget` it (the executor does).
+    With a `StateCache`, it folds only the events a cached state lacks."""
 
-    def __init__(self, uow: UnitOfWork, tenant_id: str, upcaster: Upcaster) -> None:
+    def __init__(
+        self, uow: UnitOfWork, tenant_id: str, upcaster: Upcaster,
+        cache: StateCache | None = None,
+    ) -> None:
         self._uow = uow
         self._tenant_id = tenant_id
         self._upcaster = upcaster
+        self._cache = cache
         self._loaded: dict[tuple[str, str], Loaded[Any]] = {}
 
     @property
@@ -72,13 +118,41 @@ class TxStateLoader:
         cached = self._loaded.get(key)
         if cached is not None:
             return cached
-        events = self._uow.events.stream(self._tenant_id, aggregate.name, aggregate_id)
-        state = aggregate.initial()
-        for event in events:
-            state = aggregate.apply(state, self._upcaster.upcast(event))
-        loaded = Loaded(state=state, version=events[-1].aggregate_version if events else 0)
+        loaded = self._fold(aggregate, aggregate_id)
         self._loaded[key] = loaded
         return loaded
 
+    def _fold(self, aggregate: AggregateType[T], aggregate_id: str) -> Loaded[T]:
+        key = (self._tenant_id, aggregate.name, aggregate_id)
+        start = self._cache.get(key) if self._cache else None
+        state: Any = aggregate.initial()
+        version, events = 0, []
+        if start is not None:
+            events = self._uow.events.stream(*key, from_version=start.version)
+            if events and events[0].event_id == start.last_event_id:
+                state, version, events = start.state, start.version, events[1:]
+            else:
+                start = None
+        if start is None:
+            events = self._uow.events.stream(*key)
+        last_event_id = start.last_event_id if start else ""
+        for event in events:
+            state = aggregate.apply(state, self._upcaster.upcast(event))
+            version, last_event_id = event.aggregate_version, event.event_id
+        if self._cache is not None and version > 0:
+            self._cache.put(key, _Folded(state, version, last_event_id))
+        return Loaded(state=state, version=version)
+
     def forget(self, aggregate_type: str, aggregate_id: str) -> None:
         self._loaded.pop((aggregate_type, aggregate_id), None)
+
+
+class Loaders:
+    """Makes the `TxStateLoader` for a transaction, sharing one cache."""
+
+    def __init__(self, upcaster: Upcaster, cache: StateCache | None = None) -> None:
+        self.upcaster = upcaster
+        self.cache = cache if cache is not None else StateCache()
+
+    def __call__(self, uow: UnitOfWork, tenant_id: str) -> TxStateLoader:
+        return TxStateLoader(uow, tenant_id, self.upcaster, self.cache)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from signoff.policies import Gate, Policy, load_policy
 from signoff.policies.principals import Principals, load_principals
-from signoff.server.aggregates import Upcaster
+from signoff.server.aggregates import Loaders, Upcaster
 from signoff.server.approvals import ApprovalService
 from signoff.server.clock import Clock, IdFactory, random_ids, system_clock
 from signoff.server.committer import Committer
@@ -53,6 +53,11 @@ def example_file(name: str) -> Path:
     return Path(str(resources.files("signoff.examples.casework") / name))
 
 
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
 @dataclass(frozen=True)
 class Settings:
     db: Path = field(default_factory=default_db)
@@ -64,14 +69,21 @@ class Settings:
     ids: IdFactory = random_ids
 
     def policy_path(self) -> Path:
-        return self.policy or example_file("policy.toml")
+        """--policy, else $SIGNOFF_POLICY, else the casework demo policy: every
+        command (serve, review, console) resolves it the same way, so they
+        judge under the same policy version."""
+        return self.policy or _env_path("SIGNOFF_POLICY") or example_file("policy.toml")
 
     def principals_path(self) -> Path:
-        return self.principals or example_file("principals.toml")
+        return (
+            self.principals or _env_path("SIGNOFF_PRINCIPALS") or example_file("principals.toml")
+        )
 
 
 class GateHolder:
-    """The gate in force. Reloading swaps it only if the new policy loads."""
+    """The gate in force, as a callable: services ask for it on every use, so
+    a reload reaches them without rewiring. A policy that fails to load raises
+    and leaves the old one in force (`Gate.reload`)."""
 
     def __init__(self, policy: Policy) -> None:
         self.gate = Gate(policy)
@@ -79,10 +91,8 @@ class GateHolder:
     def __call__(self) -> Gate:
         return self.gate
 
-    def reload(self, path: Path, known_commands: list[str]) -> Policy:
-        policy = load_policy(path, known_commands)  # raises: the old gate stays
-        self.gate = Gate(policy)
-        return policy
+    def reload(self, path: Path, known_commands: list[str] | None = None) -> bool:
+        return self.gate.reload(path, known_commands)
 
 
 @dataclass
@@ -93,6 +103,7 @@ class App:
     gate: GateHolder
     principals: Principals
     upcaster: Upcaster
+    loaders: Loaders
     committer: Committer
     executor: Executor
     proposals: ProposalService
@@ -121,14 +132,16 @@ async def build_app(settings: Settings) -> App:
     gate = GateHolder(policy)
     clock, ids = settings.clock, settings.ids
     upcaster = Upcaster(domain)
+    loaders = Loaders(upcaster)
     committer = Committer(domain, upcaster, clock, ids)
     lifecycle = Lifecycle(clock, ids)
     store = await SqliteStore(settings.db, synchronous=settings.synchronous).open()
-    executor = Executor(domain, gate, committer, upcaster, lifecycle, clock, ids)
+    executor = Executor(domain, gate, committer, loaders, lifecycle, clock, ids)
     return App(
         settings=settings, store=store, domain=domain, gate=gate, principals=principals,
         upcaster=upcaster, committer=committer, executor=executor,
-        proposals=ProposalService(store, domain, gate, executor, lifecycle, upcaster, clock, ids),
+        loaders=loaders,
+        proposals=ProposalService(store, domain, gate, executor, lifecycle, loaders, clock, ids),
         approvals=ApprovalService(store, executor, lifecycle, clock, ids),
         queries=QueryService(store, domain, upcaster, lambda p, q: gate().policy.may_query(p, q)),
         clock=clock, ids=ids,

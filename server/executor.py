@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from signoff.policies import AggregateFacts, ProposalFacts
-from signoff.server.aggregates import TxStateLoader, Upcaster
+from signoff.server.aggregates import Loaders, TxStateLoader
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.committer import Causation, Committer
 from signoff.server.domain import DecideContext, Domain, Rejection
@@ -20,10 +20,12 @@ from signoff.server.judging import (
     CurrentGate,
     aggregate_facts,
     decision_record,
+    judge,
     policy_input,
     proposer_of,
 )
 from signoff.server.lifecycle import Lifecycle
+from signoff.server.observability import span
 from signoff.server.quorum import Ballot, quorum_met
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, ProposalRecord
@@ -40,13 +42,13 @@ class Execution:
 
 class Executor:
     def __init__(
-        self, domain: Domain, gate: CurrentGate, committer: Committer, upcaster: Upcaster,
+        self, domain: Domain, gate: CurrentGate, committer: Committer, loaders: Loaders,
         lifecycle: Lifecycle, clock: Clock, ids: IdFactory,
     ) -> None:
         self._domain = domain
         self._gate = gate
         self._committer = committer
-        self._upcaster = upcaster
+        self._loaders = loaders
         self._lifecycle = lifecycle
         self._clock = clock
         self._ids = ids
@@ -63,7 +65,9 @@ class Executor:
         if proposal is None or proposal.status != "approved":
             return None
         try:
-            with uow.savepoint():
+            with span("executor.execute", correlation_id=proposal.correlation_id,
+                      proposal_id=proposal_id, command_type=proposal.command_type), \
+                    uow.savepoint():
                 return self._execute(uow, proposal, loader)
         except Exception:
             # Never a half-commit: the savepoint undid everything above.
@@ -81,7 +85,7 @@ class Executor:
         if spec is None:
             raise LookupError(f"command type {proposal.command_type} is no longer registered")
         if loader is None or loader.uow is not uow:
-            loader = TxStateLoader(uow, proposal.tenant_id, self._upcaster)
+            loader = self._loaders(uow, proposal.tenant_id)
         current = loader.load(spec.aggregate, proposal.aggregate_id)
 
         requeued = self._rejudge(uow, proposal, aggregate_facts(
@@ -129,7 +133,7 @@ class Executor:
         gate = self._gate()
         if gate.policy.version == proposal.decision.policy_version:
             return None
-        decision = gate.evaluate(policy_input(
+        decision = judge(gate, policy_input(
             uow, self._clock, principal=proposer_of(proposal),
             command_type=proposal.command_type, payload=proposal.payload,
             proposal=ProposalFacts(
@@ -138,7 +142,7 @@ class Executor:
             ),
             aggregate=facts,
             run_id=proposal.run_id,
-        ))
+        ), correlation_id=proposal.correlation_id)
         record = decision_record(
             decision, proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id,
             clock=self._clock, ids=self._ids, stage="execute",

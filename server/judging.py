@@ -20,6 +20,7 @@ from signoff.policies import (
 )
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.domain import AggregateType, Loaded
+from signoff.server.observability import span
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import DecisionRecord, ProposalRecord
 
@@ -57,6 +58,16 @@ def policy_input(
         aggregate=aggregate,
         run=RunFacts(id=run_id, proposals_so_far=in_run, principal_proposals_last_hour=last_hour),
     )
+
+
+def judge(gate: Gate, inp: PolicyInput, *, correlation_id: str | None) -> Decision:
+    """The gate's decision, in a span that says who asked and what it said."""
+    with span("policy.evaluate", correlation_id=correlation_id,
+              command_type=inp.command_type, principal_id=inp.principal.id) as current:
+        decision = gate.evaluate(inp)
+        current.set_attribute("signoff.effect", decision.effect)
+        current.set_attribute("signoff.rule_id", decision.rule_id)
+    return decision
 
 
 def proposer_of(proposal: ProposalRecord) -> PrincipalFacts:

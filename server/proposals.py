@@ -16,11 +16,17 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from signoff.policies import PrincipalFacts, ProposalFacts
-from signoff.server.aggregates import TxStateLoader, Upcaster
+from signoff.server.aggregates import Loaders
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.domain import CommandType, DecideContext, Domain, Rejection
 from signoff.server.executor import Executor
-from signoff.server.judging import CurrentGate, aggregate_facts, decision_record, policy_input
+from signoff.server.judging import (
+    CurrentGate,
+    aggregate_facts,
+    decision_record,
+    judge,
+    policy_input,
+)
 from signoff.server.lifecycle import Lifecycle
 from signoff.server.receipts import FieldProblem, Receipt, receipt_for, refusal
 from signoff.store.canonical import digest
@@ -77,14 +83,14 @@ def problems_of(error: ValidationError, prefix: str = "") -> list[FieldProblem]:
 class ProposalService:
     def __init__(
         self, store: Store, domain: Domain, gate: CurrentGate, executor: Executor,
-        lifecycle: Lifecycle, upcaster: Upcaster, clock: Clock, ids: IdFactory,
+        lifecycle: Lifecycle, loaders: Loaders, clock: Clock, ids: IdFactory,
     ) -> None:
         self._store = store
         self._domain = domain
         self._gate = gate
         self._executor = executor
         self._lifecycle = lifecycle
-        self._upcaster = upcaster
+        self._loaders = loaders
         self._clock = clock
         self._ids = ids
 
@@ -116,9 +122,12 @@ class ProposalService:
             return refusal(spec.name, "validation_error", "invalid arguments", problems=problems)
 
         try:
-            size = len(json.dumps(arguments, default=str))
+            # Encoded as it will be hashed: a lone surrogate is not valid text.
+            size = len(json.dumps(arguments, ensure_ascii=False).encode())
         except (TypeError, ValueError):
             return invalid([FieldProblem(field="(arguments)", problem="not JSON")])
+        except UnicodeEncodeError:
+            return invalid([FieldProblem(field="(arguments)", problem="not valid Unicode text")])
         if size > MAX_ARGUMENT_BYTES:
             return invalid([FieldProblem(
                 field="(arguments)", problem=f"{size} bytes; the limit is {MAX_ARGUMENT_BYTES}")])
@@ -162,7 +171,7 @@ class ProposalService:
                 return self._replay(uow, spec.name, seen, payload_digest)
 
         aggregate_id = spec.target(payload) if spec.target else self._ids(spec.aggregate.name)
-        loader = TxStateLoader(uow, principal.tenant, self._upcaster)
+        loader = self._loaders(uow, principal.tenant)
         loaded = loader.load(spec.aggregate, aggregate_id)
         if spec.target is not None and not loaded.exists:
             return refusal(spec.name, "rejected", f"{spec.aggregate.name} {aggregate_id} not found")
@@ -188,11 +197,11 @@ class ProposalService:
             rationale=meta.rationale, evidence_refs=tuple(meta.evidence_refs),
             confidence=meta.confidence,
         )
-        decision = self._gate().evaluate(policy_input(
+        decision = judge(self._gate(), policy_input(
             uow, self._clock, principal=principal, command_type=spec.name, payload=payload_doc,
             proposal=facts, aggregate=aggregate_facts(spec.aggregate, aggregate_id, loaded),
             run_id=call.run_id,
-        ))
+        ), correlation_id=call.correlation_id)
         proposal_id = self._ids("prop")
         record = decision_record(
             decision, proposal_id=proposal_id, tenant_id=principal.tenant, clock=self._clock,
@@ -224,10 +233,11 @@ class ProposalService:
     def _write_proposal(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
         uow.proposals.add(proposal)
         uow.proposals.add_decision(proposal.decision)
-        self._lifecycle.note(uow, proposal, f"{proposal.command_type}.proposed", proposal.actor.id, {
-            "status": proposal.status, "rule_id": proposal.decision.rule_id,
-            "payload_digest": proposal.payload_digest,
-        })
+        self._lifecycle.note(
+            uow, proposal, f"{proposal.command_type}.proposed", proposal.actor.id,
+            {"status": proposal.status, "rule_id": proposal.decision.rule_id,
+             "payload_digest": proposal.payload_digest},
+        )
         if proposal.idempotency_key is not None:
             uow.commands.remember(IdempotencyRecord(
                 tenant_id=proposal.tenant_id, actor_id=proposal.actor.id,

@@ -58,7 +58,8 @@ def still_needed(
     missing = max(count - len(valid), 0)
     parts = []
     if missing:
-        parts.append(f"{missing} more approval{'s' if missing > 1 else ''} from {' or '.join(roles)}")
+        plural = "s" if missing > 1 else ""
+        parts.append(f"{missing} more approval{plural} from {' or '.join(roles)}")
     if distinct:
         uncovered = [r for r in roles if not any(r in b.roles for b in valid)]
         if uncovered:

@@ -36,10 +36,13 @@ class DecisionView(BaseModel):
     @classmethod
     def of(cls, decision: DecisionRecord) -> DecisionView:
         return cls(
-            effect=decision.effect, rule_id=decision.rule_id, reason=decision.reason,
+            effect=decision.effect,
+            rule_id=decision.rule_id,
+            reason=decision.reason,
             policy_version=decision.policy_version,
             approvers_required=decision.approvers_required,
-            approver_roles=list(decision.approver_roles), expires_at=decision.expires_at,
+            approver_roles=list(decision.approver_roles),
+            expires_at=decision.expires_at,
         )
 
 
@@ -56,8 +59,11 @@ class EventView(BaseModel):
     @classmethod
     def of(cls, event: EventEnvelope) -> EventView:
         return cls(
-            event_id=event.event_id, event_type=event.event_type, aggregate_id=event.aggregate_id,
-            aggregate_version=event.aggregate_version, position=event.position,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            aggregate_id=event.aggregate_id,
+            aggregate_version=event.aggregate_version,
+            position=event.position,
             payload=event.payload,
         )
 
@@ -70,15 +76,21 @@ class FieldProblem(BaseModel):
 class Receipt(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    proposal_id: str | None = Field(description="Id of the recorded proposal; null if nothing was recorded.")
+    proposal_id: str | None = Field(
+        description="Id of the recorded proposal; null if nothing was recorded."
+    )
     status: ProposalStatus | None = Field(description="Where the proposal stands now.")
     outcome: Outcome = Field(description="What this call achieved.")
     command_type: str
     aggregate_id: str | None = None
     decision: DecisionView | None = None
-    events: list[EventView] = Field(default_factory=list, description="Committed events, when executed.")
+    events: list[EventView] = Field(
+        default_factory=list, description="Committed events, when executed."
+    )
     reason: str = Field(default="", description="One line: why, when refused or waiting.")
-    problems: list[FieldProblem] = Field(default_factory=list, description="Bad arguments, one per field.")
+    problems: list[FieldProblem] = Field(
+        default_factory=list, description="Bad arguments, one per field."
+    )
     next: str = Field(description="What happens now, and what you can do.")
 
     @property
@@ -87,13 +99,22 @@ class Receipt(BaseModel):
 
 
 NEXT_BY_STATUS: dict[str, str] = {
-    "pending_approval": "Waiting for human approval. Check later with get_proposal; do not resubmit.",
+    "pending_approval": (
+        "Waiting for human approval. Check later with get_proposal; do not resubmit."
+    ),
     "approved": "Approved; the executor is committing it. Check with get_proposal.",
     "executed": "Done: the events above are committed.",
     "rejected": "Not executed. Read the reason; change the proposal only if the reason allows it.",
-    "expired": "Approval did not arrive in time; nothing was executed. Propose again if still needed.",
-    "conflict": "The aggregate changed since you read it. Re-read it and propose again with its current version.",
-    "failed": "Execution failed inside signoff; nothing was committed. Report it; do not retry blindly.",
+    "expired": (
+        "Approval did not arrive in time; nothing was executed. Propose again if still needed."
+    ),
+    "conflict": (
+        "The aggregate changed since you read it. "
+        "Re-read it and propose again with its current version."
+    ),
+    "failed": (
+        "Execution failed inside signoff; nothing was committed. Report it; do not retry blindly."
+    ),
 }
 
 
@@ -143,7 +164,12 @@ def refusal(
         "conflict": "Re-read the aggregate and propose again with its current version.",
     }.get(outcome, "Nothing was recorded. Read the reason before proposing anything else.")
     return Receipt(
-        proposal_id=None, status=None, outcome=outcome, command_type=command_type,
-        aggregate_id=aggregate_id, reason=reason, problems=problems or [],
+        proposal_id=None,
+        status=None,
+        outcome=outcome,
+        command_type=command_type,
+        aggregate_id=aggregate_id,
+        reason=reason,
+        problems=problems or [],
         next=next_step or default_next,
     )

@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"server": "signoff.server", "store": "signoff.store", "policies": "signoff.policies",
-           "examples": "signoff.examples"}
+FOLDERS = {
+    "server": "signoff.server",
+    "store": "signoff.store",
+    "policies": "signoff.policies",
+    "examples": "signoff.examples",
+}
 # What each layer may import of ours. policies is pure; store never reaches up.
 ALLOWED = {
     "policies": {"signoff.policies"},
@@ -35,9 +39,13 @@ def _signoff_imports(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("signoff"))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module.startswith("signoff"):
-                found.add(node.module)
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.startswith("signoff")
+        ):
+            found.add(node.module)
     return found
 
 
@@ -54,7 +62,8 @@ def test_imports_point_inward(folder: str) -> None:
 
 
 def test_every_package_is_declared() -> None:
-    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = set(config["tool"]["setuptools"]["packages"])
     on_disk = {
         ".".join([FOLDERS[init.relative_to(ROOT).parts[0]], *init.relative_to(ROOT).parts[1:-1]])
         for folder in FOLDERS

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -28,7 +29,7 @@ err = Console(stderr=True, highlight=False)
 
 @asynccontextmanager
 async def open_app(db: Path, *, must_exist: bool = True, **settings: Any) -> AsyncIterator[App]:
-    if must_exist and not db.exists():
+    if must_exist and not await anyio.Path(db).exists():
         fail(f"no database at {db} (run `signoff demo` or `signoff serve --demo` first)", code=2)
     app = await build_app(Settings(db=db, **settings))
     try:

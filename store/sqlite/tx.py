@@ -118,11 +118,13 @@ class SqliteEventLog:
             seen.add(key)
         return events[0]
 
-    def stream(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> list[EventEnvelope]:
+    def stream(
+        self, tenant_id: str, aggregate_type: str, aggregate_id: str, from_version: int = 1
+    ) -> list[EventEnvelope]:
         rows = self._conn.execute(
             f"{_SELECT_EVENTS} WHERE tenant_id = ? AND aggregate_type = ? AND aggregate_id = ? "
-            "ORDER BY aggregate_version",
-            (tenant_id, aggregate_type, aggregate_id),
+            "AND aggregate_version >= ? ORDER BY aggregate_version",
+            (tenant_id, aggregate_type, aggregate_id, from_version),
         ).fetchall()
         return [row_to_event(r) for r in rows]
 
@@ -421,7 +423,9 @@ class SqliteOutbox:
         Times are compared as instants, not as text."""
         cursor = self._conn.execute(
             f"SELECT {self._COLUMNS}, tenant_id, aggregate_id, lease_owner, lease_until "  # noqa: S608
-            "FROM outbox WHERE status = 'pending' ORDER BY position"
+            # The partial index walks pending rows in order; left to itself the
+            # planner picks outbox_due and sorts every pending row per claim.
+            "FROM outbox INDEXED BY outbox_pending WHERE status = 'pending' ORDER BY position"
         )
         blocked: set[tuple[str, str]] = set()
         chosen: list[Any] = []

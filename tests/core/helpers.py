@@ -7,14 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from signoff.server.app import App
 from signoff.store.ports import UnitOfWork
 
-COUNTED = ("events", "proposals", "proposal_events", "decisions", "votes", "idempotency",
-           "command_results", "outbox", "read_models")
+COUNTED = (
+    "events",
+    "proposals",
+    "proposal_events",
+    "decisions",
+    "votes",
+    "idempotency",
+    "command_results",
+    "outbox",
+)  # not read_models: derived, and filled in the background by the projector
 
 
 def table_counts(db: Path) -> dict[str, int]:
@@ -22,13 +29,30 @@ def table_counts(db: Path) -> dict[str, int]:
         return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED}
 
 
+# What a request may change, as columns: the facts and records of decisions.
+# Delivery bookkeeping (outbox status, attempts, leases) and read models move
+# on their own (the relay and projector run beside a served database) and are
+# derived from these, so they are not part of "nothing was written".
+FACTS = {
+    "events": "*",
+    "proposals": "*",
+    "proposal_events": "*",
+    "decisions": "*",
+    "votes": "*",
+    "idempotency": "*",
+    "command_results": "*",
+    "outbox": "message_id, tenant_id, topic, doc",
+}
+
+
 def snapshot(db: Path) -> list[tuple[Any, ...]]:
-    """Every row of every domain table: equal snapshots mean nothing changed."""
+    """Every fact and decision record: equal snapshots mean the request wrote
+    nothing (see FACTS for what is left out, and why)."""
     with sqlite3.connect(db) as conn:
         return [
             (table, *row)
-            for table in COUNTED
-            for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2")
+            for table, columns in FACTS.items()
+            for row in conn.execute(f"SELECT {columns} FROM {table} ORDER BY 1, 2")
         ]
 
 

@@ -20,28 +20,42 @@ CASE = "case-acme-001"
 
 async def pending_escalation(app: App, agent: PrincipalFacts) -> str:
     version = await case_version(app, CASE)
-    receipt = await app.proposals.submit(agent, "case.escalate", {
-        "case_id": CASE, "expected_version": version, "confidence": 0.8,
-        "evidence_refs": ["ev-acme-001-a"]})
-    assert receipt.status == "pending_approval" and receipt.proposal_id
+    receipt = await app.proposals.submit(
+        agent,
+        "case.escalate",
+        {
+            "case_id": CASE,
+            "expected_version": version,
+            "confidence": 0.8,
+            "evidence_refs": ["ev-acme-001-a"],
+        },
+    )
+    assert receipt.status == "pending_approval"
+    assert receipt.proposal_id
     return receipt.proposal_id
 
 
 async def pending_closure(app: App, proposer: PrincipalFacts) -> str:
     version = await case_version(app, CASE)
-    receipt = await app.proposals.submit(proposer, "case.close", {
-        "case_id": CASE, "expected_version": version, "confidence": 0.9})
-    assert receipt.status == "pending_approval" and receipt.proposal_id
+    receipt = await app.proposals.submit(
+        proposer, "case.close", {"case_id": CASE, "expected_version": version, "confidence": 0.9}
+    )
+    assert receipt.status == "pending_approval"
+    assert receipt.proposal_id
     return receipt.proposal_id
 
 
-async def test_an_agent_can_never_vote(app: App, agent: PrincipalFacts, carol: PrincipalFacts) -> None:
+async def test_an_agent_can_never_vote(
+    app: App, agent: PrincipalFacts, carol: PrincipalFacts
+) -> None:
     proposal_id = await pending_closure(app, carol)
     with pytest.raises(Forbidden, match="agents cannot"):
         await app.approvals.approve(agent, proposal_id, digest=None, channel="cli")
 
 
-async def test_the_proposer_cannot_vote_on_its_own_proposal(app: App, alice: PrincipalFacts) -> None:
+async def test_the_proposer_cannot_vote_on_its_own_proposal(
+    app: App, alice: PrincipalFacts
+) -> None:
     proposal_id = await pending_closure(app, alice)
     with pytest.raises(Forbidden, match="you proposed this"):
         await app.approvals.approve(alice, proposal_id, digest=None, channel="cli")
@@ -93,11 +107,13 @@ async def test_a_vote_names_the_digest_it_saw(
     with pytest.raises(Refused, match="digest"):
         await app.approvals.approve(alice, proposal_id, digest="0" * 64, channel="console")
     receipt = await app.proposals.receipt(agent, proposal_id)
-    assert receipt is not None and receipt.status == "pending_approval"
+    assert receipt is not None
+    assert receipt.status == "pending_approval"
     stored = await app.store.read(lambda uow: uow.proposals.get(proposal_id, "acme"))
     assert stored is not None
     result = await app.approvals.approve(
-        alice, proposal_id, digest=stored.payload_digest, channel="console")
+        alice, proposal_id, digest=stored.payload_digest, channel="console"
+    )
     assert result.proposal.status == "executed"
 
 
@@ -108,7 +124,8 @@ async def test_a_rejection_needs_a_reason_and_ends_the_proposal(
     with pytest.raises(InvalidInput):
         await app.approvals.reject(alice, proposal_id, reason="  ", digest=None, channel="cli")
     result = await app.approvals.reject(
-        alice, proposal_id, reason="evidence is thin", digest=None, channel="cli")
+        alice, proposal_id, reason="evidence is thin", digest=None, channel="cli"
+    )
     assert result.proposal.status == "rejected"
     assert "evidence is thin" in result.proposal.status_reason
     with pytest.raises(Refused, match="is rejected"):
@@ -123,7 +140,8 @@ async def test_an_expired_proposal_cannot_be_approved(
     with pytest.raises(Refused, match="is expired"):
         await app.approvals.approve(alice, proposal_id, digest=None, channel="cli")
     receipt = await app.proposals.receipt(agent, proposal_id)
-    assert receipt is not None and receipt.status == "expired"
+    assert receipt is not None
+    assert receipt.status == "expired"
 
 
 async def test_the_expiry_sweep_expires_only_overdue_proposals(
@@ -142,12 +160,14 @@ async def test_an_approval_after_the_aggregate_moved_on_is_a_conflict(
     app: App, agent: PrincipalFacts, alice: PrincipalFacts
 ) -> None:
     proposal_id = await pending_escalation(app, agent)
-    moved = await app.proposals.submit(agent, "brief.create", {
-        "case_id": CASE, "summary": "New facts.", "confidence": 0.9})
+    moved = await app.proposals.submit(
+        agent, "brief.create", {"case_id": CASE, "summary": "New facts.", "confidence": 0.9}
+    )
     assert moved.status == "executed"
     version = await case_version(app, CASE)
     result = await app.approvals.approve(alice, proposal_id, digest=None, channel="cli")
     assert result.proposal.status == "conflict"
     assert "expected" in result.proposal.status_reason
-    assert result.execution is not None and result.execution.events == []
+    assert result.execution is not None
+    assert result.execution.events == []
     assert await case_version(app, CASE) == version

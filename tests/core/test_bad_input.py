@@ -15,54 +15,115 @@ from tests.core.helpers import snapshot
 pytestmark = pytest.mark.anyio
 
 OK_ESCALATION: dict[str, Any] = {
-    "case_id": "case-acme-001", "expected_version": 4, "confidence": 0.8,
-    "evidence_refs": ["ev-acme-001-a"], "rationale": "why"}
+    "case_id": "case-acme-001",
+    "expected_version": 4,
+    "confidence": 0.8,
+    "evidence_refs": ["ev-acme-001-a"],
+    "rationale": "why",
+}
 
 BAD: list[tuple[str, str, dict[str, Any], str]] = [
     ("missing payload field", "case.escalate", {**OK_ESCALATION, "case_id": None}, "case_id"),
-    ("no case_id at all", "case.escalate",
-     {k: v for k, v in OK_ESCALATION.items() if k != "case_id"}, "case_id"),
+    (
+        "no case_id at all",
+        "case.escalate",
+        {k: v for k, v in OK_ESCALATION.items() if k != "case_id"},
+        "case_id",
+    ),
     ("extra field", "case.escalate", {**OK_ESCALATION, "approve": True}, "approve"),
     ("wrong type", "case.escalate", {**OK_ESCALATION, "case_id": ["x"]}, "case_id"),
     ("empty id", "case.escalate", {**OK_ESCALATION, "case_id": ""}, "case_id"),
     ("confidence above 1", "case.escalate", {**OK_ESCALATION, "confidence": 1.5}, "confidence"),
-    ("confidence missing", "case.escalate",
-     {k: v for k, v in OK_ESCALATION.items() if k != "confidence"}, "confidence"),
-    ("rationale too long", "case.escalate", {**OK_ESCALATION, "rationale": "x" * 4001},
-     "rationale"),
-    ("too many evidence refs", "case.escalate",
-     {**OK_ESCALATION, "evidence_refs": [f"ev-{i}" for i in range(51)]}, "evidence_refs"),
-    ("bad idempotency key", "case.escalate",
-     {**OK_ESCALATION, "idempotency_key": "spaces are bad"}, "idempotency_key"),
-    ("version missing", "case.escalate",
-     {k: v for k, v in OK_ESCALATION.items() if k != "expected_version"}, "expected_version"),
-    ("negative version", "case.escalate", {**OK_ESCALATION, "expected_version": -1},
-     "expected_version"),
-    ("version where none applies", "brief.create",
-     {"case_id": "case-acme-001", "summary": "s", "confidence": 0.9, "expected_version": 3},
-     "expected_version"),
-    ("unknown risk level", "case.update_risk",
-     {"case_id": "case-acme-001", "risk_level": "apocalyptic", "expected_version": 4,
-      "confidence": 0.9}, "risk_level"),
-    ("oversized body", "notice.create_draft",
-     {"case_id": "case-acme-001", "body": "x" * 70_000, "confidence": 0.9}, "(arguments)"),
+    (
+        "confidence missing",
+        "case.escalate",
+        {k: v for k, v in OK_ESCALATION.items() if k != "confidence"},
+        "confidence",
+    ),
+    (
+        "rationale too long",
+        "case.escalate",
+        {**OK_ESCALATION, "rationale": "x" * 4001},
+        "rationale",
+    ),
+    (
+        "too many evidence refs",
+        "case.escalate",
+        {**OK_ESCALATION, "evidence_refs": [f"ev-{i}" for i in range(51)]},
+        "evidence_refs",
+    ),
+    (
+        "bad idempotency key",
+        "case.escalate",
+        {**OK_ESCALATION, "idempotency_key": "spaces are bad"},
+        "idempotency_key",
+    ),
+    (
+        "version missing",
+        "case.escalate",
+        {k: v for k, v in OK_ESCALATION.items() if k != "expected_version"},
+        "expected_version",
+    ),
+    (
+        "negative version",
+        "case.escalate",
+        {**OK_ESCALATION, "expected_version": -1},
+        "expected_version",
+    ),
+    (
+        "version where none applies",
+        "brief.create",
+        {"case_id": "case-acme-001", "summary": "s", "confidence": 0.9, "expected_version": 3},
+        "expected_version",
+    ),
+    (
+        "unknown risk level",
+        "case.update_risk",
+        {
+            "case_id": "case-acme-001",
+            "risk_level": "apocalyptic",
+            "expected_version": 4,
+            "confidence": 0.9,
+        },
+        "risk_level",
+    ),
+    (
+        "lone surrogate",
+        "brief.create",
+        {"case_id": "case-acme-001", "summary": "bad \ud800 text", "confidence": 0.9},
+        "(arguments)",
+    ),
+    (
+        "oversized body",
+        "notice.create_draft",
+        {"case_id": "case-acme-001", "body": "x" * 70_000, "confidence": 0.9},
+        "(arguments)",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("label", "command", "arguments", "field"), BAD, ids=[b[0] for b in BAD])
 async def test_bad_arguments_are_a_validation_error_and_write_nothing(
-    app: App, agent: PrincipalFacts, db: Path, label: str, command: str,
-    arguments: dict[str, Any], field: str,
+    app: App,
+    agent: PrincipalFacts,
+    db: Path,
+    label: str,
+    command: str,
+    arguments: dict[str, Any],
+    field: str,
 ) -> None:
     before = snapshot(db)
     receipt = await app.proposals.submit(agent, command, arguments)
     assert receipt.outcome == "validation_error", label
-    assert receipt.is_error and receipt.proposal_id is None
+    assert receipt.is_error
+    assert receipt.proposal_id is None
     assert any(field in p.field for p in receipt.problems), receipt.problems
     assert snapshot(db) == before
 
 
-async def test_an_unknown_command_type_is_refused(app: App, agent: PrincipalFacts, db: Path) -> None:
+async def test_an_unknown_command_type_is_refused(
+    app: App, agent: PrincipalFacts, db: Path
+) -> None:
     before = snapshot(db)
     receipt = await app.proposals.submit(agent, "case.delete", {"case_id": "x", "confidence": 1})
     assert (receipt.outcome, receipt.proposal_id) == ("rejected", None)
@@ -74,24 +135,32 @@ async def test_an_unknown_case_is_not_found_and_writes_nothing(
     app: App, agent: PrincipalFacts, db: Path
 ) -> None:
     before = snapshot(db)
-    receipt = await app.proposals.submit(agent, "case.escalate", {
-        **OK_ESCALATION, "case_id": "case-nope"})
+    receipt = await app.proposals.submit(
+        agent, "case.escalate", {**OK_ESCALATION, "case_id": "case-nope"}
+    )
     assert (receipt.outcome, receipt.reason) == ("rejected", "case case-nope not found")
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize(("name", "arguments", "error"), [
-    ("get_case_summary", {}, InvalidInput),
-    ("get_case_summary", {"case_id": "case-acme-001", "extra": 1}, InvalidInput),
-    ("list_cases", {"limit": 0}, InvalidInput),
-    ("list_cases", {"limit": 10_000}, InvalidInput),
-    ("get_case_summary", {"case_id": "case-globex-001"}, NotFound),
-    ("get_case_summary", {"case_id": "case-nope"}, NotFound),
-    ("search_evidence", {"case_id": "case-globex-001"}, NotFound),
-    ("drop_tables", {}, NotFound),
-])
+@pytest.mark.parametrize(
+    ("name", "arguments", "error"),
+    [
+        ("get_case_summary", {}, InvalidInput),
+        ("get_case_summary", {"case_id": "case-acme-001", "extra": 1}, InvalidInput),
+        ("list_cases", {"limit": 0}, InvalidInput),
+        ("list_cases", {"limit": 10_000}, InvalidInput),
+        ("get_case_summary", {"case_id": "case-globex-001"}, NotFound),
+        ("get_case_summary", {"case_id": "case-nope"}, NotFound),
+        ("search_evidence", {"case_id": "case-globex-001"}, NotFound),
+        ("drop_tables", {}, NotFound),
+    ],
+)
 async def test_bad_queries_are_refused_and_write_nothing(
-    app: App, agent: PrincipalFacts, db: Path, name: str, arguments: dict[str, Any],
+    app: App,
+    agent: PrincipalFacts,
+    db: Path,
+    name: str,
+    arguments: dict[str, Any],
     error: type[Exception],
 ) -> None:
     before = snapshot(db)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from signoff.server.app import Settings, build_app
@@ -24,9 +24,12 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 POINTS = [
-    "commit.after_append:1", "commit.after_append:4",
-    "writer.before_commit:3", "writer.before_commit:8",
-    "writer.after_commit:2", "writer.after_commit:9",
+    "commit.after_append:1",
+    "commit.after_append:4",
+    "writer.before_commit:3",
+    "writer.before_commit:8",
+    "writer.after_commit:2",
+    "writer.after_commit:9",
 ]
 
 
@@ -34,20 +37,29 @@ def check_invariants(db: Path) -> None:
     with sqlite3.connect(db) as conn:
         orphan_events = conn.execute(
             "SELECT COUNT(*) FROM events e LEFT JOIN outbox o ON o.message_id = e.event_id "
-            "WHERE o.message_id IS NULL").fetchone()[0]
+            "WHERE o.message_id IS NULL"
+        ).fetchone()[0]
         orphan_rows = conn.execute(
             "SELECT COUNT(*) FROM outbox o LEFT JOIN events e ON e.event_id = o.message_id "
-            "WHERE e.event_id IS NULL AND o.topic NOT LIKE 'approval.%'").fetchone()[0]
-        proposals = [ProposalRecord.model_validate_json(d)
-                     for (d,) in conn.execute("SELECT doc FROM proposals")]
-        results = {pid: n for pid, n in conn.execute(
-            "SELECT proposal_id, COUNT(*) FROM command_results GROUP BY proposal_id")}
+            "WHERE e.event_id IS NULL AND o.topic NOT LIKE 'approval.%'"
+        ).fetchone()[0]
+        proposals = [
+            ProposalRecord.model_validate_json(d)
+            for (d,) in conn.execute("SELECT doc FROM proposals")
+        ]
+        results = {
+            pid: n
+            for pid, n in conn.execute(
+                "SELECT proposal_id, COUNT(*) FROM command_results GROUP BY proposal_id"
+            )
+        }
         event_ids = {e for (e,) in conn.execute("SELECT event_id FROM events")}
     assert (orphan_events, orphan_rows) == (0, 0)
     for p in proposals:
         assert p.status != "approved", f"{p.proposal_id} approved but never executed"
         if p.status == "executed":
-            assert p.event_ids and set(p.event_ids) <= event_ids, p.proposal_id
+            assert p.event_ids, p.proposal_id
+            assert set(p.event_ids) <= event_ids, p.proposal_id
         if p.status in {"executed", "rejected", "conflict", "failed", "expired"}:
             assert results.get(p.proposal_id) == 1, p.proposal_id
         else:
@@ -62,10 +74,12 @@ async def test_a_killed_process_leaves_a_consistent_store(tmp_path: Path, point:
     await app.close()
 
     env = {**os.environ, "SIGNOFF_CRASH_AT": point}
-    worker = subprocess.run(
-        [sys.executable, "-m", "tests.core.worker", "workload", str(db), "20"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert worker.returncode == -signal.SIGKILL, worker.stderr
+    with anyio.fail_after(120):
+        worker = await anyio.run_process(
+            [sys.executable, "-m", "tests.core.worker", "workload", str(db), "20"],
+            cwd=ROOT, env=env, check=False,
+        )
+    assert worker.returncode == -signal.SIGKILL, worker.stderr.decode()
 
     check_invariants(db)
     app = await build_app(Settings(db=db))
@@ -76,8 +90,11 @@ async def test_a_killed_process_leaves_a_consistent_store(tmp_path: Path, point:
         assert report.ok, report
         agent = app.principals.get("agent:triage")
         assert agent is not None
-        receipt = await app.proposals.submit(agent.facts("acme"), "brief.create", {
-            "case_id": "case-acme-002", "summary": "after the crash", "confidence": 0.9})
+        receipt = await app.proposals.submit(
+            agent.facts("acme"),
+            "brief.create",
+            {"case_id": "case-acme-002", "summary": "after the crash", "confidence": 0.9},
+        )
         assert receipt.status == "executed"
     finally:
         await app.close()

@@ -4,15 +4,16 @@ second look when the policy changed after the decision."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
+from signoff.server.executor import Execution
 from signoff.server.lifecycle import Lifecycle
 from signoff.store.ports import UnitOfWork
 from tests.core.helpers import case_version, snapshot, table_counts
@@ -28,12 +29,20 @@ async def approved_but_not_executed(app: App, agent: PrincipalFacts, n: int) -> 
     ids = []
     lifecycle = Lifecycle(app.clock, app.ids)
     for i in range(n):
-        receipt = await app.proposals.submit(agent, "notice.create_draft", {
-            "case_id": "case-acme-002", "body": f"draft {i}", "confidence": 0.9})
-        assert receipt.status == "executed" and receipt.aggregate_id
-        receipt = await app.proposals.submit(agent, "notice.approve", {
-            "draft_id": receipt.aggregate_id, "expected_version": 1, "confidence": 0.9})
-        assert receipt.status == "pending_approval" and receipt.proposal_id
+        receipt = await app.proposals.submit(
+            agent,
+            "notice.create_draft",
+            {"case_id": "case-acme-002", "body": f"draft {i}", "confidence": 0.9},
+        )
+        assert receipt.status == "executed"
+        assert receipt.aggregate_id
+        receipt = await app.proposals.submit(
+            agent,
+            "notice.approve",
+            {"draft_id": receipt.aggregate_id, "expected_version": 1, "confidence": 0.9},
+        )
+        assert receipt.status == "pending_approval"
+        assert receipt.proposal_id
         pid = receipt.proposal_id
 
         def approve(uow: UnitOfWork, pid: str = pid) -> None:
@@ -53,10 +62,14 @@ async def test_two_executors_in_one_process_execute_once(
     other = await build_app(Settings(db=db, clock=FixedClock()))  # ids must not collide
     try:
         for pid in ids:
-            a, b = await asyncio.gather(
-                app.store.write(lambda uow, p=pid: app.executor.run(uow, p)),
-                other.store.write(lambda uow, p=pid: other.executor.run(uow, p)),
-            )
+
+            def ours(uow: UnitOfWork, p: str = pid) -> Execution | None:
+                return app.executor.run(uow, p)
+
+            def theirs(uow: UnitOfWork, p: str = pid) -> Execution | None:
+                return other.executor.run(uow, p)
+
+            a, b = await asyncio.gather(app.store.write(ours), other.store.write(theirs))
             winners = [x for x in (a, b) if x is not None]
             assert len(winners) == 1, (a, b)
             assert [e.event_type for e in winners[0].events] == ["notice.approved"]
@@ -73,10 +86,16 @@ async def test_two_executor_processes_on_one_file_execute_once(
     ids = await approved_but_not_executed(app, agent, 20)
     await app.close()
     command = [sys.executable, "-m", "tests.core.worker", "execute", str(db), *ids]
-    workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-               for _ in range(2)]
-    outputs = [w.communicate(timeout=120)[0].split() for w in workers]
-    assert all(w.returncode == 0 for w in workers)
+    outputs: list[list[str]] = []
+
+    async def worker() -> None:
+        done = await anyio.run_process(command, cwd=ROOT)  # raises on a non-zero exit
+        outputs.append(done.stdout.decode().split())
+
+    with anyio.fail_after(120):
+        async with anyio.create_task_group() as group:
+            group.start_soon(worker)
+            group.start_soon(worker)
     assert sorted(outputs[0] + outputs[1]) == sorted(ids)  # each executed by exactly one
     again = await build_app(Settings(db=db))
     try:
@@ -90,19 +109,29 @@ async def test_a_policy_that_now_denies_rejects_at_execution(
     app: App, agent: PrincipalFacts, alice: PrincipalFacts, tmp_path: Path
 ) -> None:
     version = await case_version(app, "case-acme-001")
-    receipt = await app.proposals.submit(agent, "case.escalate", {
-        "case_id": "case-acme-001", "expected_version": version, "confidence": 0.8,
-        "evidence_refs": ["ev-acme-001-a"]})
+    receipt = await app.proposals.submit(
+        agent,
+        "case.escalate",
+        {
+            "case_id": "case-acme-001",
+            "expected_version": version,
+            "confidence": 0.8,
+            "evidence_refs": ["ev-acme-001-a"],
+        },
+    )
     assert receipt.proposal_id
     stricter = tmp_path / "no-escalations.toml"
-    stricter.write_text('[[rule]]\nid = "freeze"\ncommands = ["case.escalate"]\n'
-                        'effect = "deny"\nreason = "escalations are frozen"\n')
+    stricter.write_text(
+        '[[rule]]\nid = "freeze"\ncommands = ["case.escalate"]\n'
+        'effect = "deny"\nreason = "escalations are frozen"\n'
+    )
     app.gate.reload(stricter, app.domain.command_types())
     result = await app.approvals.approve(alice, receipt.proposal_id, digest=None, channel="cli")
     assert result.proposal.status == "rejected"
     assert "escalations are frozen" in result.proposal.status_reason
     assert await case_version(app, "case-acme-001") == version
-    decisions = await app.store.read(lambda uow: uow.proposals.decisions(receipt.proposal_id))
+    proposal_id = receipt.proposal_id
+    decisions = await app.store.read(lambda uow: uow.proposals.decisions(proposal_id))
     assert [(d.stage, d.effect) for d in decisions] == [("submit", "ask"), ("execute", "deny")]
 
 
@@ -110,15 +139,23 @@ async def test_a_stricter_ask_returns_the_proposal_to_the_queue(
     app: App, agent: PrincipalFacts, alice: PrincipalFacts, bob: PrincipalFacts, tmp_path: Path
 ) -> None:
     version = await case_version(app, "case-acme-001")
-    receipt = await app.proposals.submit(agent, "case.escalate", {
-        "case_id": "case-acme-001", "expected_version": version, "confidence": 0.8,
-        "evidence_refs": ["ev-acme-001-a"]})
+    receipt = await app.proposals.submit(
+        agent,
+        "case.escalate",
+        {
+            "case_id": "case-acme-001",
+            "expected_version": version,
+            "confidence": 0.8,
+            "evidence_refs": ["ev-acme-001-a"],
+        },
+    )
     assert receipt.proposal_id
     stricter = tmp_path / "two-keys.toml"
     stricter.write_text(
         '[[rule]]\nid = "two-keys"\ncommands = ["case.escalate"]\neffect = "ask"\n'
         'reason = "two keys now"\n'
-        'approvers = { roles = ["supervisor", "legal"], count = 2, distinct = true }\n')
+        'approvers = { roles = ["supervisor", "legal"], count = 2, distinct = true }\n'
+    )
     app.gate.reload(stricter, app.domain.command_types())
     first = await app.approvals.approve(alice, receipt.proposal_id, digest=None, channel="cli")
     assert first.proposal.status == "pending_approval"
@@ -133,27 +170,42 @@ async def test_a_failure_during_commit_leaves_nothing_half_written(
 ) -> None:
     from tests.core import failing_domain
 
-    app = await build_app(Settings(db=db, domain="tests.core.failing_domain:build_domain",
-                                   clock=FixedClock(), ids=SequentialIds()))
+    app = await build_app(
+        Settings(
+            db=db,
+            domain="tests.core.failing_domain:build_domain",
+            clock=FixedClock(),
+            ids=SequentialIds(),
+        )
+    )
     try:
         await app.seed_if_empty()
         agent = app.principals.get("agent:triage")
         carol, alice, bob = (app.principals.get(f"user:{n}") for n in ("carol", "alice", "bob"))
-        assert agent and carol and alice and bob
+        assert agent
+        assert carol
+        assert alice
+        assert bob
         version = await case_version(app, "case-acme-001")
-        receipt = await app.proposals.submit(carol.facts("acme"), "case.close", {
-            "case_id": "case-acme-001", "expected_version": version, "confidence": 0.9})
+        receipt = await app.proposals.submit(
+            carol.facts("acme"),
+            "case.close",
+            {"case_id": "case-acme-001", "expected_version": version, "confidence": 0.9},
+        )
         assert receipt.proposal_id
-        await app.approvals.approve(alice.facts("acme"), receipt.proposal_id, digest=None,
-                                    channel="cli")
+        await app.approvals.approve(
+            alice.facts("acme"), receipt.proposal_id, digest=None, channel="cli"
+        )
         before = table_counts(db)
         failing_domain.FAIL_ON_CLOSE = True
-        result = await app.approvals.approve(bob.facts("acme"), receipt.proposal_id, digest=None,
-                                             channel="cli")
+        result = await app.approvals.approve(
+            bob.facts("acme"), receipt.proposal_id, digest=None, channel="cli"
+        )
         assert result.proposal.status == "failed"
         assert "nothing was committed" in result.proposal.status_reason
         after = table_counts(db)
-        assert after["events"] == before["events"] and after["outbox"] == before["outbox"]
+        assert after["events"] == before["events"]
+        assert after["outbox"] == before["outbox"]
         assert await case_version(app, "case-acme-001") == version
         snapshot(db)  # readable: no half-open transaction left behind
     finally:

@@ -13,11 +13,17 @@ import sys
 from pathlib import Path
 
 from signoff.server.app import App, Settings, build_app
+from signoff.server.executor import Execution
+from signoff.store.ports import UnitOfWork
 
 
 async def execute(app: App, ids: list[str]) -> None:
     for proposal_id in ids:
-        done = await app.store.write(lambda uow, p=proposal_id: app.executor.run(uow, p))
+
+        def run(uow: UnitOfWork, p: str = proposal_id) -> Execution | None:
+            return app.executor.run(uow, p)
+
+        done = await app.store.write(run)
         if done is not None and done.events:
             print(proposal_id, flush=True)
 
@@ -25,18 +31,30 @@ async def execute(app: App, ids: list[str]) -> None:
 async def workload(app: App, n: int) -> None:
     agent = app.principals.get("agent:triage")
     alice = app.principals.get("user:alice")
-    assert agent and alice
+    assert agent
+    assert alice
     triage, supervisor = agent.facts("acme"), alice.facts("acme")
     for i in range(n):
-        await app.proposals.submit(triage, "brief.create", {
-            "case_id": "case-acme-002", "summary": f"note {i}", "confidence": 0.9})
+        await app.proposals.submit(
+            triage,
+            "brief.create",
+            {"case_id": "case-acme-002", "summary": f"note {i}", "confidence": 0.9},
+        )
         if i % 2:
             continue
         version = await app.store.read(
-            lambda uow: uow.events.version("acme", "case", "case-acme-001"))
-        receipt = await app.proposals.submit(triage, "case.update_risk", {
-            "case_id": "case-acme-001", "risk_level": ["high", "medium"][i // 2 % 2],
-            "expected_version": version, "confidence": 0.5})
+            lambda uow: uow.events.version("acme", "case", "case-acme-001")
+        )
+        receipt = await app.proposals.submit(
+            triage,
+            "case.update_risk",
+            {
+                "case_id": "case-acme-001",
+                "risk_level": ["high", "medium"][i // 2 % 2],
+                "expected_version": version,
+                "confidence": 0.5,
+            },
+        )
         assert receipt.proposal_id, receipt
         await app.approvals.approve(supervisor, receipt.proposal_id, digest=None, channel="cli")
 

@@ -159,6 +159,17 @@ def test_limits_deny_once_reached(so_far: int, last_hour: int, effect: str, rule
         assert [t.rule_id for t in explained.trace] == [rule, "anything"]
 
 
+@pytest.mark.parametrize("kind", ["user", "service"])
+def test_the_hourly_limit_applies_to_agents_only(kind: str) -> None:
+    gate = Gate(policy(LIMITED))
+    run = RunFacts(id=None, proposals_so_far=0, principal_proposals_last_hour=10**6)
+    person = PrincipalFacts(id=f"{kind}:x", kind=kind, tenant="acme")
+    assert gate.evaluate(proposal_input("x.y", principal=person, run=run)).effect == "allow"
+    agent = PrincipalFacts(id="agent:x", kind="agent", tenant="acme")
+    assert gate.evaluate(proposal_input("x.y", principal=agent, run=run)).rule_id == (
+        "limits.per_agent_per_hour")
+
+
 def test_limits_are_optional() -> None:
     gate = Gate(policy('[[rule]]\nid = "a"\ncommands = ["x.y"]\neffect = "allow"\n'))
     assert gate.policy.limits.proposals_per_run is None

@@ -195,3 +195,27 @@ async def test_get_and_by_causation(store: Store) -> None:
     assert [m.message_id for m in await store.read(
         lambda uow: uow.outbox.by_causation("ev-1", limit=1)
     )] == ["m-1"]
+
+
+async def test_a_claim_rolls_back_with_its_job(store: Store) -> None:
+    await add(store, msg("m-1", None))
+
+    def job(uow: UnitOfWork) -> None:
+        assert uow.outbox.claim(A, at(0), at(60), 10)
+        raise RuntimeError("the relay crashed mid-claim")
+
+    with pytest.raises(RuntimeError):
+        await store.write(job)
+    assert await claim(store, B, now=0, until=5) == ["m-1"]
+
+
+async def test_inbox_handled_lists_the_consumers_of_messages(store: Store) -> None:
+    def job(uow: UnitOfWork) -> None:
+        uow.inbox.record("mailer", "m-1", at(1))
+        uow.inbox.record("archiver", "m-1", at(2))
+        uow.inbox.record("mailer", "m-2", at(3))
+
+    await store.write(job)
+    handled = await store.read(lambda uow: uow.inbox.handled(["m-1", "m-9"]))
+    assert handled == [("mailer", "m-1", at(1)), ("archiver", "m-1", at(2))]
+    assert await store.read(lambda uow: uow.inbox.handled([])) == []

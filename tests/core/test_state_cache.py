@@ -1,0 +1,78 @@
+"""The cross-transaction state cache: a head start, never a source of truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from signoff.policies import PrincipalFacts
+from signoff.server.aggregates import Loaders, StateCache, TxStateLoader
+from signoff.server.app import App
+from signoff.server.committer import Causation
+from signoff.server.domain import NewEvent
+from signoff.store.ports import UnitOfWork
+from signoff.store.records import Actor
+
+pytestmark = pytest.mark.anyio
+
+CASE = "case-acme-001"
+WHO = Causation(actor=Actor(id="system:test", kind="system"))
+
+
+def brief(summary: str, number: int) -> NewEvent:
+    return NewEvent("case.brief_added", {"brief_number": number, "summary": summary})
+
+
+async def test_a_state_cached_in_a_rolled_back_transaction_is_not_trusted(app: App) -> None:
+    cache = StateCache()
+    loaders = Loaders(app.upcaster, cache)
+    case = app.domain.aggregate("case")
+    assert case is not None
+    base = await app.store.read(lambda uow: uow.events.version("acme", "case", CASE))
+
+    def doomed(uow: UnitOfWork) -> None:
+        app.committer.commit(uow, tenant_id="acme", aggregate_type="case", aggregate_id=CASE,
+                             base_version=base, events=[brief("never happened", 90)],
+                             causation=WHO)
+        assert loaders(uow, "acme").load(case, CASE).version == base + 1  # cached at base+1
+        raise RuntimeError("roll it back")
+
+    with pytest.raises(RuntimeError):
+        await app.store.write(doomed)
+
+    def real(uow: UnitOfWork) -> None:
+        app.committer.commit(uow, tenant_id="acme", aggregate_type="case", aggregate_id=CASE,
+                             base_version=base, events=[brief("what happened", 1)],
+                             causation=WHO)
+
+    await app.store.write(real)
+
+    def both(uow: UnitOfWork) -> tuple[Any, Any]:
+        cached = loaders(uow, "acme").load(case, CASE)
+        fresh = TxStateLoader(uow, "acme", app.upcaster).load(case, CASE)
+        return cached, fresh
+
+    cached, fresh = await app.store.read(both)
+    assert cached == fresh
+    assert cached.version == base + 1
+
+
+async def test_cached_loads_agree_with_a_full_fold_as_the_stream_grows(
+    app: App, agent: PrincipalFacts
+) -> None:
+    case = app.domain.aggregate("case")
+    assert case is not None
+    for n in range(12):
+        receipt = await app.proposals.submit(
+            agent, "brief.create", {"case_id": CASE, "summary": f"brief {n}", "confidence": 0.9}
+        )
+        assert receipt.status == "executed"
+
+        def compare(uow: UnitOfWork) -> tuple[Any, Any]:
+            return (app.loaders(uow, "acme").load(case, CASE),
+                    TxStateLoader(uow, "acme", app.upcaster).load(case, CASE))
+
+        cached, fresh = await app.store.read(compare)
+        assert cached == fresh
+    assert app.loaders.cache.get(("acme", "case", CASE)) is not None
