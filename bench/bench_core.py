@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shutil
 import sqlite3
 import statistics
@@ -32,24 +31,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from benchlib import bench_policy, fresh
 from rich.console import Console
 from rich.table import Table
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App, Settings, build_app, example_file
+from signoff.server.app import App, Settings, build_app
 from signoff.server.committer import Causation
 from signoff.server.domain import NewEvent
 from signoff.server.rebuild import rebuild_projections
 from signoff.store.records import Actor
 
 console = Console(stderr=True)
-
-
-def fresh(folder: Path, name: str) -> Path:
-    path = folder / name
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return path
 
 
 def raw_commits(folder: Path, n: int) -> float:
@@ -68,17 +61,6 @@ def raw_commits(folder: Path, n: int) -> float:
     elapsed = time.perf_counter() - start
     conn.close()
     return n / elapsed
-
-
-def bench_policy(folder: Path) -> Path:
-    """The demo policy with its rate limits lifted: the benchmark submits far
-    more than 500 proposals an hour on purpose."""
-    text = example_file("policy.toml").read_text()
-    text = re.sub(r"(?m)^(proposals_per_run|per_agent_per_hour)\s*=\s*\d+", r"\1 = 100000000",
-                  text)
-    path = folder / "bench-policy.toml"
-    path.write_text(text)
-    return path
 
 
 async def open_app(path: Path) -> tuple[App, PrincipalFacts]:

@@ -24,7 +24,6 @@ import asyncio
 import bisect
 import json
 import os
-import re
 import shutil
 import sqlite3
 import statistics
@@ -34,10 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchlib import bench_policy, fresh
 from rich.console import Console
 from rich.table import Table
 
-from signoff.server.app import App, Settings, build_app, example_file
+from signoff.server.app import App, Settings, build_app
 from signoff.server.committer import Causation
 from signoff.server.domain import NewEvent
 from signoff.server.projector import Projector
@@ -48,24 +48,6 @@ from signoff.store.records import Actor
 
 console = Console(stderr=True)
 BATCH = 500
-
-
-def fresh(folder: Path, name: str) -> Path:
-    path = folder / name
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return path
-
-
-def bench_policy(folder: Path) -> Path:
-    """The demo policy with its rate limits lifted: the load test proposes far
-    more than 500 times an hour on purpose."""
-    text = example_file("policy.toml").read_text()
-    text = re.sub(r"(?m)^(proposals_per_run|per_agent_per_hour)\s*=\s*\d+", r"\1 = 100000000",
-                  text)
-    path = folder / "bench-policy.toml"
-    path.write_text(text)
-    return path
 
 
 async def open_app(folder: Path, name: str) -> App:

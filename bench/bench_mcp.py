@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import re
 import socket
 import sqlite3
 import statistics
@@ -39,6 +38,7 @@ from typing import Any
 
 import anyio
 import httpx2
+from benchlib import bench_policy
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
@@ -46,22 +46,10 @@ from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
-from signoff.server.app import example_file
-
 QUERY_GOAL, COMMAND_GOAL = 1.25, 2.0
 HERE = Path(__file__).resolve()
 SUMMARY = {"case_id": "case-acme-001"}
 TOKEN = "bench-acme-token"
-
-
-def bench_policy(folder: str) -> str:
-    """The demo policy without its rate limits, which a benchmark exceeds by design."""
-    text = example_file("policy.toml").read_text()
-    text = re.sub(r"(?m)^(proposals_per_run|per_agent_per_hour)\s*=.*$", r"\1 = 100000000",
-                  text)
-    path = Path(folder) / "policy.toml"
-    path.write_text(text)
-    return str(path)
 
 
 def brief(n: int, tag: str) -> dict[str, Any]:
@@ -157,7 +145,8 @@ async def latency(calls: int, warmup: int, mode: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         signoff = StdioServerParameters(command=sys.executable, args=[
             "-m", "signoff.server.cli", "serve", "--demo", "--db", f"{folder}/bench.db",
-            "--policy", bench_policy(folder), "--principal", "agent:triage", "--tenant", "acme"])
+            "--policy", str(bench_policy(Path(folder))), "--principal", "agent:triage",
+            "--tenant", "acme"])
         bare = StdioServerParameters(command=sys.executable,
                                      args=[str(HERE), "--baseline-server"])
         ours: dict[str, float] = {}
@@ -214,7 +203,7 @@ async def http_load(seconds: float, clients: int, tool: str) -> dict[str, Any]:
         process = await anyio.open_process(
             [sys.executable, "-m", "signoff.server.cli", "serve", "--transport", "http",
              "--port", str(port), "--db", str(db), "--demo", "--tokens", str(tokens),
-             "--policy", bench_policy(folder)],
+             "--policy", str(bench_policy(Path(folder)))],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             await wait_for_port(port)

@@ -15,9 +15,10 @@ from signoff.server.app import App
 from signoff.server.clock import FixedClock
 from signoff.server.console import SECURITY_HEADERS, ConsoleSettings
 from signoff.server.console_auth import local_target
+from tests.conftest import open_app
 from tests.console.harness import console_running
 from tests.console.http import Browserless
-from tests.review.helpers import closure, escalation, open_app, snapshot
+from tests.review.helpers import closure, escalation, snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -9,6 +9,7 @@ from typing import Any
 import anyio.to_thread
 from typer.testing import CliRunner, Result
 
+from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.store.ports import UnitOfWork
 
@@ -73,3 +74,35 @@ async def invoke(args: list[str]) -> Result:
     from signoff.server.cli import app as cli
 
     return await anyio.to_thread.run_sync(lambda: CliRunner().invoke(cli, args))
+
+
+EVIDENCED_CASE = "case-acme-001"  # the demo case with evidence
+
+
+async def pending_escalation(app: App, agent: PrincipalFacts) -> str:
+    version = await case_version(app, EVIDENCED_CASE)
+    receipt = await app.proposals.submit(
+        agent,
+        "case.escalate",
+        {
+            "case_id": EVIDENCED_CASE,
+            "expected_version": version,
+            "confidence": 0.8,
+            "evidence_refs": ["ev-acme-001-a"],
+        },
+    )
+    assert receipt.status == "pending_approval"
+    assert receipt.proposal_id
+    return receipt.proposal_id
+
+
+async def pending_closure(app: App, proposer: PrincipalFacts) -> str:
+    version = await case_version(app, EVIDENCED_CASE)
+    receipt = await app.proposals.submit(
+        proposer,
+        "case.close",
+        {"case_id": EVIDENCED_CASE, "expected_version": version, "confidence": 0.9},
+    )
+    assert receipt.status == "pending_approval"
+    assert receipt.proposal_id
+    return receipt.proposal_id

@@ -10,39 +10,12 @@ from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
 from signoff.server.errors import Forbidden, InvalidInput, NotFound, Refused
-from tests.core.conftest import principal
-from tests.core.helpers import case_version
+from tests.conftest import principal
+from tests.core.helpers import case_version, pending_closure, pending_escalation
 
 pytestmark = pytest.mark.anyio
 
 CASE = "case-acme-001"
-
-
-async def pending_escalation(app: App, agent: PrincipalFacts) -> str:
-    version = await case_version(app, CASE)
-    receipt = await app.proposals.submit(
-        agent,
-        "case.escalate",
-        {
-            "case_id": CASE,
-            "expected_version": version,
-            "confidence": 0.8,
-            "evidence_refs": ["ev-acme-001-a"],
-        },
-    )
-    assert receipt.status == "pending_approval"
-    assert receipt.proposal_id
-    return receipt.proposal_id
-
-
-async def pending_closure(app: App, proposer: PrincipalFacts) -> str:
-    version = await case_version(app, CASE)
-    receipt = await app.proposals.submit(
-        proposer, "case.close", {"case_id": CASE, "expected_version": version, "confidence": 0.9}
-    )
-    assert receipt.status == "pending_approval"
-    assert receipt.proposal_id
-    return receipt.proposal_id
 
 
 async def test_an_agent_can_never_vote(

@@ -16,7 +16,7 @@ from signoff.server.clock import FixedClock, SequentialIds
 from signoff.server.executor import Execution
 from signoff.server.lifecycle import Lifecycle
 from signoff.store.ports import UnitOfWork
-from tests.core.helpers import case_version, snapshot, table_counts
+from tests.core.helpers import case_version, pending_escalation, snapshot, table_counts
 
 pytestmark = pytest.mark.anyio
 
@@ -109,28 +109,17 @@ async def test_a_policy_that_now_denies_rejects_at_execution(
     app: App, agent: PrincipalFacts, alice: PrincipalFacts, tmp_path: Path
 ) -> None:
     version = await case_version(app, "case-acme-001")
-    receipt = await app.proposals.submit(
-        agent,
-        "case.escalate",
-        {
-            "case_id": "case-acme-001",
-            "expected_version": version,
-            "confidence": 0.8,
-            "evidence_refs": ["ev-acme-001-a"],
-        },
-    )
-    assert receipt.proposal_id
+    proposal_id = await pending_escalation(app, agent)
     stricter = tmp_path / "no-escalations.toml"
     stricter.write_text(
         '[[rule]]\nid = "freeze"\ncommands = ["case.escalate"]\n'
         'effect = "deny"\nreason = "escalations are frozen"\n'
     )
     app.gate.reload(stricter, app.domain.command_types())
-    result = await app.approvals.approve(alice, receipt.proposal_id, digest=None, channel="cli")
+    result = await app.approvals.approve(alice, proposal_id, digest=None, channel="cli")
     assert result.proposal.status == "rejected"
     assert "escalations are frozen" in result.proposal.status_reason
     assert await case_version(app, "case-acme-001") == version
-    proposal_id = receipt.proposal_id
     decisions = await app.store.read(lambda uow: uow.proposals.decisions(proposal_id))
     assert [(d.stage, d.effect) for d in decisions] == [("submit", "ask"), ("execute", "deny")]
 
@@ -139,17 +128,7 @@ async def test_a_stricter_ask_returns_the_proposal_to_the_queue(
     app: App, agent: PrincipalFacts, alice: PrincipalFacts, bob: PrincipalFacts, tmp_path: Path
 ) -> None:
     version = await case_version(app, "case-acme-001")
-    receipt = await app.proposals.submit(
-        agent,
-        "case.escalate",
-        {
-            "case_id": "case-acme-001",
-            "expected_version": version,
-            "confidence": 0.8,
-            "evidence_refs": ["ev-acme-001-a"],
-        },
-    )
-    assert receipt.proposal_id
+    proposal_id = await pending_escalation(app, agent)
     stricter = tmp_path / "two-keys.toml"
     stricter.write_text(
         '[[rule]]\nid = "two-keys"\ncommands = ["case.escalate"]\neffect = "ask"\n'
@@ -157,11 +136,11 @@ async def test_a_stricter_ask_returns_the_proposal_to_the_queue(
         'approvers = { roles = ["supervisor", "legal"], count = 2, distinct = true }\n'
     )
     app.gate.reload(stricter, app.domain.command_types())
-    first = await app.approvals.approve(alice, receipt.proposal_id, digest=None, channel="cli")
+    first = await app.approvals.approve(alice, proposal_id, digest=None, channel="cli")
     assert first.proposal.status == "pending_approval"
     assert first.proposal.decision.rule_id == "two-keys"
     assert await case_version(app, "case-acme-001") == version
-    second = await app.approvals.approve(bob, receipt.proposal_id, digest=None, channel="cli")
+    second = await app.approvals.approve(bob, proposal_id, digest=None, channel="cli")
     assert second.proposal.status == "executed"
 
 

@@ -5,46 +5,16 @@ built around sinks a test controls."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
-import pytest
-
-from signoff.policies import PrincipalFacts
-from signoff.server.app import App, Settings, build_app
-from signoff.server.clock import FixedClock, SequentialIds
+from signoff.server.app import App
 from signoff.server.consumers import NotificationConsumer
 from signoff.server.proposals import CallContext
 from signoff.server.relay import Relay
 from signoff.server.sink_config import RelayOptions
 from signoff.server.sinks import BaseSink, Sink
 from signoff.store.records import OutboxMessage
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "signoff.db"
-
-
-@pytest.fixture
-async def app(db: Path, clock: FixedClock) -> AsyncIterator[App]:
-    built = await build_app(Settings(db=db, clock=clock, ids=SequentialIds()))
-    assert await built.seed_if_empty() > 0
-    try:
-        yield built
-    finally:
-        await built.close()
-
-
-def principal(app: App, principal_id: str, tenant: str = "acme") -> PrincipalFacts:
-    record = app.principals.get(principal_id)
-    assert record is not None, principal_id
-    return record.facts(tenant)
+from tests.conftest import principal
 
 
 async def send_notice(app: App, case_id: str = "case-acme-001", tenant: str = "acme",

@@ -20,8 +20,9 @@ import pytest
 
 from signoff.server.app import Settings, build_app
 from signoff.server.audit import verify_chain
+from tests.conftest import principal
 
-from .conftest import principal, send_notice
+from .conftest import send_notice
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -13,8 +13,9 @@ from signoff.server.consumers import NotificationConsumer, delivery_key, notice_
 from signoff.server.proposals import CallContext
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, OutboxMessage, ProposalRecord
+from tests.conftest import principal
 
-from .conftest import RecordingSink, make_relay, notifier, principal, send_notice
+from .conftest import RecordingSink, make_relay, notifier, send_notice
 
 pytestmark = pytest.mark.anyio
 

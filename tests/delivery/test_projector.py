@@ -29,9 +29,8 @@ from signoff.server.projector import (
 from signoff.server.rebuild import rebuild_projections
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import Actor, EventEnvelope
+from tests.conftest import principal
 from tests.core.helpers import invoke
-
-from .conftest import principal
 
 pytestmark = pytest.mark.anyio
 CASE_ID = "case-acme-001"

@@ -15,9 +15,10 @@ from signoff.server.app import App
 from signoff.server.clock import FixedClock
 from signoff.server.sinks import SIGNATURE_HEADER, TIMESTAMP_HEADER, BaseSink, WebhookSink
 from signoff.store.records import OutboxMessage
+from tests.conftest import principal
 from tests.core.helpers import invoke
 
-from .conftest import RecordingSink, make_relay, principal, send_notice
+from .conftest import RecordingSink, make_relay, send_notice
 from .receiver import webhook_receiver
 
 pytestmark = pytest.mark.anyio

@@ -13,9 +13,10 @@ from signoff.server.clock import FixedClock
 from signoff.server.proposals import CallContext
 from signoff.server.trace import Trace, TraceStep, build_trace, trace_of
 from signoff.store.records import RuntimeEntry
+from tests.conftest import principal
 from tests.core.helpers import invoke
 
-from .conftest import RecordingSink, make_relay, notifier, principal, send_notice
+from .conftest import RecordingSink, make_relay, notifier, send_notice
 
 pytestmark = pytest.mark.anyio
 RUN, CORRELATION = "run-7", "corr-7"

@@ -14,9 +14,9 @@ from typing import Any
 import anyio.to_thread
 from typer.testing import CliRunner, Result
 
-from signoff.policies import PrincipalFacts
-from signoff.server.app import App, Settings, build_app
-from signoff.server.clock import FixedClock, SequentialIds
+from signoff.server.app import App
+from signoff.server.clock import FixedClock
+from tests.conftest import principal
 
 CASE = "case-acme-001"
 TABLES = ("events", "proposals", "proposal_events", "decisions", "votes", "command_results",
@@ -26,18 +26,6 @@ TABLES = ("events", "proposals", "proposal_events", "decisions", "votes", "comma
 def real_clock(offset: timedelta = timedelta(0)) -> FixedClock:
     """A fixed clock at (real now + offset), to the second."""
     return FixedClock((datetime.now(UTC) + offset).replace(microsecond=0))
-
-
-async def open_app(db: Path, clock: FixedClock, **settings: Any) -> App:
-    app = await build_app(Settings(db=db, clock=clock, ids=SequentialIds(), **settings))
-    await app.seed_if_empty()
-    return app
-
-
-def principal(app: App, principal_id: str, tenant: str = "acme") -> PrincipalFacts:
-    record = app.principals.get(principal_id)
-    assert record is not None, principal_id
-    return record.facts(tenant)
 
 
 async def case_version(app: App, case_id: str = CASE) -> int:

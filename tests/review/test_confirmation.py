@@ -28,7 +28,8 @@ from signoff.server.clock import FixedClock
 from signoff.server.confirmation import submit_with_confirmation
 from signoff.server.errors import Forbidden, Refused
 from signoff.server.receipts import Receipt
-from tests.review.helpers import CASE, case_version, open_app, principal, snapshot
+from tests.conftest import open_app, principal
+from tests.review.helpers import CASE, case_version, snapshot
 
 pytestmark = pytest.mark.anyio
 POLICY = Path(__file__).with_name("confirm_policy.toml")

@@ -15,7 +15,8 @@ from signoff.server.app import App
 from signoff.server.clock import FixedClock
 from signoff.server.identity import FixedIdentity
 from signoff.server.mcp_server import build_server
-from tests.review.helpers import CASE, case_version, open_app, principal
+from tests.conftest import open_app, principal
+from tests.review.helpers import CASE, case_version
 from tests.review.test_confirmation import POLICY, Requester, proposals, votes
 
 pytestmark = pytest.mark.anyio

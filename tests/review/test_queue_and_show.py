@@ -9,17 +9,8 @@ import pytest
 
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
-from tests.review.helpers import (
-    CASE,
-    cli,
-    closure,
-    escalation,
-    json_out,
-    open_app,
-    pending,
-    principal,
-    real_clock,
-)
+from tests.conftest import open_app, principal
+from tests.review.helpers import CASE, cli, closure, escalation, json_out, pending, real_clock
 
 pytestmark = pytest.mark.anyio
 

@@ -10,6 +10,7 @@ import pytest
 
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
+from tests.conftest import open_app, principal
 from tests.review.helpers import (
     CASE,
     case_version,
@@ -17,8 +18,6 @@ from tests.review.helpers import (
     closure,
     escalation,
     json_out,
-    open_app,
-    principal,
     real_clock,
     snapshot,
 )
