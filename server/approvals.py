@@ -78,6 +78,9 @@ class ApprovalService:
             raise Forbidden("you proposed this; someone else must review it")
         if proposal.status != "pending_approval":
             raise Refused(f"proposal {proposal_id} is {proposal.status}, not pending approval")
+        if proposal.expires_at is not None and proposal.expires_at <= self._clock():
+            # Past its deadline but not swept yet: the next sweep marks it.
+            raise Refused(f"proposal {proposal_id} is expired, not pending approval")
         decision = proposal.decision
         roles = tuple(r for r in voter.roles if r in decision.approver_roles)
         if not roles:

@@ -10,6 +10,7 @@ from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
 from signoff.server.errors import Forbidden, InvalidInput, NotFound, Refused
+from signoff.store.records import ProposalRecord
 from tests.conftest import principal
 from tests.core.helpers import case_version, pending_closure, pending_escalation
 
@@ -144,3 +145,23 @@ async def test_an_approval_after_the_aggregate_moved_on_is_a_conflict(
     assert result.execution is not None
     assert result.execution.events == []
     assert await case_version(app, CASE) == version
+
+
+async def test_a_vote_after_the_deadline_is_refused_even_before_the_sweep(
+    app: App, agent: PrincipalFacts, alice: PrincipalFacts, clock: FixedClock
+) -> None:
+    proposal_id = await pending_escalation(app, agent)
+    sweeps: list[int] = []
+
+    async def no_sweep() -> list[ProposalRecord]:
+        sweeps.append(1)  # the deadline passes after the sweep ran
+        clock.advance(timedelta(hours=24, seconds=1))
+        return []
+
+    app.approvals.expire_due = no_sweep  # type: ignore[method-assign]
+    with pytest.raises(Refused, match="is expired"):
+        await app.approvals.approve(alice, proposal_id, digest=None, channel="cli")
+    assert sweeps == [1]
+    receipt = await app.proposals.receipt(agent, proposal_id)
+    assert receipt is not None
+    assert receipt.status == "pending_approval"  # nothing was executed
