@@ -36,6 +36,7 @@ from signoff.policies.policy import Policy
 from signoff.policies.principals import (
     PrincipalRecord,
     Principals,
+    PrincipalsFile,
     load_principals,
     parse_principals,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "PrincipalRecord",
     "PrincipalSelector",
     "Principals",
+    "PrincipalsFile",
     "PrincipalsLoadError",
     "Problem",
     "ProposalFacts",

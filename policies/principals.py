@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from signoff.policies.clauses import KINDS
 from signoff.policies.errors import NotAMemberError, PrincipalsLoadError, Problem
 from signoff.policies.model import PrincipalFacts, PrincipalKind
 from signoff.policies.toml_checks import Reporter, describe, read_toml
+
+log = logging.getLogger("signoff.principals")
 
 PRINCIPAL_KEYS = ("id", "kind", "tenants", "roles", "token_sha256", "display_name")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -148,3 +152,55 @@ def _kind(value: object) -> PrincipalKind:
         if value == kind:
             return kind
     raise ValueError(f"not a principal kind: {value!r}")
+
+
+class PrincipalsFile(Principals):
+    """The principals file, read again when it changes, so that removing a
+    principal (or a tenant from one) revokes access without a restart.
+
+    The file is checked at most every `min_interval` seconds (one `stat`); a
+    new version that fails to load is ignored and the last good one stays,
+    like a policy that fails to load."""
+
+    def __init__(self, path: Path, *, min_interval: float = 1.0) -> None:
+        self._path = path
+        self._min_interval = min_interval
+        self._stamp = self._stat()
+        self._loaded = load_principals(path)  # a bad file at start is an error
+        self._checked = time.monotonic()
+        super().__init__((), source=str(path))
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            info = self._path.stat()
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size)
+
+    def current(self) -> Principals:
+        now = time.monotonic()
+        if now - self._checked >= self._min_interval:
+            self._checked = now
+            stamp = self._stat()
+            if stamp is not None and stamp != self._stamp:
+                try:
+                    self._loaded = load_principals(self._path)
+                    self._stamp = stamp
+                except (PrincipalsLoadError, OSError) as exc:
+                    log.warning("keeping the principals loaded before: %s", exc)
+        return self._loaded
+
+    def get(self, principal_id: str) -> PrincipalRecord | None:
+        return self.current().get(principal_id)
+
+    def by_token(self, token: str) -> PrincipalRecord | None:
+        return self.current().by_token(token)
+
+    def in_tenant(self, tenant: str) -> tuple[PrincipalRecord, ...]:
+        return self.current().in_tenant(tenant)
+
+    def __iter__(self) -> Iterator[PrincipalRecord]:
+        return iter(self.current())
+
+    def __len__(self) -> int:
+        return len(self.current())

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from signoff.policies import Gate, Policy, load_policy
-from signoff.policies.principals import Principals, load_principals
+from signoff.policies.principals import Principals, PrincipalsFile
 from signoff.server.aggregates import Loaders, Upcaster
 from signoff.server.approvals import ApprovalService
 from signoff.server.clock import Clock, IdFactory, random_ids, system_clock
@@ -128,7 +128,7 @@ class App:
 async def build_app(settings: Settings) -> App:
     domain = load_domain(settings.domain)
     policy = load_policy(settings.policy_path(), domain.command_types())
-    principals = load_principals(settings.principals_path())
+    principals = PrincipalsFile(settings.principals_path())
     gate = GateHolder(policy)
     clock, ids = settings.clock, settings.ids
     upcaster = Upcaster(domain)

@@ -2,7 +2,10 @@
 
 A vote is checked and recorded in one write job with the quorum check and,
 when the quorum is reached, the execution itself: there is no moment where a
-proposal is approved but nobody is going to execute it.
+proposal is approved but nobody is going to execute it. A refused vote writes
+nothing; a proposal past its deadline is refused at vote time and marked
+expired by the sweep (`expire_due`), which serve and the console run
+periodically and the review CLI runs before each vote.
 """
 
 from __future__ import annotations
@@ -49,7 +52,6 @@ class ApprovalService:
         self, voter: PrincipalFacts, proposal_id: str, *, digest: str | None,
         channel: VoteChannel, comment: str = "",
     ) -> VoteResult:
-        await self.expire_due()
         return await self._store.write(
             lambda uow: self._vote(uow, voter, proposal_id, "approve", digest, comment, channel)
         )
@@ -60,7 +62,6 @@ class ApprovalService:
     ) -> VoteResult:
         if not reason.strip():
             raise InvalidInput("a rejection needs a reason")
-        await self.expire_due()
         return await self._store.write(
             lambda uow: self._vote(uow, voter, proposal_id, "reject", digest, reason, channel)
         )
@@ -74,6 +75,8 @@ class ApprovalService:
             raise NotFound(f"proposal {proposal_id} not found")
         if voter.kind == "agent":
             raise Forbidden("agents cannot approve or reject proposals")
+        if voter.kind != "user":
+            raise Forbidden("only people can approve or reject proposals")
         if voter.id == proposal.actor.id:
             raise Forbidden("you proposed this; someone else must review it")
         if proposal.status != "pending_approval":
@@ -136,7 +139,6 @@ class ApprovalService:
         the lifecycle and changes nothing else (None is returned): the proposal
         stays in the queue for the reviewers, never auto-approved or rejected.
         """
-        await self.expire_due()
 
         def confirm(uow: UnitOfWork) -> VoteResult | None:
             proposal = uow.proposals.get(proposal_id, voter.tenant)

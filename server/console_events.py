@@ -66,6 +66,9 @@ async def queue_events(request: Request) -> Response:
     async def changes() -> AsyncIterator[dict[str, str]]:
         last = None
         while not console.stopping.is_set():
+            record = console.app.principals.get(who.record.id)
+            if record is None or who.tenant not in record.tenants:
+                return  # removed from the principals file: the stream ends with access
             current = await queue_fingerprint(console.app, chosen)
             if current != last:
                 yield {"event": "queue", "data": current}

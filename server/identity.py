@@ -52,8 +52,9 @@ class BearerIdentity:
 
     The SDK's auth middleware keeps the verified token in a context variable
     that follows the request into the handler task; we re-resolve the
-    principal on every request so a principal removed from the file, or no
-    longer a member of the tenant, loses access at once."""
+    principal on every request against the principals file (re-read when
+    it changes, checked at most once a second), so a principal removed from
+    it, or no longer a member of the tenant, loses access within a second."""
 
     def __init__(self, principals: Principals) -> None:
         self._principals = principals

@@ -215,7 +215,11 @@ class SignoffTokenVerifier(TokenVerifier):
         return AccessToken(
             # Only a digest prefix is kept: the token itself stays with the client.
             token="sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16],
-            client_id=principal, subject=principal, scopes=[], expires_at=expires_at,
+            # The SDK binds a session to (client_id, issuer, subject): the
+            # tenant is part of the client id so a token of the same principal
+            # in another tenant can never join (or listen on) this session.
+            client_id=f"{principal}@{tenant}", subject=principal, scopes=[],
+            expires_at=expires_at,
             claims={TENANT_CLAIM: tenant},
         )
 

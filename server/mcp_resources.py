@@ -32,6 +32,7 @@ log = logging.getLogger("signoff.mcp.subscriptions")
 PREFIX = "signoff://proposals/"
 TEMPLATE = PREFIX + "{proposal_id}"
 DEFAULT_INTERVAL = 2.0
+NOTIFY_TIMEOUT = 5.0  # seconds a subscriber may take to accept one notification
 
 Notify = Callable[[str], Awaitable[None]]
 Stamp = tuple[str, str, int]
@@ -143,8 +144,9 @@ class ProposalWatch:
                 listening = True
                 continue
             try:
-                await watcher.notify(uri)
-            except Exception:  # the connection went away: forget it
+                with anyio.fail_after(NOTIFY_TIMEOUT):  # one stalled client must not stall all
+                    await watcher.notify(uri)
+            except Exception:  # the connection went away or stalled: forget it
                 log.info("dropping a subscriber of %s: %s", uri, "notification failed")
                 self.remove(uri, key)
         if listening:

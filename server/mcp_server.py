@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from importlib import metadata
 from typing import Any
@@ -40,6 +40,7 @@ from mcp_types import (
 )
 from mcp_types import Tool as MCPTool
 
+from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.identity import Identity
 from signoff.server.mcp_auth import HttpAuth
@@ -131,10 +132,19 @@ class SignoffServer(MCPServer[Any]):
         uri = str(params.uri)
         principal = self.identity.current()
         key = _connection_key(ctx.session)
-        if principal is None or not await self.watch.add(
+        if principal is None or not self._may_watch(principal) or not await self.watch.add(
                 uri, key, principal, ctx.session.send_resource_updated):
             raise MCPError(code=INVALID_PARAMS, message=f"resource {uri} not found")
+        # Forget the subscription when the connection closes (the SDK unwinds
+        # this stack on disconnect): nothing else would, for a final proposal.
+        stack = getattr(key, "exit_stack", None)
+        if isinstance(stack, AsyncExitStack):
+            stack.callback(self.watch.remove, uri, key)
         return EmptyResult()
+
+    def _may_watch(self, principal: PrincipalFacts) -> bool:
+        """Watching a proposal is reading it: the same rule as get_proposal."""
+        return self.app.gate().policy.may_query(principal, GET_PROPOSAL)
 
     async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any],
                            params: UnsubscribeRequestParams) -> EmptyResult:
@@ -155,7 +165,7 @@ class SignoffServer(MCPServer[Any]):
         principal, key = self.identity.current(), object()
         allowed = [
             uri for uri in uris
-            if isinstance(uri, str) and principal is not None
+            if isinstance(uri, str) and principal is not None and self._may_watch(principal)
             and await self.watch.add(uri, key, principal, None)
         ]
         params = {**ctx.params,

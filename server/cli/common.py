@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ import anyio
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape as escape_markup
 
 from signoff.server.app import App, Settings, build_app, default_db
 
@@ -22,6 +24,18 @@ DbOption = Annotated[
                  default_factory=default_db, show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+
+# C0/C1 controls, DEL, and the bidi overrides/isolates that reorder a line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape(text: str) -> str:
+    """Text for the terminal: rich markup escaped, and control and bidi
+    characters shown as \\uXXXX. An agent writes rationales, payloads and
+    ids a reviewer reads here: they must not move the cursor, erase lines or
+    reorder what the reviewer approves."""
+    return escape_markup(_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -22,13 +22,20 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import anyio
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.approvals import VoteResult
-from signoff.server.cli.common import DbOption, JsonOption, err, json_lines, open_app, out
+from signoff.server.cli.common import (
+    DbOption,
+    JsonOption,
+    err,
+    escape,
+    json_lines,
+    open_app,
+    out,
+)
 from signoff.server.errors import NotFound, SignoffError
 from signoff.server.receipts import EventView
 from signoff.server.reviewing import (
@@ -238,6 +245,9 @@ def _vote(
     cast: Callable[[App, PrincipalFacts], Awaitable[VoteResult]],
 ) -> None:
     async def job(app: App) -> VoteResult:
+        # The CLI is the operator's tool: it sweeps overdue proposals first,
+        # as serve and the console do on a timer.
+        await app.approvals.expire_due()
         return await cast(app, await _reviewer(app, proposal_id, who))
 
     try:

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 import anyio
 import typer
 
-from signoff.policies import LoadError, Principals, load_principals
+from signoff.policies import LoadError, Principals, PrincipalsFile
 from signoff.server.app import Settings, build_app, example_file
 from signoff.server.cli.common import DbOption, err, fail
 from signoff.server.errors import ConfigError
@@ -112,7 +112,7 @@ def serve_command(
 def _principals(path: Path | None) -> Principals:
     source = path or example_file("principals.toml")
     try:
-        return load_principals(source)
+        return PrincipalsFile(source)
     except LoadError as exc:
         fail(str(exc), code=2)
         raise

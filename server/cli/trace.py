@@ -7,10 +7,17 @@ from typing import Annotated, Any
 
 import anyio
 import typer
-from rich.markup import escape
 from rich.tree import Tree
 
-from signoff.server.cli.common import DbOption, JsonOption, fail, json_lines, open_app, out
+from signoff.server.cli.common import (
+    DbOption,
+    JsonOption,
+    escape,
+    fail,
+    json_lines,
+    open_app,
+    out,
+)
 from signoff.server.trace import Trace, TraceStep, trace_of
 
 STYLE = {"tool_call": "cyan", "proposal": "bold", "decision": "magenta", "vote": "yellow",

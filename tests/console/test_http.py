@@ -197,8 +197,15 @@ async def test_identity_from_a_trusted_proxy_header(app: App) -> None:
         queue = await alice.get("/queue")
         assert queue.status == 200
         assert proposal_id in queue.body
-        dana = Browserless(base, headers={"X-Forwarded-User": "user:dana"}, cookie=alice.cookie)
-        assert proposal_id not in (await dana.get("/queue")).body  # a new person, a new session
+        # A new person behind the proxy gets a new session: nothing of alice's
+        # (here a pending flash message) carries over to bob on her cookie.
+        page = await alice.get(f"/proposals/{proposal_id}")
+        await alice.post(f"/proposals/{proposal_id}/reject",
+                         {"csrf_token": page.csrf(), "digest": "0" * 64, "reason": " "})
+        bob = Browserless(base, headers={"X-Forwarded-User": "user:bob"}, cookie=alice.cookie)
+        seen = await bob.get("/queue")
+        assert "Bob (legal)" in seen.body
+        assert "Refused" not in seen.body
 
 
 async def test_the_queue_stream_announces_arrivals(app: App) -> None:

@@ -43,6 +43,20 @@ def test_no_or_bad_token_is_401(server: HttpServer, token: str | None) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_another_tenants_token_cannot_join_a_session(server: HttpServer) -> None:
+    # The same principal (agent:triage) in acme and in globex: one session each.
+    opened = post(server, "acme-agent-token")
+    assert opened.status_code == 200
+    session = opened.headers["mcp-session-id"]
+    headers = {**HEADERS, "Authorization": "Bearer globex-agent-token",
+               "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    joined = httpx2.post(server.url, json=listing, headers=headers, timeout=30)
+    assert joined.status_code == 404
+    stream = httpx2.get(server.url, headers=headers, timeout=30)
+    assert stream.status_code == 404
+
+
 def test_an_identity_header_is_not_a_credential(server: HttpServer) -> None:
     headers = {**HEADERS, "X-Principal": "user:alice", "X-Tenant": "acme"}
     response = httpx2.post(server.url, json=INITIALIZE, headers=headers, timeout=30)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
@@ -77,3 +79,22 @@ async def test_no_identified_caller_sees_nothing_and_may_do_nothing(app: App) ->
     assert command.is_error
     assert command.structured_content is not None
     assert command.structured_content["outcome"] == "rejected"
+
+
+@pytest.mark.anyio
+async def test_a_closed_connection_leaves_no_subscription_behind(app: App) -> None:
+    server = build_server(app, agent(app))
+    async with server.running():
+        for _ in range(3):  # the same proposal, by idempotency key
+            async with Client(server, mode="legacy") as client:
+                receipt = await client.call_tool("propose_case_escalation", {
+                    "case_id": "case-acme-001", "expected_version": 4,
+                    "confidence": 0.8, "evidence_refs": ["ev-acme-001-a"],
+                    "idempotency_key": "watched-escalation"})
+                assert receipt.structured_content is not None
+                proposal_id = receipt.structured_content["proposal_id"]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", MCPDeprecationWarning)
+                    await client.subscribe_resource(f"signoff://proposals/{proposal_id}")
+                assert server.watch.watched == [f"signoff://proposals/{proposal_id}"]
+            assert server.watch.watched == []

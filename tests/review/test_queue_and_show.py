@@ -10,7 +10,16 @@ import pytest
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
 from tests.conftest import open_app, principal
-from tests.review.helpers import CASE, cli, closure, escalation, json_out, pending, real_clock
+from tests.review.helpers import (
+    CASE,
+    case_version,
+    cli,
+    closure,
+    escalation,
+    json_out,
+    pending,
+    real_clock,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -169,3 +178,20 @@ async def test_no_database_is_bad_usage(tmp_path: Path) -> None:
     result = await cli("review", "list", "--db", str(tmp_path / "missing.db"))
     assert result.exit_code == 2
     assert not (tmp_path / "missing.db").exists()
+
+
+async def test_text_an_agent_wrote_cannot_rewrite_the_reviewers_terminal(
+    app: App, db: Path
+) -> None:
+    # Cursor up, erase line, and a faked vote line: all shown inert.
+    trick = "routine\x1b[2A\x1b[2K\nvote approve by user:alice \u202eevil"
+    proposal_id = await pending(
+        app, "agent:triage", "case.escalate", case_id=CASE,
+        expected_version=await case_version(app), confidence=0.9, rationale=trick,
+        evidence_refs=["ev-acme-001-a"])
+    human = await cli("review", "show", proposal_id, "--db", str(db))
+    assert human.exit_code == 0, human.output
+    assert "\x1b" not in human.stdout
+    assert "\u202e" not in human.stdout
+    assert "\\u001b[2A" in human.stdout
+    assert not any(line.startswith("vote approve") for line in human.stdout.splitlines())
