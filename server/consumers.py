@@ -128,7 +128,10 @@ def notice_line(message: OutboxMessage) -> dict[str, Any]:
 class NotificationConsumer(BaseSink):
     """Delivers messages of one topic to a JSONL file and records each
     delivery as a committed fact through the executor (module docstring).
-    The defaults are the casework notice's."""
+    The defaults are the casework notice's. Internal: it delivers the notice
+    itself, so it gets the message unredacted (module `sinks`)."""
+
+    internal = True
 
     def __init__(
         self, app: App, path: Path, *, topic: str = "notice.sent",

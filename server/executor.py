@@ -145,7 +145,7 @@ class Executor:
         ), correlation_id=proposal.correlation_id)
         record = decision_record(
             decision, proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id,
-            clock=self._clock, ids=self._ids, stage="execute",
+            now=self._clock(), ids=self._ids, stage="execute",
         )
         uow.proposals.add_decision(record)
         if decision.effect == "deny":

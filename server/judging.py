@@ -7,7 +7,7 @@ record they keep must be the same, so both live here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from signoff.policies import (
     AggregateFacts,
@@ -79,10 +79,9 @@ def proposer_of(proposal: ProposalRecord) -> PrincipalFacts:
 
 
 def decision_record(
-    decision: Decision, *, proposal_id: str, tenant_id: str, clock: Clock, ids: IdFactory,
+    decision: Decision, *, proposal_id: str, tenant_id: str, now: datetime, ids: IdFactory,
     stage: str = "submit",
 ) -> DecisionRecord:
-    now = clock()
     approvers = decision.approvers
     return DecisionRecord(
         decision_id=ids("dec"), proposal_id=proposal_id, tenant_id=tenant_id,

@@ -37,8 +37,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 REDACTED = "[redacted]"
-# A key containing any of these (case-insensitive) never shows its value.
-SECRET_MARKERS = ("token", "secret", "password", "authorization")
+# A key containing any of these (case-insensitive, '-' read as '_') never shows
+# its value.
+SECRET_MARKERS = (
+    "token", "secret", "password", "passwd", "authorization", "api_key", "apikey",
+    "private_key", "credential", "cookie",
+)
 TRACER_NAME = "signoff"
 ID_FIELDS = ("correlation_id", "run_id", "proposal_id", "message_id", "principal_id", "tenant_id")
 
@@ -55,7 +59,7 @@ _tracer = trace.get_tracer(TRACER_NAME)
 
 @functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    lowered = key.lower()
+    lowered = key.lower().replace("-", "_")  # header spellings too: X-API-Key
     return any(marker in lowered for marker in SECRET_MARKERS)
 
 

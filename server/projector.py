@@ -64,12 +64,17 @@ def prior_version(uow: UnitOfWork, event: EventEnvelope) -> int:
 
 
 class VersionTracker:
-    """The last version seen per aggregate, for aggregates a projection cares
-    about (those with an event it handles). Bounded: a forgotten aggregate is
-    looked up again (`lookup`); without a lookup (a replay from position 0)
-    an unknown aggregate must start at version 1."""
+    """The last version seen per aggregate.
 
-    def __init__(self, projection: str, capacity: int = 100_000,
+    With a `lookup` (the projector, starting from a checkpoint), it keeps only
+    aggregates the projection cares about (those with an event it handles),
+    and a bounded number of them: an aggregate it does not know, or forgot,
+    is looked up again. Without one (a replay from position 0), every
+    aggregate starts at version 0 and each of its events, handled or not,
+    must come next; such a tracker must be unbounded (`capacity=None`),
+    because a forgotten aggregate would look like a gap."""
+
+    def __init__(self, projection: str, capacity: int | None = 100_000,
                  parent: VersionTracker | None = None) -> None:
         self.projection = projection
         self._capacity = capacity
@@ -87,20 +92,24 @@ class VersionTracker:
         key = (event.tenant_id, event.aggregate_type, event.aggregate_id)
         last = self._known(key)
         if last is None:
-            if not handled:
-                return False
-            # Version 1 has no predecessor to look up.
-            first = event.aggregate_version == 1 or lookup is None
-            last = 0 if first or lookup is None else lookup(event)
+            if lookup is None:
+                last = 0  # a replay from 0: this is the aggregate's first event
+            elif not handled:
+                return False  # not an aggregate we track; looked up when it is
+            else:  # version 1 has no predecessor to look up
+                last = 0 if event.aggregate_version == 1 else lookup(event)
         if event.aggregate_version <= last:
             return False
         if event.aggregate_version != last + 1:
             raise ProjectionGap(self.projection, event, last + 1)
         self._last[key] = event.aggregate_version
         self._last.move_to_end(key)
-        if len(self._last) > self._capacity:
-            self._last.popitem(last=False)
+        self._trim()
         return handled
+
+    def _trim(self) -> None:
+        while self._capacity is not None and len(self._last) > self._capacity:
+            self._last.popitem(last=False)
 
     def stage(self) -> VersionTracker:
         """A child whose updates reach this tracker only on `commit`: what a
@@ -112,8 +121,7 @@ class VersionTracker:
         for key, version in self._last.items():
             self._parent._last[key] = version
             self._parent._last.move_to_end(key)
-        while len(self._parent._last) > self._parent._capacity:
-            self._parent._last.popitem(last=False)
+        self._parent._trim()
 
     def clear(self) -> None:
         self._last.clear()

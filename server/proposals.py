@@ -203,11 +203,10 @@ class ProposalService:
             run_id=call.run_id,
         ), correlation_id=call.correlation_id)
         proposal_id = self._ids("prop")
+        now = self._clock()  # decided and recorded at one instant
         record = decision_record(
-            decision, proposal_id=proposal_id, tenant_id=principal.tenant, clock=self._clock,
-            ids=self._ids,
+            decision, proposal_id=proposal_id, tenant_id=principal.tenant, now=now, ids=self._ids,
         )
-        now = self._clock()
         proposal = ProposalRecord(
             proposal_id=proposal_id, tenant_id=principal.tenant, command_id=self._ids("cmd"),
             command_type=spec.name, aggregate_type=spec.aggregate.name,

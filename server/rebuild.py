@@ -18,7 +18,7 @@ from typing import Any
 
 from signoff.server.aggregates import Upcaster
 from signoff.server.domain import Domain, Projection
-from signoff.server.projector import VersionTracker, checkpoint_name
+from signoff.server.projector import Key, VersionTracker, checkpoint_name
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope
 
@@ -47,6 +47,10 @@ class _FreshDocuments:
         self.dirty.add(key)
 
 
+def _key(event: EventEnvelope) -> Key:
+    return (event.tenant_id, event.aggregate_type, event.aggregate_id)
+
+
 class Rebuild:
     def __init__(self, projections: Sequence[Projection], upcaster: Upcaster) -> None:
         self._projections = projections
@@ -54,9 +58,13 @@ class Rebuild:
         self._docs: dict[tuple[str, str], _FreshDocuments] = {}
         self._caches: dict[tuple[str, str], dict[str, Any]] = {}
         self.generations: dict[str, int] = {}
-        # Replaying from position 0, every aggregate must start at version 1.
         self._trackers = {p.name: VersionTracker(p.name) for p in projections
                           if p.mode == "async"}
+        # The highest version of each aggregate replayed so far: what the
+        # projector looks up in the log for an aggregate its tracker does not
+        # know (or forgot), so a rebuild admits, and refuses, exactly the
+        # events the projector does.
+        self._versions: dict[Key, int] = {}
 
     def _writer(self, tenant_id: str, projection: str) -> _FreshDocuments:
         key = (tenant_id, projection)
@@ -67,6 +75,9 @@ class Rebuild:
     def apply(self, events: Sequence[EventEnvelope]) -> None:
         for event in events:
             wanted = [p for p in self._projections if self._admits(p, event)]
+            if self._trackers:
+                key = _key(event)
+                self._versions[key] = max(self._versions.get(key, 0), event.aggregate_version)
             if not wanted:
                 continue
             current = self._upcaster.upcast(event)
@@ -76,9 +87,16 @@ class Rebuild:
     def _admits(self, projection: Projection, event: EventEnvelope) -> bool:
         handled = event.event_type in projection.handles
         tracker = self._trackers.get(projection.name)
-        return handled if tracker is None else tracker.admit(event, handled)
+        if tracker is None:
+            return handled
+        return tracker.admit(event, handled, lambda e: self._versions.get(_key(e), 0))
 
     def flush(self, uow: UnitOfWork) -> None:
+        """Write what changed since the last flush. Raises GenerationSuperseded
+        (writing nothing) once a newer rebuild of any of the projections began:
+        this one could never be activated, so it stops now."""
+        for name, generation in self.generations.items():
+            uow.read_models.activate(name, generation, check_only=True)
         for (tenant_id, projection), docs in self._docs.items():
             target = uow.read_models.writer(tenant_id, projection, self.generations[projection])
             for key in sorted(docs.dirty):
@@ -96,7 +114,9 @@ async def rebuild_projections(
 ) -> dict[str, int]:
     """Rebuild the named projections (all when None), inline and async;
     returns the position each was rebuilt up to. Raises ProjectionGap (and
-    swaps nothing in) when an async projection's history has a hole."""
+    swaps nothing in) when an async projection's history has a hole, and
+    GenerationSuperseded (swapping nothing in) when another rebuild of one of
+    the projections began meanwhile: the newer one wins."""
     chosen = [p for p in domain.projections if names is None or p.name in names]
     unknown = set(names or ()) - {p.name for p in chosen}
     if unknown:

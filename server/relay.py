@@ -11,8 +11,14 @@ leaves the rows pending: they are published again (at least once), and the
 consumers' inbox makes the second time a no-op.
 
 Rows of one aggregate go out in position order: `claim` never hands out a
-row while an earlier row of its aggregate is still pending elsewhere, and
-within a batch a row whose predecessor failed is not attempted.
+row while an earlier row of its aggregate is still pending elsewhere, or
+dead (a dead row holds its aggregate back until `outbox retry`), and within
+a batch a row whose predecessor failed is not attempted.
+
+A lease is also a deadline: no publish starts once less than `margin` of it
+is left (the slowest sink's timeout, at least a tenth of the lease); the
+rest of the batch is put back for the next pass. A row is counted as
+published only if this relay still held it when it settled.
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,18 +37,21 @@ from typing import TYPE_CHECKING
 import anyio
 
 from signoff.server.clock import Clock
+from signoff.server.errors import ConfigError
 from signoff.server.observability import bound, domain_sensitive_fields, redact, span
 from signoff.server.projector import Projector
+from signoff.server.relay_batch import Batch, PassResult, Plan, settle
 from signoff.server.sink_config import (
     DeliveryConfig,
     RelayOptions,
     build_sinks,
     default_sinks_path,
+    lease_problem,
     load_delivery_config,
 )
 from signoff.server.sinks import Sink
 from signoff.store.faults import crash_point
-from signoff.store.ports import Store, UnitOfWork
+from signoff.store.ports import Store
 from signoff.store.records import OutboxMessage
 
 if TYPE_CHECKING:
@@ -56,27 +64,6 @@ CONCURRENCY = 8  # aggregates published at the same time within a batch
 
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass
-class PassResult:
-    claimed: int = 0
-    published: int = 0
-    retrying: int = 0
-    dead: int = 0
-    deferred: int = 0  # claimed but not attempted: an earlier row of the aggregate failed
-
-    def add(self, other: PassResult) -> None:
-        for name in ("claimed", "published", "retrying", "dead", "deferred"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-@dataclass
-class _Batch:
-    ok: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    deferred: list[str] = field(default_factory=list)
-    by_sink: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
 
 class Relay:
@@ -92,6 +79,17 @@ class Relay:
         self.owner = owner or default_owner()
         self._rng = rng or random.Random()  # jitter, not security
         self._sensitive = sensitive
+        problem = lease_problem(self.options.lease, {s.name: s.timeout for s in self.sinks})
+        if problem:
+            raise ConfigError(problem)
+
+    @property
+    def margin(self) -> timedelta:
+        """How much of its lease a relay keeps back: it starts no publish
+        later than this before the lease ends, so a publish (bounded by the
+        slowest sink's timeout) ends before another relay may take the row,
+        with a tenth of the lease at least left to flush and settle."""
+        return timedelta(seconds=max([self.options.lease / 10, *(s.timeout for s in self.sinks)]))
 
     def backoff(self, failures: int) -> timedelta:
         """Delay after the `failures`-th failure: base * 2^(failures-1), capped,
@@ -108,7 +106,7 @@ class Relay:
             lambda uow: uow.outbox.claim(self.owner, now, until, self.options.batch))
         if not claimed:
             return PassResult()
-        batch = _Batch()
+        batch = Batch(deadline=until - self.margin)
         groups: dict[tuple[str, str] | str, list[OutboxMessage]] = defaultdict(list)
         for message in claimed:
             key = (message.tenant_id, message.aggregate_id) if message.aggregate_id \
@@ -121,13 +119,24 @@ class Relay:
         async with anyio.create_task_group() as tg:
             for _ in range(min(CONCURRENCY, len(queue))):
                 tg.start_soon(self._publish_groups, queue, batch)
+        if batch.out_of_time:
+            log.warning("lease running out: rows put back unpublished", extra={
+                "rows": batch.out_of_time, "lease_s": self.options.lease})
         await self._flush(batch)
         return await self._settle(claimed, batch)
 
-    async def _publish_groups(self, queue: list[list[OutboxMessage]], batch: _Batch) -> None:
+    async def _publish_groups(self, queue: list[list[OutboxMessage]], batch: Batch) -> None:
         while queue:
             messages = queue.pop()
             for index, message in enumerate(messages):
+                if self._clock() >= batch.deadline:
+                    # Another relay may claim these rows any moment now: put
+                    # them back (released, no attempt counted) rather than
+                    # publish them beside it.
+                    rest = [m.message_id for m in messages[index:]]
+                    batch.deferred += rest
+                    batch.out_of_time += len(rest)
+                    break
                 error = await self._publish(message, batch)
                 if error is not None:
                     batch.failed[message.message_id] = error
@@ -135,14 +144,17 @@ class Relay:
                     break
                 batch.ok.append(message.message_id)
 
-    async def _publish(self, message: OutboxMessage, batch: _Batch) -> str | None:
+    async def _publish(self, message: OutboxMessage, batch: Batch) -> str | None:
         clean = redact(message.payload, self._sensitive)
-        outgoing = message if clean is message.payload else message.model_copy(
+        redacted = message if clean is message.payload else message.model_copy(
             update={"payload": clean})
         with bound(message_id=message.message_id, correlation_id=message.correlation_id):
             for sink in self.sinks:
                 if not sink.wants(message):
                     continue
+                # Secrets and sensitive fields never leave the process; a
+                # consumer inside it acts on the message as committed.
+                outgoing = message if sink.internal else redacted
                 with span("outbox.publish", correlation_id=message.correlation_id,
                           message_id=message.message_id, topic=message.topic, sink=sink.name,
                           attempt=message.attempts + 1):
@@ -157,7 +169,7 @@ class Relay:
         crash_point("relay.after_publish")
         return None
 
-    async def _flush(self, batch: _Batch) -> None:
+    async def _flush(self, batch: Batch) -> None:
         """Make every sink durable before anything is marked published; a
         sink that cannot fails every row it took in this batch."""
         for sink in self.sinks:
@@ -173,36 +185,24 @@ class Relay:
                         batch.ok.remove(message_id)
                         batch.failed[message_id] = error
 
-    async def _settle(self, claimed: list[OutboxMessage], batch: _Batch) -> PassResult:
+    async def _settle(self, claimed: list[OutboxMessage], batch: Batch) -> PassResult:
         now = self._clock()
         attempts = {m.message_id: m.attempts for m in claimed}
-        result = PassResult(claimed=len(claimed), deferred=len(batch.deferred))
-        plans = []
+        plans: list[Plan] = []
         for message_id, error in batch.failed.items():
             failures = attempts[message_id] + 1
             dead = failures >= self.options.max_attempts
             plans.append((message_id, error, None if dead else now + self.backoff(failures), dead))
-            if dead:
-                result.dead += 1
-                log.error("message dead-lettered", extra={
-                    "message_id": message_id, "attempts": failures, "error": error})
-            else:
-                result.retrying += 1
 
-        def settle(uow: UnitOfWork) -> int:
-            lost = 0
-            for message_id in batch.ok:
-                lost += not uow.outbox.complete(self.owner, message_id, now)
-            for message_id, error, next_at, dead in plans:
-                lost += not uow.outbox.fail(self.owner, message_id, error, next_at, dead=dead)
-            uow.outbox.release(self.owner, batch.deferred)
-            return lost
-
-        lost = await self._store.write(settle)
-        if lost:
+        result, dead_ids = await self._store.write(
+            lambda uow: settle(uow, self.owner, len(claimed), batch, plans, now))
+        for message_id in dead_ids:
+            log.error("message dead-lettered", extra={
+                "message_id": message_id, "attempts": attempts[message_id] + 1,
+                "error": batch.failed[message_id]})
+        if result.lost:
             log.warning("leases expired before the batch was settled; rows were "
-                        "published again by another relay", extra={"rows": lost})
-        result.published = len(batch.ok)
+                        "published again by another relay", extra={"rows": result.lost})
         return result
 
     async def drain(self) -> PassResult:

@@ -11,7 +11,9 @@ except each sink's `name`, `kind` and what that kind needs:
     base_delay = 1.0      # seconds before the first retry; doubled each time,
     max_delay = 600.0     #   with jitter, up to this
     batch = 100           # rows claimed per pass
-    lease = 60.0          # seconds a claimed row stays reserved to its relay
+    lease = 60.0          # seconds a claimed row stays reserved to its relay; at
+                          #   least 3x the largest sink timeout (a relay starts no
+                          #   publish in the last timeout's worth of its lease)
     poll = 0.2            # seconds between passes when there is nothing to do
 
     [notifier]            # sent notices -> notices.jsonl beside the database
@@ -35,11 +37,17 @@ except each sink's `name`, `kind` and what that kind needs:
     name = "bus"
     kind = "nats"
     servers = ["nats://127.0.0.1:4222"]
-    subject_prefix = "signoff"             # subjects: signoff.<tenant>.<topic>
+    subject_prefix = "signoff"             # subjects: signoff.<tenant>.<topic>, the
+                                           #   tenant id escaped as one token: ASCII
+                                           #   letters, digits and '-' kept, any other
+                                           #   byte (UTF-8) as '_' + 2 hex digits, so
+                                           #   acme.eu -> acme_2eeu, acme_eu -> acme_5feu
     stream = "SIGNOFF"                     # created if missing; omit to manage it yourself
 
 Secrets never live in the file: a webhook names the environment variable
-holding its key.
+holding its key. A webhook URL may still carry one (a user and password, a
+token in the path or query): errors, logs, `outbox status` and the trace
+name a webhook by scheme, host and port only.
 """
 
 from __future__ import annotations
@@ -53,12 +61,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from signoff.server.consumers import NOTICES_FILE, NotificationConsumer
 from signoff.server.errors import ConfigError
-from signoff.server.sinks import JsonlSink, NatsSink, Sink, WebhookSink
+from signoff.server.nats_sink import NatsSink
+from signoff.server.sinks import JsonlSink, Sink, WebhookSink
 
 if TYPE_CHECKING:
     from signoff.server.app import App
 
 SINKS_ENV = "SIGNOFF_SINKS"
+LEASE_FACTOR = 3  # a lease is at least this many times the largest sink timeout
 
 
 class Strict(BaseModel):
@@ -149,7 +159,22 @@ def load_delivery_config(path: Path | None) -> DeliveryConfig:
     dupes = sorted({n for n in names if names.count(n) > 1} | ({"notifier"} & set(names)))
     if dupes:
         raise ConfigError(f"{path}: sink names must be unique (and not 'notifier'): {dupes}")
+    problem = lease_problem(config.relay.lease, {
+        s.name: s.timeout for s in config.sink if not isinstance(s, JsonlSinkOptions)})
+    if problem:
+        raise ConfigError(f"{path}: {problem}")
     return config
+
+
+def lease_problem(lease: float, timeouts: dict[str, float]) -> str | None:
+    """Why `lease` is too short for sinks with these timeouts, or None. A
+    relay starts no publish once less than the largest timeout is left of its
+    lease; a lease not comfortably longer would leave it little or no time."""
+    slowest = max(timeouts, key=lambda name: timeouts[name], default=None)
+    if slowest is None or lease >= LEASE_FACTOR * timeouts[slowest]:
+        return None
+    return (f"relay.lease ({lease:g}s) must be at least {LEASE_FACTOR} times the largest sink "
+            f"timeout ({timeouts[slowest]:g}s, sink {slowest})")
 
 
 def build_sinks(config: DeliveryConfig, app: App) -> list[Sink]:

@@ -1,4 +1,5 @@
-"""Where the outbox relay publishes: a JSONL file, a webhook, NATS JetStream.
+"""Where the outbox relay publishes: a JSONL file, a webhook (NATS JetStream is
+in `nats_sink`).
 
 A sink takes one message at a time and raises when it could not take it;
 the relay then retries the message later. Delivery is at least once, so every
@@ -26,11 +27,11 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
@@ -50,9 +51,17 @@ class SinkError(Exception):
 class Sink(Protocol):
     """Something the relay publishes to. `publish` raises on failure;
     `flush` makes everything published so far durable (the relay calls it
-    before it marks a batch published); `close` releases connections."""
+    before it marks a batch published); `close` releases connections.
+
+    `timeout` bounds one `publish` in seconds (0 when the sink has none of its
+    own): the relay starts no publish that could outlast its lease. An
+    `internal` sink runs inside this process and acts on the message itself
+    (a consumer): it gets the message as committed, where every other sink
+    gets it with secrets and sensitive fields redacted."""
 
     name: str
+    timeout: float
+    internal: bool
 
     def wants(self, message: OutboxMessage) -> bool: ...
 
@@ -65,6 +74,9 @@ class Sink(Protocol):
 
 class BaseSink:
     """Topic filtering and no-op flush/close for sinks that need neither."""
+
+    timeout: float = 0.0
+    internal: bool = False
 
     def __init__(self, name: str, topics: Sequence[str] = ("*",)) -> None:
         self.name = name
@@ -147,6 +159,22 @@ class JsonlSink(BaseSink):
 # --- webhook ------------------------------------------------------------------------
 
 
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL: how errors and logs name a webhook.
+    User, password, path and query are left out: they often are credentials
+    (a Slack hook's path, `?token=`), and errors end up in the outbox row,
+    the logs, `outbox status` and the trace."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}"
+
+
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256)
     return "v1=" + mac.hexdigest()
@@ -164,6 +192,7 @@ class WebhookSink(BaseSink):
     ) -> None:
         super().__init__(name, topics)
         self.url = url
+        self.timeout = timeout
         self._secret = secret
         self._console_url = console_url
         self._client = client or httpx2.AsyncClient(timeout=httpx2.Timeout(timeout))
@@ -181,102 +210,10 @@ class WebhookSink(BaseSink):
         try:
             response = await self._client.post(self.url, content=body, headers=headers)
         except httpx2.HTTPError as exc:
-            raise SinkError(f"POST {self.url}: {type(exc).__name__}: {exc}") from exc
+            # The exception's text may quote the URL: only its type goes out.
+            raise SinkError(f"POST {origin(self.url)}: {type(exc).__name__}") from None
         if not 200 <= response.status_code < 300:
-            raise SinkError(f"POST {self.url}: HTTP {response.status_code}")
+            raise SinkError(f"POST {origin(self.url)}: HTTP {response.status_code}")
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-# --- NATS JetStream -----------------------------------------------------------------
-
-_SUBJECT_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
-
-
-def subject_for(prefix: str, message: OutboxMessage) -> str:
-    """`<prefix>.<tenant>.<topic>`, e.g. signoff.acme.notice.sent. A tenant id
-    is one subject token: characters NATS would read as separators or
-    wildcards become '_'."""
-    return f"{prefix}.{_SUBJECT_UNSAFE.sub('_', message.tenant_id)}.{message.topic}"
-
-
-class NatsSink(BaseSink):
-    """Publishes to JetStream and waits for the stream's acknowledgement. The
-    message id is the `Nats-Msg-Id` header, so a redelivery within the
-    stream's duplicate window is stored once. With `stream` set, the stream
-    is created (subjects `<prefix>.>`) if it does not exist."""
-
-    def __init__(
-        self, name: str, servers: Sequence[str], *, subject_prefix: str = "signoff",
-        stream: str | None = None, topics: Sequence[str] = ("*",), timeout: float = 5.0,
-        console_url: str | None = None,
-    ) -> None:
-        super().__init__(name, topics)
-        self.servers = list(servers)
-        self.subject_prefix = subject_prefix
-        self.stream = stream
-        self._timeout = timeout
-        self._console_url = console_url
-        self._nc: Any = None
-        self._js: Any = None
-        self._lock = anyio.Lock()
-        self._down_until = 0.0
-        self._down_reason = ""
-
-    async def _jetstream(self) -> Any:
-        import nats  # imported here: only a relay configured for NATS needs nats-py
-        from nats.js.errors import NotFoundError
-
-        async with self._lock:  # concurrent publishes share one connection
-            if self._js is None:
-                if time.monotonic() < self._down_until:
-                    # The server was unreachable a moment ago: fail the rest of
-                    # the batch now instead of waiting for each to time out.
-                    raise SinkError(f"NATS unreachable: {self._down_reason}")
-                try:
-                    # No reconnecting inside nats-py: a failure goes back to the
-                    # relay (retry with backoff), the next publish reconnects.
-                    # (max_reconnect_attempts also bounds the first connect:
-                    # each server is tried twice, then NoServersError.)
-                    nc = await nats.connect(
-                        servers=self.servers, connect_timeout=max(1, round(self._timeout)),
-                        allow_reconnect=False, max_reconnect_attempts=1, reconnect_time_wait=0,
-                    )
-                except Exception as exc:
-                    self._down_until = time.monotonic() + self._timeout
-                    self._down_reason = f"{type(exc).__name__}: {exc}"
-                    raise SinkError(f"NATS connect: {self._down_reason}") from exc
-                try:
-                    js = nc.jetstream(timeout=self._timeout)
-                    if self.stream:
-                        try:
-                            await js.stream_info(self.stream)
-                        except NotFoundError:
-                            await js.add_stream(name=self.stream,
-                                                subjects=[f"{self.subject_prefix}.>"])
-                except BaseException:
-                    await nc.close()
-                    raise
-                self._nc, self._js = nc, js
-            return self._js
-
-    async def publish(self, message: OutboxMessage) -> None:
-        from nats.errors import Error as NatsError
-
-        body = encode(message_document(message, self._console_url))
-        try:
-            js = await self._jetstream()
-            await js.publish(
-                subject_for(self.subject_prefix, message), body, timeout=self._timeout,
-                headers={"Nats-Msg-Id": message.message_id},
-            )
-        except (NatsError, OSError, TimeoutError) as exc:
-            await self.close()  # reconnect on the next attempt
-            raise SinkError(f"NATS publish: {type(exc).__name__}: {exc}") from exc
-
-    async def close(self) -> None:
-        async with self._lock:
-            nc, self._nc, self._js = self._nc, None, None
-            if nc is not None and not nc.is_closed:
-                await nc.close()

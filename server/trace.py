@@ -5,7 +5,8 @@ of the run (runtime log), each proposal, the policy decisions, the votes,
 the status changes, the command result, the committed events, their outbox
 deliveries and what consumers did with them (inbox rows, and the proposals
 they made, such as the notification service's `notice.record_delivery`,
-found through their idempotency key). Each step names the steps that caused
+found through their idempotency key, and followed only for a service
+principal of the delivery's tenant). Each step names the steps that caused
 it, and the list is in causal order (a cause always before its effects,
 otherwise by time), so a console can draw it as a timeline and a terminal as
 a tree. Details pass through `redact`.
@@ -63,7 +64,9 @@ class _Builder:
         self.sensitive = sensitive
         self.steps: dict[str, TraceStep] = {}
         self.proposals: dict[str, ProposalRecord] = {}
-        self.caused_by_delivery: dict[str, str] = {}  # idempotency key -> step id
+        # idempotency key a consumer uses -> (delivery step id, its tenant)
+        self.deliveries: dict[str, tuple[str, str]] = {}
+        self.inbox_steps: dict[str, list[str]] = {}  # delivery step id -> inbox step ids
 
     def mine(self, tenant_id: str) -> bool:
         return self.tenant is None or tenant_id == self.tenant
@@ -78,6 +81,22 @@ class _Builder:
                 details=redact({k: v for k, v in details.items() if v is not None},
                                self.sensitive))
         return step_id
+
+    def upstream(self, p: ProposalRecord) -> str | None:
+        """The delivery step that made a consumer propose `p`, if any. The
+        idempotency key and correlation id are chosen by whoever proposes: an
+        agent could copy a consumer's. So only a service principal's proposal
+        in the delivery's own tenant is followed from a delivery."""
+        found = self.deliveries.get(p.idempotency_key or "")
+        if found is None or p.actor.kind != "service" or p.tenant_id != found[1]:
+            return None
+        return found[0]
+
+    def cite(self, step_id: str, cause: str) -> None:
+        step = self.steps[step_id]
+        if cause not in step.caused_by:
+            self.steps[step_id] = step.model_copy(
+                update={"caused_by": [*step.caused_by, cause]})
 
     def tool_calls(self, run_id: str | None, correlation_id: str | None) -> None:
         if run_id is None and correlation_id is None:
@@ -98,7 +117,7 @@ class _Builder:
         pid = p.proposal_id
         call = next((s.step_id for s in self.steps.values()
                      if s.kind == "tool_call" and s.proposal_id == pid), None)
-        upstream = self.caused_by_delivery.get(p.idempotency_key or "")
+        upstream = self.upstream(p)
         root = self.add(
             f"proposal:{pid}", "proposal", f"{p.actor.id} proposed {p.command_type} on "
             f"{p.aggregate_type}/{p.aggregate_id}", at=p.created_at, actor=p.actor.id,
@@ -107,6 +126,9 @@ class _Builder:
             evidence_refs=list(p.evidence_refs), confidence=p.confidence,
             run_id=p.run_id, correlation_id=p.correlation_id,
             idempotency_key=p.idempotency_key)
+        # The consumer records its inbox row once its proposal stands.
+        for effect in self.inbox_steps.get(upstream or "", ()):
+            self.cite(effect, root)
         decisions = self.uow.proposals.decisions(pid)
         submit = next((d for d in decisions if d.stage == "submit"), p.decision)
         first = self.add(
@@ -163,21 +185,23 @@ class _Builder:
                      position=e.position, payload=e.payload, hash=e.hash)
 
     def delivery(self, m: OutboxMessage, cause: str, pid: str | None) -> None:
+        """The row as written (at its commit: what it caused, a consumer's
+        proposal included, happened while it was being delivered, before it
+        was marked published) and what consumers recorded of it."""
         if not self.mine(m.tenant_id):
             return
         published = self.uow.outbox.published_at([m.message_id]).get(m.message_id)
         step = self.add(
             f"delivery:{m.message_id}", "delivery", f"outbox {m.topic}: {m.status} after "
-            f"{m.attempts} attempt(s)", at=published or m.created_at, causes=[cause],
+            f"{m.attempts} attempt(s)", at=m.created_at, causes=[cause],
             proposal_id=pid, message_id=m.message_id, topic=m.topic, status=m.status,
             attempts=m.attempts, published_at=published, last_error=m.last_error,
             next_attempt_at=m.next_attempt_at)
-        self.caused_by_delivery[delivery_key(m.message_id)] = step
+        self.deliveries[delivery_key(m.message_id)] = (step, m.tenant_id)
         for consumer, message_id, at in self.uow.inbox.handled([m.message_id]):
-            effect = self.add(f"inbox:{consumer}:{message_id}", "side_effect",
-                              f"{consumer} handled {m.topic}", at=at, actor=consumer,
-                              causes=[step], proposal_id=pid, consumer=consumer)
-            self.caused_by_delivery[delivery_key(m.message_id)] = effect
+            self.inbox_steps.setdefault(step, []).append(self.add(
+                f"inbox:{consumer}:{message_id}", "side_effect", f"{consumer} handled {m.topic}",
+                at=at, actor=consumer, causes=[step], proposal_id=pid, consumer=consumer))
 
     def ordered(self) -> list[TraceStep]:
         """Causes first; among steps whose causes are all out, the earliest."""
@@ -208,6 +232,9 @@ def build_trace(uow: UnitOfWork, subject: str, tenant: str | None = None,
     b = _Builder(uow, tenant, sensitive)
     proposal = uow.proposals.get(subject, tenant)
     if proposal is not None:
+        # A proposal's trace stays in its tenant, operator access included:
+        # a run or correlation id is chosen by the caller and may be reused.
+        b.tenant = b.tenant or proposal.tenant_id
         correlation = proposal.correlation_id
         b.tool_calls(proposal.run_id, correlation)
         roots = [proposal]
@@ -223,8 +250,8 @@ def build_trace(uow: UnitOfWork, subject: str, tenant: str | None = None,
     # Proposals a consumer made because of a delivery above (in causal order:
     # each may lead to deliveries that lead to further ones).
     while True:
-        downstream = [p for p in siblings if p.proposal_id not in b.proposals
-                      and p.idempotency_key in b.caused_by_delivery]
+        downstream = [p for p in siblings
+                      if p.proposal_id not in b.proposals and b.upstream(p) is not None]
         if not downstream:
             break
         for p in downstream:
@@ -239,7 +266,7 @@ def build_trace(uow: UnitOfWork, subject: str, tenant: str | None = None,
         return None
     return Trace(
         subject=subject, resolved_as="proposal" if proposal is not None else "correlation",
-        tenant_id=tenant, correlation_ids=[correlation], proposal_ids=list(b.proposals),
+        tenant_id=b.tenant, correlation_ids=[correlation], proposal_ids=list(b.proposals),
         steps=b.ordered())
 
 

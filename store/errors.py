@@ -28,3 +28,16 @@ class StoreClosed(StoreError):
 
 class SchemaTooNew(StoreError):
     """The database was written by a newer signoff; refuse rather than guess."""
+
+
+class GenerationSuperseded(StoreError):
+    """A newer rebuild of the projection began: this one's generation will
+    never go live, and it must stop rather than delete the newer one."""
+
+    def __init__(self, projection: str, generation: int, latest: int | None) -> None:
+        super().__init__(
+            f"rebuild of {projection} (generation {generation}) was superseded by a newer "
+            f"rebuild (generation {latest})")
+        self.projection = projection
+        self.generation = generation
+        self.latest = latest

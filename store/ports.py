@@ -154,8 +154,11 @@ class Outbox(Protocol):
         in position order. A row is due when its next attempt is not in the
         future and it is not leased to another owner (or that lease expired;
         rows leased to `owner` itself are taken back). A row whose aggregate
-        has an earlier pending row that is not claimable is never claimed:
-        each aggregate's rows go out in order. Dead rows do not block."""
+        has an earlier pending row that is not claimable, or an earlier dead
+        row, is never claimed: each aggregate's rows go out in order, and a
+        dead row holds its aggregate back until it is retried. At most
+        `max_scan` pending rows are looked at once one is chosen; rows that
+        cannot go never keep the due rows behind them from being found."""
         ...
 
     def complete(self, owner: str, message_id: str, at: datetime) -> bool:
@@ -236,8 +239,12 @@ class ReadModels(Protocol):
 
     def begin_generation(self, projection: str) -> int: ...
 
-    def activate(self, projection: str, generation: int) -> None:
-        """Make `generation` the live one and drop the documents of the others."""
+    def activate(self, projection: str, generation: int, *, check_only: bool = False) -> None:
+        """Make `generation` the live one and drop the documents of older
+        generations. Raises GenerationSuperseded (writing nothing) unless it is
+        the latest generation begun: a newer rebuild is filling that one. With
+        `check_only`, only that check: a rebuild makes it before each write so
+        a superseded one stops early."""
         ...
 
     def dump(self, projection: str) -> list[tuple[str, str, dict[str, Any]]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,11 +22,13 @@ from signoff.server.observability import (
     domain_sensitive_fields,
 )
 from signoff.server.projector import ProjectionStatus
-from signoff.server.relay import PassResult, projector_for, relay_for
+from signoff.server.relay import projector_for, relay_for
+from signoff.server.relay_batch import PassResult
 from signoff.server.sink_config import default_sinks_path, load_delivery_config
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import OutboxMessage
 
+WAITING_SCAN = 10_000  # pending rows looked at to count those waiting behind dead ones
 outbox_app = typer.Typer(help="Delivery state of committed events.", no_args_is_help=True)
 
 SinksOption = Annotated[Path | None, typer.Option(
@@ -84,7 +88,8 @@ def relay(
                     *({"kind": "projection", **_projection_doc(s)} for s in statuses)])
     else:
         out.print(f"relay: claimed {result.claimed}, published {result.published}, "
-                  f"retrying {result.retrying}, dead {result.dead}")
+                  f"retrying {result.retrying}, dead {result.dead}"
+                  + (f", lost to another relay {result.lost}" if result.lost else ""))
         for s in statuses:
             state = f"[red]stalled: {s.stalled}[/red]" if s.stalled else "ok"
             out.print(f"projection {s.name}: at {s.checkpoint} of {s.head} (lag {s.lag}) {state}")
@@ -110,10 +115,22 @@ def _projection_doc(s: ProjectionStatus) -> dict[str, Any]:
             "stalled": s.stalled}
 
 
-def _dead_doc(m: OutboxMessage) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Dead:
+    """A dead row and the later rows of its aggregate it holds back."""
+
+    message: OutboxMessage
+    waiting: int
+
+
+def _dead_doc(dead: _Dead) -> dict[str, Any]:
+    m = dead.message
+    holds_back = None if m.aggregate_id is None else {
+        "tenant_id": m.tenant_id, "aggregate_id": m.aggregate_id}
     return {"message_id": m.message_id, "topic": m.topic, "tenant_id": m.tenant_id,
             "aggregate_id": m.aggregate_id, "attempts": m.attempts, "last_error": m.last_error,
-            "created_at": m.created_at.isoformat(), "correlation_id": m.correlation_id}
+            "created_at": m.created_at.isoformat(), "correlation_id": m.correlation_id,
+            "holds_back": holds_back, "waiting": dead.waiting}
 
 
 @outbox_app.command("status")
@@ -123,9 +140,11 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Counts by status, the oldest pending row's age, rows in flight, dead
-    rows with their last error, and how far the async projections lag."""
+    rows with their last error and the aggregate each holds back (its later
+    rows wait until it is retried; counted among the first 10,000 pending
+    rows), and how far the async projections lag."""
 
-    async def run() -> tuple[dict[str, Any], list[OutboxMessage], list[ProjectionStatus]]:
+    async def run() -> tuple[dict[str, Any], list[_Dead], list[ProjectionStatus]]:
         async with open_app(db) as app:
             now = app.clock()
             summary, dead = await app.store.read(lambda uow: _summary(uow, now, limit))
@@ -134,17 +153,21 @@ def status(
     summary, dead, projections = anyio.run(run)
     if as_json:
         json_lines([{"kind": "summary", **summary},
-                    *({"kind": "dead", **_dead_doc(m)} for m in dead),
+                    *({"kind": "dead", **_dead_doc(d)} for d in dead),
                     *({"kind": "projection", **_projection_doc(s)} for s in projections)])
         return
     age = summary["oldest_pending_age_s"]
     out.print(f"pending {summary['pending']} (in flight {summary['in_flight']}), published "
               f"{summary['published']}, dead {summary['dead']}; oldest pending: "
               + ("none" if age is None else f"{age:.1f}s old"))
-    for m in dead:  # one line each, whole ids: they are what `retry` takes
+    for d in dead:  # one line each, whole ids: they are what `retry` takes
+        m = d.message
+        held = "" if m.aggregate_id is None else (
+            f"; holds back {escape(m.tenant_id)}/{escape(m.aggregate_id)}: "
+            f"{d.waiting} later row(s) wait")
         out.print(f"[red]dead[/red] {m.message_id} {m.topic} (tenant {m.tenant_id}, "
                   f"{m.attempts} attempts, created {m.created_at:%Y-%m-%d %H:%M:%S}): "
-                  f"{escape(m.last_error or '')}", soft_wrap=True)
+                  f"{escape(m.last_error or '')}{held}", soft_wrap=True)
     if dead:
         out.print("retry with: signoff outbox retry MESSAGE_ID...")
     for s in projections:
@@ -152,8 +175,7 @@ def status(
         out.print(f"projection {s.name}: at {s.checkpoint} of {s.head} (lag {s.lag}) {state}")
 
 
-def _summary(uow: UnitOfWork, now: datetime, limit: int) -> tuple[dict[str, Any],
-                                                                 list[OutboxMessage]]:
+def _summary(uow: UnitOfWork, now: datetime, limit: int) -> tuple[dict[str, Any], list[_Dead]]:
     counts = uow.outbox.counts()
     oldest = uow.outbox.find(status="pending", limit=1)
     summary = {
@@ -161,7 +183,19 @@ def _summary(uow: UnitOfWork, now: datetime, limit: int) -> tuple[dict[str, Any]
         "dead": counts.get("dead", 0), "in_flight": uow.outbox.in_flight(now),
         "oldest_pending_age_s": (now - oldest[0].created_at).total_seconds() if oldest else None,
     }
-    return summary, uow.outbox.find(status="dead", limit=limit)
+    dead = uow.outbox.find(status="dead", limit=limit)
+    # The earliest dead row of an aggregate is the one holding it back.
+    holding = {}
+    for m in reversed(dead):
+        if m.aggregate_id is not None:
+            holding[(m.tenant_id, m.aggregate_id)] = m
+    waiting: Counter[str] = Counter()
+    if holding:
+        for m in uow.outbox.find(status="pending", limit=WAITING_SCAN):
+            holder = holding.get((m.tenant_id, m.aggregate_id or ""))
+            if holder is not None and m.position > holder.position:
+                waiting[holder.message_id] += 1
+    return summary, [_Dead(m, waiting[m.message_id]) for m in dead]
 
 
 @outbox_app.command("retry")

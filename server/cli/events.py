@@ -12,7 +12,9 @@ from rich.table import Table
 
 from signoff.server.audit import ChainReport, verify_chain
 from signoff.server.cli.common import DbOption, JsonOption, fail, json_lines, open_app, out
+from signoff.server.projector import ProjectionGap
 from signoff.server.rebuild import rebuild_projections
+from signoff.store.errors import GenerationSuperseded
 from signoff.store.records import EventEnvelope
 
 events_app = typer.Typer(help="Committed events.", no_args_is_help=True)
@@ -95,6 +97,9 @@ def rebuild(
                     )
                 except KeyError as exc:
                     fail(str(exc.args[0]), code=2)
+                    raise
+                except (GenerationSuperseded, ProjectionGap) as exc:
+                    fail(f"{exc}; nothing was swapped in", code=1)
                     raise
 
     rebuilt = anyio.run(run)

@@ -2,7 +2,10 @@
 
 Queries read the projection's active generation. A rebuild fills a new
 generation from the event log while queries go on reading the old one, then
-`activate` swaps it in and drops the old documents in one transaction.
+`activate` swaps it in and drops the older generations in one transaction.
+Only the latest generation begun can be activated: of two rebuilds racing,
+the one that began first is refused (GenerationSuperseded), never the
+documents of the newer one deleted.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from signoff.store.errors import GenerationSuperseded
 from signoff.store.sqlite.tx import dumps_doc, loads_doc
 
 
@@ -103,13 +107,23 @@ class SqliteReadModels:
         )
         return new
 
-    def activate(self, projection: str, generation: int) -> None:
+    def activate(self, projection: str, generation: int, *, check_only: bool = False) -> None:
+        row = self._conn.execute(
+            "SELECT latest FROM projection_generations WHERE projection = ?", (projection,)
+        ).fetchone()
+        latest = int(row[0]) if row else None
+        if latest != generation:
+            # A newer rebuild began: it owns the documents above ours, and
+            # deleting "every other generation" would delete what it filled.
+            raise GenerationSuperseded(projection, generation, latest)
+        if check_only:
+            return
         self._conn.execute(
             "UPDATE projection_generations SET active = ? WHERE projection = ?",
             (generation, projection),
         )
         self._conn.execute(
-            "DELETE FROM read_models WHERE projection = ? AND generation <> ?",
+            "DELETE FROM read_models WHERE projection = ? AND generation < ?",
             (projection, generation),
         )
         self._active[projection] = generation

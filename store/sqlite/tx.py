@@ -10,6 +10,7 @@ were validated on the way in and replay speed depends on it.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ EVENT_COLUMNS = (
     "event_type", "event_version", "correlation_id", "causation_id", "run_id", "thread_id",
     "actor_type", "actor_id", "payload_schema", "payload", "occurred_at", "prev_hash", "hash",
 )
+log = logging.getLogger("signoff.store.outbox")
 _SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"  # noqa: S608 - constant
 
 
@@ -419,8 +421,18 @@ class SqliteOutbox:
     ) -> list[OutboxMessage]:
         """Walks pending rows in position order (the partial index
         outbox_pending), remembering every aggregate whose earliest pending row
-        cannot be claimed now: later rows of that aggregate wait behind it.
+        cannot be claimed now: later rows of that aggregate wait behind it, as
+        do the rows after a dead row of their aggregate. `max_scan` bounds the
+        walk only once a row is chosen: rows that cannot go, however many,
+        never stop the due rows behind them from going.
         Times are compared as instants, not as text."""
+        dead = {
+            (str(tenant_id), str(aggregate_id)): int(position)
+            for tenant_id, aggregate_id, position in self._conn.execute(
+                "SELECT tenant_id, aggregate_id, MIN(position) FROM outbox "
+                "WHERE status = 'dead' AND aggregate_id IS NOT NULL "
+                "GROUP BY tenant_id, aggregate_id")
+        }
         cursor = self._conn.execute(
             f"SELECT {self._COLUMNS}, tenant_id, aggregate_id, lease_owner, lease_until "  # noqa: S608
             # The partial index walks pending rows in order; left to itself the
@@ -429,13 +441,16 @@ class SqliteOutbox:
         )
         blocked: set[tuple[str, str]] = set()
         chosen: list[Any] = []
+        scanned = 0
         try:
-            for scanned, row in enumerate(cursor):
-                if len(chosen) >= limit or scanned >= max_scan:
+            for row in cursor:
+                if len(chosen) >= limit or (chosen and scanned >= max_scan):
                     break
+                scanned += 1
                 *record, tenant_id, aggregate_id, holder, until = row
                 key = (tenant_id, aggregate_id) if aggregate_id is not None else None
-                if key is not None and key in blocked:
+                if key is not None and (key in blocked or record[0] > dead.get(key, record[0])):
+                    blocked.add(key)
                     continue
                 next_at = record[3]
                 due = next_at is None or datetime.fromisoformat(next_at) <= now
@@ -446,6 +461,10 @@ class SqliteOutbox:
                     blocked.add(key)
         finally:
             cursor.close()
+        if scanned > max_scan:
+            log.warning("outbox claim scanned %d pending rows (cap %d) to find one it could "
+                        "take: rows held back by dead rows, leases or retries pile up",
+                        scanned, max_scan, extra={"scanned": scanned, "max_scan": max_scan})
         if chosen:
             self._conn.executemany(
                 "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE position = ?",

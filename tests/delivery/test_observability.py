@@ -55,6 +55,13 @@ def test_redact_hides_secret_keys_and_sensitive_fields_without_touching_the_inpu
     assert redact([1, {"token": 2}]) == [1, {"token": "[redacted]"}]
 
 
+@pytest.mark.parametrize("key", [
+    "api_key", "X-API-Key", "apikey", "private_key", "credentials", "aws_credential",
+    "cookie", "Set-Cookie", "passwd", "db_passwd"])
+def test_more_secret_looking_keys_are_redacted(key: str) -> None:
+    assert redact({key: "s3cr3t", "keep": "k"}) == {key: "[redacted]", "keep": "k"}
+
+
 def test_sensitive_fields_come_from_the_models() -> None:
     assert sensitive_fields(Payload) == {"ssn", "street"}
     assert domain_sensitive_fields(build_domain()) == frozenset()

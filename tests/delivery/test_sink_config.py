@@ -10,8 +10,9 @@ import pytest
 from signoff.server.app import App
 from signoff.server.consumers import NotificationConsumer
 from signoff.server.errors import ConfigError
+from signoff.server.nats_sink import NatsSink
 from signoff.server.sink_config import DeliveryConfig, build_sinks, load_delivery_config
-from signoff.server.sinks import JsonlSink, NatsSink, WebhookSink
+from signoff.server.sinks import JsonlSink, WebhookSink
 from tests.core.helpers import invoke, snapshot
 
 pytestmark = pytest.mark.anyio
@@ -94,6 +95,11 @@ async def test_a_webhook_without_its_secret_is_refused(
     ('[[sink]]\nname = "a"\nkind = "jsonl"\npath = "a"\n[[sink]]\nname = "a"\nkind = "jsonl"\n'
      'path = "b"\n', "sink names must be unique"),
     ("[relay\n", "not valid TOML"),
+    ('[relay]\nlease = 20\n[[sink]]\nname = "w"\nkind = "webhook"\nurl = "https://x"\n'
+     'secret_env = "S"\ntimeout = 10\n',
+     "relay.lease (20s) must be at least 3 times the largest sink timeout (10s, sink w)"),
+    ('[[sink]]\nname = "bus"\nkind = "nats"\ntimeout = 30\n',
+     "relay.lease (60s) must be at least 3 times the largest sink timeout (30s, sink bus)"),
 ])
 def test_a_bad_file_names_the_file_and_the_key(tmp_path: Path, text: str, problem: str) -> None:
     path = write(tmp_path, text)

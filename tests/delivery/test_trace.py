@@ -11,8 +11,9 @@ import pytest
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
 from signoff.server.proposals import CallContext
+from signoff.server.sinks import BaseSink
 from signoff.server.trace import Trace, TraceStep, build_trace, trace_of
-from signoff.store.records import RuntimeEntry
+from signoff.store.records import OutboxMessage, RuntimeEntry
 from tests.conftest import principal
 from tests.core.helpers import invoke
 
@@ -73,6 +74,7 @@ async def test_the_trace_of_an_escalation_shows_every_step_in_causal_order(
     assert (trace.resolved_as, trace.correlation_ids, trace.proposal_ids) == (
         "proposal", [CORRELATION], [proposal_id])
 
+    assert_time_flows_forward(trace)
     seen: set[str] = set()
     for step in trace.steps:  # causal order: every cause comes first
         assert set(step.caused_by) <= seen, step.step_id
@@ -116,13 +118,38 @@ async def test_the_trace_of_an_escalation_shows_every_step_in_causal_order(
         order.index(s.step_id) for s in chain)
 
 
-async def test_a_notice_trace_reaches_the_side_effect_and_the_delivered_fact(app: App) -> None:
+def assert_time_flows_forward(trace: Trace) -> None:
+    """No step happened before a step it names as its cause."""
+    steps = {s.step_id: s for s in trace.steps}
+    for step in trace.steps:
+        for cause in map(steps.__getitem__, step.caused_by):
+            if step.at is not None and cause.at is not None:
+                assert cause.at <= step.at, (cause.step_id, step.step_id)
+
+
+class Ticker(BaseSink):
+    """Time passes while a batch is being published (after the consumer ran,
+    before the relay marks the rows published)."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        super().__init__("ticker", ["notice.sent"])
+        self.clock = clock
+
+    async def publish(self, message: OutboxMessage) -> None:
+        self.clock.advance(timedelta(minutes=1))
+
+
+async def test_a_notice_trace_reaches_the_side_effect_and_the_delivered_fact(
+    app: App, clock: FixedClock
+) -> None:
     await send_notice(app, correlation_id="corr-notice")
-    await make_relay(app, notifier(app)).drain()
+    clock.advance(timedelta(minutes=5))
+    await make_relay(app, notifier(app), Ticker(clock)).drain()
     trace = await trace_of(app, "corr-notice")
     assert trace is not None
     assert trace.resolved_as == "correlation"
     steps = {s.step_id: s for s in trace.steps}
+    assert_time_flows_forward(trace)
 
     delivered = one(trace, "event", "notice.delivered")
     chain = [delivered.kind]
@@ -130,13 +157,67 @@ async def test_a_notice_trace_reaches_the_side_effect_and_the_delivered_fact(app
     while step.caused_by:
         step = steps[step.caused_by[0]]
         chain.append(step.kind)
-    assert chain[:8] == ["event", "status", "decision", "proposal", "side_effect", "delivery",
-                         "event", "status"]
+    # The consumer's proposal was made while the message was being delivered:
+    # the delivery caused it, not the inbox row written after it.
+    assert chain[:7] == ["event", "status", "decision", "proposal", "delivery", "event",
+                         "status"]
+    service = one(trace, "proposal", "service:notifier")
+    delivery = steps[service.caused_by[0]]
+    assert delivery.label == "outbox notice.sent: published after 1 attempt(s)"
+    [row] = await app.store.read(lambda uow: [
+        m for m in uow.outbox.find(correlation_id="corr-notice") if m.topic == "notice.sent"])
+    assert service.at is not None
+    assert delivery.at == row.created_at < service.at
+    assert delivery.details["published_at"] == clock.now > service.at
     effect = one(trace, "side_effect")
     assert effect.label == "notifier handled notice.sent"
-    service = one(trace, "proposal", "service:notifier")
-    assert service.details["idempotency_key"].startswith("outbox:evt_")
+    assert effect.caused_by == [delivery.step_id, service.step_id]
+    assert service.details["idempotency_key"] == f"outbox:{row.message_id}"
     assert len(trace.proposal_ids) == 4  # draft, approve, send, record the delivery
+
+
+async def test_only_the_tenants_own_service_is_followed_from_a_delivery(
+    app: App, clock: FixedClock
+) -> None:
+    """An agent controls its idempotency key and correlation id: a proposal
+    that copies the consumer's (in the same tenant or another) is not taken
+    for a side effect of the delivery, and a proposal's trace stays in its
+    tenant even for an operator."""
+    await send_notice(app, correlation_id="corr-notice")
+    await make_relay(app, notifier(app)).drain()
+    proposals = await app.store.read(lambda uow: uow.proposals.by_correlation("corr-notice"))
+    [sent] = [p for p in proposals if p.command_type == "notice.send"]
+    [row] = await app.store.read(lambda uow: [
+        m for m in uow.outbox.find(correlation_id="corr-notice") if m.topic == "notice.sent"])
+    spoofs = []
+    for tenant, case_id in (("acme", "case-acme-002"), ("globex", "case-globex-001")):
+        spoof = await app.proposals.submit(
+            principal(app, "agent:triage", tenant), "brief.create",
+            {"case_id": case_id, "summary": "not a delivery", "confidence": 0.9,
+             "idempotency_key": f"outbox:{row.message_id}"},
+            CallContext(run_id="run-notice", correlation_id="corr-notice"))
+        assert spoof.status == "executed", spoof
+        spoofs.append(f"proposal:{spoof.proposal_id}")
+    foreign = RuntimeEntry(
+        entry_id="globex-call", tenant_id="globex", principal_id="agent:triage",
+        tool="get_case_context", kind="query", arguments_digest="0" * 64, outcome="ok",
+        latency_ms=1.0, run_id="run-notice", correlation_id="corr-notice", at=app.clock())
+    await app.store.write(lambda uow: uow.runtime.append([foreign]))
+
+    by_proposal = await trace_of(app, sent.proposal_id)  # operator access: no tenant given
+    assert by_proposal is not None
+    ids = {s.step_id for s in by_proposal.steps}
+    assert not ids & {*spoofs, "call:globex-call"}
+    assert by_proposal.tenant_id == "acme"
+    assert one(by_proposal, "proposal", "service:notifier")
+
+    by_correlation = await trace_of(app, "corr-notice", tenant="acme")
+    assert by_correlation is not None
+    steps = {s.step_id: s for s in by_correlation.steps}
+    assert spoofs[0] in steps  # it shares the correlation id, so it is in the trace ...
+    assert not any(c.startswith(("delivery:", "inbox:"))  # ... but caused by no delivery
+                   for c in steps[spoofs[0]].caused_by)
+    assert spoofs[1] not in steps
 
 
 async def test_the_trace_is_tenant_scoped_and_redacts(app: App, clock: FixedClock) -> None:

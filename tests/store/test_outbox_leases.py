@@ -3,6 +3,7 @@ one aggregate go out in order."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import pytest
@@ -38,6 +39,10 @@ async def claim(
         lambda uow: uow.outbox.claim(owner, at(now), at(until), limit, max_scan=max_scan)
     )
     return [m.message_id for m in claimed]
+
+
+async def complete(store: Store, owner: str, message_id: str, now: float) -> bool:
+    return await store.write(lambda uow: uow.outbox.complete(owner, message_id, at(now)))
 
 
 async def test_claim_leases_due_rows_in_position_order(store: Store) -> None:
@@ -143,20 +148,57 @@ async def test_an_aggregates_rows_wait_behind_its_first_unclaimable_row(store: S
     ]
 
 
-async def test_dead_and_published_rows_do_not_block_their_aggregate(store: Store) -> None:
-    await add(store, msg("m-1", "notice-1"), msg("m-2", "notice-1"), msg("m-3", "notice-1"))
-    await claim(store, A, now=0, until=5, limit=1)
+async def test_a_dead_row_holds_back_its_aggregate_until_it_is_retried(store: Store) -> None:
+    """Delivering later rows past a dead one would put them out of order once
+    the dead one is retried: they wait for it. Published rows block nothing."""
+    await add(store, msg("m-1", "notice-1"), msg("m-2", "notice-1"), msg("m-3", "notice-1"),
+              msg("other", "notice-2"))
+    assert await claim(store, A, now=0, until=5) == ["m-1", "m-2", "m-3", "other"]
     await store.write(lambda uow: uow.outbox.fail(A, "m-1", "poison", None, dead=True))
-    assert await claim(store, A, now=1, until=5, limit=1) == ["m-2"]
-    await store.write(lambda uow: uow.outbox.complete(A, "m-2", at(1)))
-    assert await claim(store, B, now=2, until=5) == ["m-3"]
+    await store.write(lambda uow: uow.outbox.release(A, ["m-2", "m-3", "other"]))
+
+    assert await claim(store, A, now=1, until=5) == ["other"]
+    await store.write(lambda uow: uow.outbox.complete(A, "other", at(2)))
+    assert await claim(store, B, now=9, until=15) == []  # still held back, leases or not
+    await store.write(lambda uow: uow.outbox.retry("m-1"))
+    delivered: list[str] = []
+    for now in (10, 11, 12):
+        [message_id] = await claim(store, B, now=now, until=now + 5, limit=1)
+        await complete(store, B, message_id, now)
+        delivered.append(message_id)
+    assert delivered == ["m-1", "m-2", "m-3"]
 
 
-async def test_claim_scans_at_most_max_scan_rows(store: Store) -> None:
+async def test_a_dead_row_holds_back_only_later_rows_of_its_own_aggregate(store: Store) -> None:
+    await add(store, msg("early", "notice-1"))
+    await claim(store, A, now=0, until=5)
+    await store.write(lambda uow: uow.outbox.complete(A, "early", at(1)))
+    await add(store, msg("dead", "notice-1"), msg("late", "notice-1"),
+              msg("same-id", "notice-1", tenant_id=OTHER_TENANT), msg("free", None))
+    await claim(store, A, now=1, until=5, limit=1)
+    await store.write(lambda uow: uow.outbox.fail(A, "dead", "poison", None, dead=True))
+    assert await claim(store, B, now=2, until=9) == ["same-id", "free"]
+
+
+async def test_claim_scans_past_max_scan_until_it_finds_a_row(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows that cannot go (not due, leased, held back) never stop delivery of
+    the due rows behind them, however many there are."""
     await add(store, *(msg(f"m-{i}", None, next_attempt_at=at(99)) for i in range(5)))
+    await add(store, msg("due", None), msg("due-2", None))
+    with caplog.at_level(logging.WARNING, logger="signoff.store"):
+        assert await claim(store, A, now=0, until=5, max_scan=3) == ["due"]
+    assert "outbox claim scanned" in caplog.text
+    assert await claim(store, A, now=0, until=5, max_scan=10) == ["due", "due-2"]
+
+
+async def test_claim_stops_at_max_scan_once_it_has_a_row(store: Store) -> None:
     await add(store, msg("due", None))
-    assert await claim(store, A, now=0, until=5, max_scan=5) == []
-    assert await claim(store, A, now=0, until=5, max_scan=6) == ["due"]
+    await add(store, *(msg(f"m-{i}", None, next_attempt_at=at(99)) for i in range(5)))
+    await add(store, msg("far", None))
+    assert await claim(store, A, now=0, until=5, max_scan=3) == ["due"]
+    assert await claim(store, B, now=0, until=5, max_scan=10) == ["far"]
 
 
 async def test_retry_revives_a_dead_row_with_a_fresh_budget(store: Store) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from signoff.store.errors import GenerationSuperseded
 from signoff.store.ports import Store, UnitOfWork
 
 from .factories import OTHER_TENANT, TENANT
@@ -183,6 +185,42 @@ async def test_generations_increase_and_activate_drops_abandoned_ones(store: Sto
     assert await store.read(leftovers) is None
     assert await store.read(lambda uow: uow.read_models.dump(CASES)) == [(TENANT, "kept", doc("k"))]
     assert await store.write(lambda uow: uow.read_models.begin_generation(CASES)) > second
+
+
+async def test_a_superseded_generation_is_never_activated_and_deletes_nothing(
+    store: Store,
+) -> None:
+    """Two rebuilds at once: the one that began first must not swap in its
+    generation, nor drop the documents the newer one is filling."""
+    await put(store, "live", doc("live"))
+    older = await store.write(lambda uow: uow.read_models.begin_generation(CASES))
+    await store.write(
+        lambda uow: uow.read_models.writer(TENANT, CASES, older).put("older", doc("older")))
+    newer = await store.write(lambda uow: uow.read_models.begin_generation(CASES))
+    await store.write(
+        lambda uow: uow.read_models.writer(TENANT, CASES, newer).put("newer", doc("newer")))
+
+    def activate_older(check_only: bool) -> Callable[[UnitOfWork], None]:
+        return lambda uow: uow.read_models.activate(CASES, older, check_only=check_only)
+
+    for check_only in (True, False):
+        with pytest.raises(GenerationSuperseded, match=f"generation {older}"):
+            await store.write(activate_older(check_only))
+    assert await store.read(lambda uow: uow.read_models.dump(CASES)) == [
+        (TENANT, "live", doc("live"))]
+    assert await store.read(
+        lambda uow: uow.read_models.writer(TENANT, CASES, newer).get("newer")) == doc("newer")
+
+    # The newest passes the check without anything changing, then goes live.
+    await store.write(lambda uow: uow.read_models.activate(CASES, newer, check_only=True))
+    assert await get(store, "live") == doc("live")
+    await store.write(lambda uow: uow.read_models.activate(CASES, newer))
+    assert await store.read(lambda uow: uow.read_models.dump(CASES)) == [
+        (TENANT, "newer", doc("newer"))]
+    assert await store.read(
+        lambda uow: uow.read_models.writer(TENANT, CASES, older).get("older")) is None
+    with pytest.raises(GenerationSuperseded):  # never begun
+        await store.write(lambda uow: uow.read_models.activate("other", 1))
 
 
 async def test_generations_are_per_projection(store: Store) -> None:
