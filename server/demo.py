@@ -26,7 +26,7 @@ from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.identity import FixedIdentity
 from signoff.server.mcp_server import build_server
-from signoff.store.ports import UnitOfWork
+from signoff.server.trace import trace_of
 
 TENANT = "acme"
 AGENT = "agent:triage"
@@ -136,8 +136,10 @@ async def play(app: App, on_step: OnStep = lambda _step: None) -> list[Step]:
                              "get_proposal", {"proposal_id": proposal_id})
         _expect(final, "status", "executed")
         await server.runtime_log.flush()
-        s.record("The trace of it all, from the store", "trace",
-                 await app.store.read(lambda uow: read_trace(uow, proposal_id, run_id)))
+        trace = await trace_of(app, proposal_id, TENANT)
+        if trace is None:
+            raise DemoError(f"no trace of {proposal_id}")
+        s.record("The trace of it all (signoff trace)", "trace", trace.model_dump(mode="json"))
     return s.steps
 
 
@@ -163,30 +165,3 @@ async def _review(app: App, s: _Session, reviewer: PrincipalFacts, proposal_id: 
     if vote.proposal.status != "executed":
         raise DemoError(f"expected the approved proposal to execute; it is "
                         f"{vote.proposal.status}")
-
-
-def read_trace(uow: UnitOfWork, proposal_id: str, run_id: str) -> dict[str, Any]:
-    proposal = uow.proposals.get(proposal_id, None)
-    if proposal is None:
-        raise DemoError(f"proposal {proposal_id} not found")
-    return {
-        "proposal": {"proposal_id": proposal.proposal_id,
-                     "command_type": proposal.command_type,
-                     "aggregate_id": proposal.aggregate_id, "status": proposal.status,
-                     "actor": proposal.actor.id, "correlation_id": proposal.correlation_id},
-        "lifecycle": [{"seq": e.seq, "event_type": e.event_type, "actor_id": e.actor_id,
-                       "at": e.occurred_at.isoformat()}
-                      for e in uow.proposals.events(proposal_id)],
-        "decisions": [{"stage": d.stage, "effect": d.effect, "rule_id": d.rule_id,
-                       "reason": d.reason, "approver_roles": list(d.approver_roles)}
-                      for d in uow.proposals.decisions(proposal_id)],
-        "votes": [{"voter_id": v.voter_id, "verdict": v.verdict, "channel": v.channel,
-                   "roles": list(v.voter_roles)} for v in uow.proposals.votes(proposal_id)],
-        "events": [{"position": e.position, "event_type": e.event_type,
-                    "aggregate": f"{e.aggregate_type}/{e.aggregate_id}",
-                    "aggregate_version": e.aggregate_version, "actor_id": e.actor_id}
-                   for e in uow.events.by_ids(proposal.event_ids)],
-        "tool_calls": [{"tool": e.tool, "outcome": e.outcome, "latency_ms": e.latency_ms,
-                        "proposal_id": e.proposal_id}
-                       for e in uow.runtime.find(run_id=run_id)],
-    }

@@ -19,7 +19,9 @@ from rich.table import Table
 
 from signoff.server.app import Settings, build_app
 from signoff.server.cli.common import DbOption, JsonOption, fail, json_lines, out
+from signoff.server.cli.trace import render as render_trace
 from signoff.server.demo import AGENT, TENANT, DemoError, Step, play
+from signoff.server.trace import Trace
 
 
 def demo_command(
@@ -124,25 +126,7 @@ def _render_review(result: dict[str, Any]) -> None:
 
 
 def _render_trace(result: dict[str, Any]) -> None:
-    p = result["proposal"]
-    out.print(f"   proposal {p['proposal_id']} ({p['command_type']} on {p['aggregate_id']}) "
-              f"by {p['actor']}: {p['status']}")
-    out.print("   [bold]lifecycle[/bold]")
-    _table("seq", "event", "actor", rows=[[e["seq"], e["event_type"], e["actor_id"]]
-                                          for e in result["lifecycle"]])
-    out.print("   [bold]policy decisions[/bold]")
-    _table("stage", "effect", "rule", "reason", rows=[
-        [d["stage"], d["effect"], d["rule_id"], d["reason"]] for d in result["decisions"]])
-    out.print("   [bold]votes[/bold]")
-    _table("voter", "verdict", "channel", rows=[[v["voter_id"], v["verdict"], v["channel"]]
-                                                for v in result["votes"]])
-    out.print("   [bold]committed events[/bold]")
-    _table("position", "event", "aggregate", "version", rows=[
-        [e["position"], e["event_type"], e["aggregate"], e["aggregate_version"]]
-        for e in result["events"]])
-    out.print("   [bold]tool calls of the run[/bold]")
-    _table("tool", "outcome", "ms", rows=[[c["tool"], c["outcome"], c["latency_ms"]]
-                                         for c in result["tool_calls"]])
+    out.print(render_trace(Trace.model_validate(result)))
 
 
 RENDERERS = {

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from signoff.server.trace import Trace
+
 
 def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -23,7 +25,7 @@ def test_demo_plays_to_the_end_and_refuses_to_reuse_a_database(tmp_path: Path) -
     assert played.returncode == 0, played.stderr
     out = played.stdout
     for expected in ("1.", "list_cases", "create_notice_draft", "pending_approval",
-                     "user:alice", "case.escalated", "executed", "proposal.executed",
+                     "user:alice", "case.escalated", "executed", "status proposal executed",
                      "signoff serve --db", "signoff console --db", "install-claude"):
         assert expected in out, expected
     db = tmp_path / "signoff.db"
@@ -45,8 +47,11 @@ def test_demo_json_steps(tmp_path: Path) -> None:
     assert by_tool["create_notice_draft"]["result"]["status"] == "executed"
     assert by_tool["propose_case_escalation"]["result"]["status"] == "pending_approval"
     assert by_tool["get_proposal"]["result"]["status"] == "executed"
-    trace = steps[-1]["result"]
-    assert [v["voter_id"] for v in trace["votes"]] == ["user:alice"]
-    assert [e["event_type"] for e in trace["events"]] == ["case.escalated"]
-    assert len(trace["tool_calls"]) == len(by_tool)
+    trace = Trace.model_validate(steps[-1]["result"])  # the same trace `signoff trace` shows
+    of_kind = {kind: [s for s in trace.steps if s.kind == kind]
+               for kind in ("vote", "event", "tool_call", "decision")}
+    assert [v.actor for v in of_kind["vote"]] == ["user:alice"]
+    assert ["case.escalated" in e.label for e in of_kind["event"]] == [True]
+    assert len(of_kind["tool_call"]) == len(by_tool)
+    assert [d.details["rule_id"] for d in of_kind["decision"]] == ["escalate.ask-supervisor"]
     assert not any(s["is_error"] for s in steps)
