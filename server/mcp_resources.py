@@ -38,10 +38,6 @@ Notify = Callable[[str], Awaitable[None]]
 Stamp = tuple[str, str, int]
 
 
-def proposal_uri(proposal_id: str) -> str:
-    return PREFIX + proposal_id
-
-
 def proposal_id_of(uri: str) -> str | None:
     if not uri.startswith(PREFIX):
         return None

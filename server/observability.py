@@ -44,7 +44,6 @@ SECRET_MARKERS = (
     "private_key", "credential", "cookie",
 )
 TRACER_NAME = "signoff"
-ID_FIELDS = ("correlation_id", "run_id", "proposal_id", "message_id", "principal_id", "tenant_id")
 
 _bound: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "signoff_log_ids", default=None

@@ -56,14 +56,18 @@ def still_needed(
         return "nothing: quorum reached"
     valid = eligible(ballots, roles)
     missing = max(count - len(valid), 0)
-    parts = []
-    if missing:
+    if not distinct:
         plural = "s" if missing > 1 else ""
-        parts.append(f"{missing} more approval{plural} from {' or '.join(roles)}")
-    if distinct:
-        uncovered = [r for r in roles if not any(r in b.roles for b in valid)]
-        if uncovered:
-            parts.append("an approval from " + ", ".join(uncovered))
-        elif not _can_cover(roles, valid):
-            parts.append("a different person for each of " + ", ".join(roles))
+        return f"{missing} more approval{plural} from {' or '.join(roles)}"
+    uncovered = [r for r in roles if not any(r in b.roles for b in valid)]
+    parts = []
+    if len(uncovered) == 1:
+        parts.append(f"an approval from {uncovered[0]}")
+    elif uncovered:
+        parts.append("one approval each from " + " and ".join(uncovered))
+    elif missing == 0 and not _can_cover(roles, valid):
+        parts.append("a different person for each of " + ", ".join(roles))
+    extra = missing - len(uncovered)  # approvals still needed beyond covering the roles
+    if extra > 0:
+        parts.append(f"{extra} more from {' or '.join(roles)}")
     return "; ".join(parts) or "a different combination of approvers"

@@ -103,7 +103,7 @@ NEXT_BY_STATUS: dict[str, str] = {
         "Waiting for human approval. Check later with get_proposal; do not resubmit."
     ),
     "approved": "Approved; the executor is committing it. Check with get_proposal.",
-    "executed": "Done: the events above are committed.",
+    "executed": "Done: the events listed in this receipt are committed.",
     "rejected": "Not executed. Read the reason; change the proposal only if the reason allows it.",
     "expired": (
         "Approval did not arrive in time; nothing was executed. Propose again if still needed."

@@ -11,7 +11,6 @@ from typer.testing import CliRunner, Result
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
-from signoff.store.ports import UnitOfWork
 
 COUNTED = (
     "events",
@@ -59,13 +58,6 @@ def snapshot(db: Path) -> list[tuple[Any, ...]]:
 
 async def case_version(app: App, case_id: str, tenant: str = "acme") -> int:
     return await app.store.read(lambda uow: uow.events.version(tenant, "case", case_id))
-
-
-async def read(app: App, fn: Any) -> Any:
-    def run(uow: UnitOfWork) -> Any:
-        return fn(uow)
-
-    return await app.store.read(run)
 
 
 async def invoke(args: list[str]) -> Result:
