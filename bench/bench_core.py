@@ -37,9 +37,9 @@ from rich.table import Table
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App, Settings, build_app
-from signoff.server.committer import Causation
 from signoff.server.domain import NewEvent
-from signoff.server.rebuild import rebuild_projections
+from signoff.server.state.committer import Causation
+from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.records import Actor
 
 console = Console(stderr=True)

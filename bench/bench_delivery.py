@@ -38,12 +38,12 @@ from rich.console import Console
 from rich.table import Table
 
 from signoff.server.app import App, Settings, build_app
-from signoff.server.committer import Causation
+from signoff.server.delivery.config import RelayOptions
+from signoff.server.delivery.relay import Relay
+from signoff.server.delivery.sinks import JsonlSink, encode, message_document
 from signoff.server.domain import NewEvent
-from signoff.server.projector import Projector
-from signoff.server.relay import Relay
-from signoff.server.sink_config import RelayOptions
-from signoff.server.sinks import JsonlSink, encode, message_document
+from signoff.server.state.committer import Causation
+from signoff.server.state.projector import Projector
 from signoff.store.records import Actor
 
 console = Console(stderr=True)

@@ -14,17 +14,17 @@ from pathlib import Path
 
 from signoff.policies import Gate, Policy, load_policy
 from signoff.policies.principals import Principals, PrincipalsFile
-from signoff.server.aggregates import Loaders, Upcaster
-from signoff.server.approvals import ApprovalService
 from signoff.server.clock import Clock, IdFactory, random_ids, system_clock
-from signoff.server.committer import Committer
 from signoff.server.domain import Domain
 from signoff.server.errors import ConfigError
-from signoff.server.executor import Executor
-from signoff.server.lifecycle import Lifecycle
-from signoff.server.proposals import ProposalService
-from signoff.server.queries import QueryService
-from signoff.server.seeding import seed_if_empty
+from signoff.server.services.approvals import ApprovalService
+from signoff.server.services.executor import Executor
+from signoff.server.services.lifecycle import Lifecycle
+from signoff.server.services.proposals import ProposalService
+from signoff.server.services.queries import QueryService
+from signoff.server.state.aggregates import Loaders, Upcaster
+from signoff.server.state.committer import Committer
+from signoff.server.state.seeding import seed_if_empty
 from signoff.store.sqlite.store import SqliteStore, Synchronous
 
 DEFAULT_DB = "signoff.db"

@@ -8,14 +8,14 @@ from typing import Annotated
 
 import typer
 
-from signoff.server.claude_desktop import (
+from signoff.server.cli.common import DbOption, err, fail, out
+from signoff.server.ops.claude_desktop import (
     ConfigFileError,
     default_config_path,
     install,
     server_entry,
     signoff_executable,
 )
-from signoff.server.cli.common import DbOption, err, fail, out
 
 
 def install_claude_command(

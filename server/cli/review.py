@@ -26,7 +26,6 @@ from rich.table import Table
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
-from signoff.server.approvals import VoteResult
 from signoff.server.cli.common import (
     DbOption,
     JsonOption,
@@ -37,8 +36,9 @@ from signoff.server.cli.common import (
     out,
 )
 from signoff.server.errors import NotFound, SignoffError
-from signoff.server.receipts import EventView
-from signoff.server.reviewing import (
+from signoff.server.services.approvals import VoteResult
+from signoff.server.services.receipts import EventView
+from signoff.server.services.reviewing import (
     STATUSES,
     ProposalView,
     QueueItem,
@@ -303,7 +303,7 @@ def console(
     domain: DomainOption = "casework",
 ) -> None:
     """The reviewer web console."""
-    from signoff.server.console import ConsoleSettings, serve_console
+    from signoff.server.console.app import ConsoleSettings, serve_console
 
     settings = ConsoleSettings(secret=secret, proxy_header=trust_proxy_header,
                                secure_cookie=secure_cookie)

@@ -20,14 +20,19 @@ import typer
 from signoff.policies import LoadError, Principals, PrincipalsFile
 from signoff.server.app import Settings, build_app, example_file
 from signoff.server.cli.common import DbOption, err, fail
+from signoff.server.delivery.relay import relay_worker
 from signoff.server.errors import ConfigError
-from signoff.server.identity import BearerIdentity, FixedIdentity, IdentityError, resolve_principal
-from signoff.server.mcp_auth import AuthConfigError, HttpAuth, JwtSettings, http_auth
-from signoff.server.mcp_resources import DEFAULT_INTERVAL
-from signoff.server.mcp_server import build_server
+from signoff.server.mcp.auth import AuthConfigError, HttpAuth, JwtSettings, http_auth
+from signoff.server.mcp.identity import (
+    BearerIdentity,
+    FixedIdentity,
+    IdentityError,
+    resolve_principal,
+)
+from signoff.server.mcp.resources import DEFAULT_INTERVAL
+from signoff.server.mcp.server import build_server
+from signoff.server.mcp.serving import expiry_sweep, serve, server_url
 from signoff.server.observability import configure_logging, configure_tracing
-from signoff.server.relay import relay_worker
-from signoff.server.serving import expiry_sweep, serve, server_url
 
 
 def serve_command(

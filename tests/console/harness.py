@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from signoff.server.app import App
-from signoff.server.console import ConsoleServer, ConsoleSettings
+from signoff.server.console.app import ConsoleServer, ConsoleSettings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

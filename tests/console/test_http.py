@@ -13,8 +13,8 @@ import pytest
 
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
-from signoff.server.console import SECURITY_HEADERS, ConsoleSettings
-from signoff.server.console_auth import local_target
+from signoff.server.console.app import SECURITY_HEADERS, ConsoleSettings
+from signoff.server.console.auth import local_target
 from tests.conftest import open_app
 from tests.console.harness import console_running
 from tests.console.http import Browserless

@@ -84,7 +84,7 @@ async def test_a_killed_process_leaves_a_consistent_store(tmp_path: Path, point:
     check_invariants(db)
     app = await build_app(Settings(db=db))
     try:
-        from signoff.server.audit import verify_chain
+        from signoff.server.ops.audit import verify_chain
 
         report = await app.store.read(verify_chain)
         assert report.ok, report

@@ -13,8 +13,8 @@ import pytest
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
-from signoff.server.executor import Execution
-from signoff.server.lifecycle import Lifecycle
+from signoff.server.services.executor import Execution
+from signoff.server.services.lifecycle import Lifecycle
 from signoff.store.ports import UnitOfWork
 from tests.core.helpers import case_version, pending_escalation, snapshot, table_counts
 

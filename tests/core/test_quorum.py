@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signoff.server.quorum import Ballot, quorum_met, still_needed
+from signoff.server.services.quorum import Ballot, quorum_met, still_needed
 
 BOTH = ("supervisor", "legal")
 

@@ -12,12 +12,12 @@ import pytest
 from typer.testing import CliRunner
 
 from signoff.policies import PrincipalFacts
-from signoff.server.aggregates import TxStateLoader, UnknownEventVersion
 from signoff.server.app import App
-from signoff.server.audit import verify_chain
 from signoff.server.cli import app as cli
-from signoff.server.projector import Projector
-from signoff.server.rebuild import rebuild_projections
+from signoff.server.ops.audit import verify_chain
+from signoff.server.state.aggregates import TxStateLoader, UnknownEventVersion
+from signoff.server.state.projector import Projector
+from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.records import EventEnvelope
 from tests.core.helpers import case_version, invoke
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from signoff.policies import PrincipalFacts
-from signoff.server.aggregates import Loaders, StateCache, TxStateLoader
 from signoff.server.app import App
-from signoff.server.committer import Causation
 from signoff.server.domain import NewEvent
+from signoff.server.state.aggregates import Loaders, StateCache, TxStateLoader
+from signoff.server.state.committer import Causation
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import Actor
 

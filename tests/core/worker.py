@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from signoff.server.app import App, Settings, build_app
-from signoff.server.executor import Execution
+from signoff.server.services.executor import Execution
 from signoff.store.ports import UnitOfWork
 
 

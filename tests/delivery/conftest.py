@@ -8,11 +8,11 @@ import random
 from collections.abc import Sequence
 
 from signoff.server.app import App
-from signoff.server.consumers import NotificationConsumer
-from signoff.server.proposals import CallContext
-from signoff.server.relay import Relay
-from signoff.server.sink_config import RelayOptions
-from signoff.server.sinks import BaseSink, Sink
+from signoff.server.delivery.config import RelayOptions
+from signoff.server.delivery.consumers import NotificationConsumer
+from signoff.server.delivery.relay import Relay
+from signoff.server.delivery.sinks import BaseSink, Sink
+from signoff.server.services.proposals import CallContext
 from signoff.store.records import OutboxMessage
 from tests.conftest import principal
 

@@ -19,7 +19,7 @@ import anyio.to_thread
 import pytest
 
 from signoff.server.app import Settings, build_app
-from signoff.server.audit import verify_chain
+from signoff.server.ops.audit import verify_chain
 from tests.conftest import principal
 
 from .conftest import send_notice

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from signoff.server.app import App
-from signoff.server.nats_sink import NatsSink, subject_for
+from signoff.server.delivery.nats import NatsSink, subject_for
 from signoff.store.records import OutboxMessage
 
 from .conftest import RecordingSink, make_relay

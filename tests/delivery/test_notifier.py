@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from signoff.server.app import App
-from signoff.server.consumers import NotificationConsumer, delivery_key, notice_line
-from signoff.server.proposals import CallContext
+from signoff.server.delivery.consumers import NotificationConsumer, delivery_key, notice_line
+from signoff.server.services.proposals import CallContext
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, OutboxMessage, ProposalRecord
 from tests.conftest import principal

@@ -17,16 +17,16 @@ from signoff.examples.casework.projections import CASE_TIMELINE
 from signoff.examples.casework.state import CASE
 from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
-from signoff.server.committer import Causation
 from signoff.server.domain import NewEvent
 from signoff.server.errors import NotFound
-from signoff.server.projector import (
+from signoff.server.state.committer import Causation
+from signoff.server.state.projector import (
     ProjectionGap,
     Projector,
     VersionTracker,
     checkpoint_name,
 )
-from signoff.server.rebuild import rebuild_projections
+from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import Actor, EventEnvelope
 from tests.conftest import principal

@@ -17,8 +17,8 @@ from signoff.examples.casework.projections import CASE_SUMMARY, CASE_TIMELINE
 from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
 from signoff.server.domain import Projection
-from signoff.server.projector import ProjectionGap, Projector, VersionTracker, checkpoint_name
-from signoff.server.rebuild import rebuild_projections
+from signoff.server.state.projector import ProjectionGap, Projector, VersionTracker, checkpoint_name
+from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.errors import GenerationSuperseded
 from signoff.store.ports import DocumentWriter
 from signoff.store.records import EventEnvelope

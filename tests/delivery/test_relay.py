@@ -13,7 +13,7 @@ import pytest
 
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
-from signoff.server.sinks import SIGNATURE_HEADER, TIMESTAMP_HEADER, BaseSink, WebhookSink
+from signoff.server.delivery.sinks import SIGNATURE_HEADER, TIMESTAMP_HEADER, BaseSink, WebhookSink
 from signoff.store.records import OutboxMessage
 from tests.conftest import principal
 from tests.core.helpers import invoke

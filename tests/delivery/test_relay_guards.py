@@ -14,11 +14,11 @@ from pydantic import BaseModel, Field
 
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
+from signoff.server.delivery.config import RelayOptions
+from signoff.server.delivery.relay import Relay
+from signoff.server.delivery.sinks import WebhookSink
 from signoff.server.errors import ConfigError
 from signoff.server.observability import sensitive_fields
-from signoff.server.relay import Relay
-from signoff.server.sink_config import RelayOptions
-from signoff.server.sinks import WebhookSink
 from signoff.store.records import OutboxMessage
 from tests.core.helpers import invoke
 

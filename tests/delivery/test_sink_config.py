@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from signoff.server.app import App
-from signoff.server.consumers import NotificationConsumer
+from signoff.server.delivery.config import DeliveryConfig, build_sinks, load_delivery_config
+from signoff.server.delivery.consumers import NotificationConsumer
+from signoff.server.delivery.nats import NatsSink
+from signoff.server.delivery.sinks import JsonlSink, WebhookSink
 from signoff.server.errors import ConfigError
-from signoff.server.nats_sink import NatsSink
-from signoff.server.sink_config import DeliveryConfig, build_sinks, load_delivery_config
-from signoff.server.sinks import JsonlSink, WebhookSink
 from tests.core.helpers import invoke, snapshot
 
 pytestmark = pytest.mark.anyio

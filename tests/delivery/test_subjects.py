@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signoff.server.nats_sink import subject_for, subject_token
+from signoff.server.delivery.nats import subject_for, subject_token
 from signoff.store.records import OutboxMessage
 
 TOKEN = re.compile(r"^[A-Za-z0-9_\-]+$")

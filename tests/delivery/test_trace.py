@@ -10,9 +10,9 @@ import pytest
 
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
-from signoff.server.proposals import CallContext
-from signoff.server.sinks import BaseSink
-from signoff.server.trace import Trace, TraceStep, build_trace, trace_of
+from signoff.server.delivery.sinks import BaseSink
+from signoff.server.ops.trace import Trace, TraceStep, build_trace, trace_of
+from signoff.server.services.proposals import CallContext
 from signoff.store.records import OutboxMessage, RuntimeEntry
 from tests.conftest import principal
 from tests.core.helpers import invoke

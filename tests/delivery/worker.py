@@ -16,9 +16,9 @@ from pathlib import Path
 import anyio
 
 from signoff.server.app import App, Settings, build_app
-from signoff.server.relay import Relay
-from signoff.server.sink_config import RelayOptions
-from signoff.server.sinks import JsonlSink
+from signoff.server.delivery.config import RelayOptions
+from signoff.server.delivery.relay import Relay
+from signoff.server.delivery.sinks import JsonlSink
 from signoff.store.records import OutboxMessage
 
 

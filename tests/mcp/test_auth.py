@@ -11,8 +11,7 @@ import pytest
 
 from signoff.policies import Principals, load_principals
 from signoff.server.app import example_file
-from signoff.server.identity import IdentityError, resolve_principal
-from signoff.server.mcp_auth import (
+from signoff.server.mcp.auth import (
     AuthConfigError,
     JwtSettings,
     SignoffTokenVerifier,
@@ -20,6 +19,7 @@ from signoff.server.mcp_auth import (
     http_auth,
     load_tokens,
 )
+from signoff.server.mcp.identity import IdentityError, resolve_principal
 
 URL = "http://127.0.0.1:8765/mcp"
 SECRET = "s" * 32

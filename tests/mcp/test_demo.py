@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from signoff.server.trace import Trace
+from signoff.server.ops.trace import Trace
 
 
 def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,8 +17,8 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
-from signoff.server.identity import FixedIdentity
-from signoff.server.mcp_server import build_server
+from signoff.server.mcp.identity import FixedIdentity
+from signoff.server.mcp.server import build_server
 from tests.core.helpers import table_counts
 from tests.mcp.conftest import open_app
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from signoff.server.claude_desktop import default_config_path
 from signoff.server.cli import app as cli
+from signoff.server.ops.claude_desktop import default_config_path
 
 
 def install(*args: str) -> tuple[int, str]:

@@ -13,7 +13,7 @@ import anyio
 import pytest
 from mcp_types import RequestParamsMeta
 
-from signoff.server.runtime_log import RuntimeLogWriter, arguments_digest, redact
+from signoff.server.mcp.runtime_log import RuntimeLogWriter, arguments_digest, redact
 from signoff.store.ports import Store
 from signoff.store.records import RuntimeEntry
 from tests.mcp.conftest import meta, open_app, stdio_session

@@ -25,9 +25,9 @@ from mcp_types import (
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
-from signoff.server.confirmation import submit_with_confirmation
 from signoff.server.errors import Forbidden, Refused
-from signoff.server.receipts import Receipt
+from signoff.server.mcp.confirmation import submit_with_confirmation
+from signoff.server.services.receipts import Receipt
 from tests.conftest import open_app, principal
 from tests.review.helpers import CASE, case_version, snapshot
 

@@ -13,8 +13,8 @@ from mcp import Client
 
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
-from signoff.server.identity import FixedIdentity
-from signoff.server.mcp_server import build_server
+from signoff.server.mcp.identity import FixedIdentity
+from signoff.server.mcp.server import build_server
 from tests.conftest import open_app, principal
 from tests.review.helpers import CASE, case_version
 from tests.review.test_confirmation import POLICY, Requester, proposals, votes

@@ -23,7 +23,7 @@ import anyio
 import uvicorn
 
 from signoff.server.app import App
-from signoff.server.mcp_server import SignoffServer
+from signoff.server.mcp.server import SignoffServer
 
 log = logging.getLogger("signoff.serve")
 

@@ -33,9 +33,11 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from signoff.server import console_auth, console_events, console_pages
 from signoff.server.app import App
-from signoff.server.console_context import HERE, Console, ConsoleSettings, render, templates
+from signoff.server.console import auth as console_auth
+from signoff.server.console import events as console_events
+from signoff.server.console import pages as console_pages
+from signoff.server.console.context import HERE, Console, ConsoleSettings, render, templates
 
 __all__ = ["ConsoleServer", "ConsoleSettings", "build_console", "serve_console"]
 

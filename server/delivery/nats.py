@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from signoff.server.sinks import BaseSink, SinkError, encode, message_document
+from signoff.server.delivery.sinks import BaseSink, SinkError, encode, message_document
 from signoff.store.records import OutboxMessage
 
 _SUBJECT_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")

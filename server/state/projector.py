@@ -24,9 +24,9 @@ from typing import Any
 
 import anyio
 
-from signoff.server.aggregates import Upcaster
 from signoff.server.domain import Domain, Projection
 from signoff.server.observability import span
+from signoff.server.state.aggregates import Upcaster
 from signoff.store.ports import DocumentWriter, Store, UnitOfWork
 from signoff.store.records import EventEnvelope
 

@@ -21,9 +21,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from signoff.server.app import App
-from signoff.server.console_auth import Reviewer, reviewer
-from signoff.server.console_context import console_of
-from signoff.server.reviewing import QUEUE_LIMIT, STATUSES
+from signoff.server.console.auth import Reviewer, reviewer
+from signoff.server.console.context import console_of
+from signoff.server.services.reviewing import QUEUE_LIMIT, STATUSES
 from signoff.store.canonical import digest
 from signoff.store.ports import UnitOfWork
 

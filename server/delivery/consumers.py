@@ -43,9 +43,9 @@ from typing import IO, TYPE_CHECKING, Any
 import anyio.to_thread
 
 from signoff.policies import NotAMemberError
+from signoff.server.delivery.sinks import BaseSink, SinkError
 from signoff.server.observability import bound, span
-from signoff.server.proposals import CallContext
-from signoff.server.sinks import BaseSink, SinkError
+from signoff.server.services.proposals import CallContext
 from signoff.store.faults import crash_point
 from signoff.store.records import OutboxMessage
 

@@ -37,11 +37,8 @@ from typing import TYPE_CHECKING
 import anyio
 
 from signoff.server.clock import Clock
-from signoff.server.errors import ConfigError
-from signoff.server.observability import bound, domain_sensitive_fields, redact, span
-from signoff.server.projector import Projector
-from signoff.server.relay_batch import Batch, PassResult, Plan, settle
-from signoff.server.sink_config import (
+from signoff.server.delivery.batch import Batch, PassResult, Plan, settle
+from signoff.server.delivery.config import (
     DeliveryConfig,
     RelayOptions,
     build_sinks,
@@ -49,7 +46,10 @@ from signoff.server.sink_config import (
     lease_problem,
     load_delivery_config,
 )
-from signoff.server.sinks import Sink
+from signoff.server.delivery.sinks import Sink
+from signoff.server.errors import ConfigError
+from signoff.server.observability import bound, domain_sensitive_fields, redact, span
+from signoff.server.state.projector import Projector
 from signoff.store.faults import crash_point
 from signoff.store.ports import Store
 from signoff.store.records import OutboxMessage

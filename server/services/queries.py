@@ -12,11 +12,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from signoff.policies import PrincipalFacts
-from signoff.server.aggregates import Upcaster
 from signoff.server.domain import Domain, QueryNotFound, QueryResult, QueryType
 from signoff.server.errors import Forbidden, InvalidInput, NotFound
-from signoff.server.projector import checkpoint_name
-from signoff.server.proposals import problems_of
+from signoff.server.services.proposals import problems_of
+from signoff.server.state.aggregates import Upcaster
+from signoff.server.state.projector import checkpoint_name
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from signoff.policies import PrincipalFacts
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.errors import Forbidden, InvalidInput, NotFound, Refused
-from signoff.server.executor import Execution, Executor
-from signoff.server.lifecycle import Lifecycle
-from signoff.server.quorum import Ballot, quorum_met, still_needed
+from signoff.server.services.executor import Execution, Executor
+from signoff.server.services.lifecycle import Lifecycle
+from signoff.server.services.quorum import Ballot, quorum_met, still_needed
 from signoff.store.errors import DuplicateVote
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import OutboxMessage, ProposalRecord, Verdict, Vote, VoteChannel

@@ -16,19 +16,19 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from signoff.policies import PrincipalFacts, ProposalFacts
-from signoff.server.aggregates import Loaders
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.domain import CommandType, DecideContext, Domain, Rejection
-from signoff.server.executor import Executor
-from signoff.server.judging import (
+from signoff.server.services.executor import Executor
+from signoff.server.services.judging import (
     CurrentGate,
     aggregate_facts,
     decision_record,
     judge,
     policy_input,
 )
-from signoff.server.lifecycle import Lifecycle
-from signoff.server.receipts import FieldProblem, Receipt, receipt_for, refusal
+from signoff.server.services.lifecycle import Lifecycle
+from signoff.server.services.receipts import FieldProblem, Receipt, receipt_for, refusal
+from signoff.server.state.aggregates import Loaders
 from signoff.store.canonical import digest
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import (

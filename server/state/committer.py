@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from signoff.server.aggregates import Upcaster
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.domain import Domain, NewEvent, Projection
+from signoff.server.state.aggregates import Upcaster
 from signoff.store.faults import crash_point
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import Actor, EventEnvelope, OutboxMessage

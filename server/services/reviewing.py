@@ -22,12 +22,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from signoff.server.aggregates import TxStateLoader
 from signoff.server.app import App
-from signoff.server.approvals import ballots_of
 from signoff.server.domain import CommandType, DecideContext, Rejection
-from signoff.server.quorum import still_needed
-from signoff.server.receipts import EventView
+from signoff.server.services.approvals import ballots_of
+from signoff.server.services.quorum import still_needed
+from signoff.server.services.receipts import EventView
+from signoff.server.state.aggregates import TxStateLoader
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import DecisionRecord, EventEnvelope, ProposalRecord, Vote
 

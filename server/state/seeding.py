@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from signoff.server.committer import Causation, Committer
 from signoff.server.domain import Domain, SeedEvent
+from signoff.server.state.committer import Causation, Committer
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import Actor
 

@@ -40,8 +40,8 @@ from pydantic import BaseModel, Field
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.errors import SignoffError
-from signoff.server.receipts import Receipt
-from signoff.server.reviewing import ProposalView, proposal_view
+from signoff.server.services.receipts import Receipt
+from signoff.server.services.reviewing import ProposalView, proposal_view
 
 STATE_PREFIX = "signoff.confirm:"
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
 from signoff.server.domain import CommandType, DomainError, QueryType
-from signoff.server.proposals import META_FIELDS, ProposalMeta
+from signoff.server.services.proposals import META_FIELDS, ProposalMeta
 
 GET_PROPOSAL = "get_proposal"
 

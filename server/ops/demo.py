@@ -24,9 +24,9 @@ from mcp_types import RequestParamsMeta
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
-from signoff.server.identity import FixedIdentity
-from signoff.server.mcp_server import build_server
-from signoff.server.trace import trace_of
+from signoff.server.mcp.identity import FixedIdentity
+from signoff.server.mcp.server import build_server
+from signoff.server.ops.trace import trace_of
 
 TENANT = "acme"
 AGENT = "agent:triage"

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from signoff.server.aggregates import Upcaster
 from signoff.server.domain import Domain, Projection
-from signoff.server.projector import Key, VersionTracker, checkpoint_name
+from signoff.server.state.aggregates import Upcaster
+from signoff.server.state.projector import Key, VersionTracker, checkpoint_name
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope
 

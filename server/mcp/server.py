@@ -42,12 +42,12 @@ from mcp_types import Tool as MCPTool
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
-from signoff.server.identity import Identity
-from signoff.server.mcp_auth import HttpAuth
-from signoff.server.mcp_resources import DEFAULT_INTERVAL, TEMPLATE, ProposalWatch
-from signoff.server.mcp_schemas import GET_PROPOSAL
-from signoff.server.mcp_tools import ToolRunner, make_tool, tool_specs
-from signoff.server.runtime_log import RuntimeLogWriter
+from signoff.server.mcp.auth import HttpAuth
+from signoff.server.mcp.identity import Identity
+from signoff.server.mcp.resources import DEFAULT_INTERVAL, TEMPLATE, ProposalWatch
+from signoff.server.mcp.runtime_log import RuntimeLogWriter
+from signoff.server.mcp.schemas import GET_PROPOSAL
+from signoff.server.mcp.tools import ToolRunner, make_tool, tool_specs
 
 log = logging.getLogger("signoff.mcp")
 

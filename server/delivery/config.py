@@ -59,10 +59,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from signoff.server.consumers import NOTICES_FILE, NotificationConsumer
+from signoff.server.delivery.consumers import NOTICES_FILE, NotificationConsumer
+from signoff.server.delivery.nats import NatsSink
+from signoff.server.delivery.sinks import JsonlSink, Sink, WebhookSink
 from signoff.server.errors import ConfigError
-from signoff.server.nats_sink import NatsSink
-from signoff.server.sinks import JsonlSink, Sink, WebhookSink
 
 if TYPE_CHECKING:
     from signoff.server.app import App

@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from signoff.policies import PrincipalFacts, PrincipalRecord
-from signoff.server.console_context import console_of, render
+from signoff.server.console.context import console_of, render
 
 MAX_TOKEN = 512
 

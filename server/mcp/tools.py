@@ -30,16 +30,16 @@ from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from pydantic import BaseModel, ValidationError
 
 from signoff.policies import PrincipalFacts
-from signoff.server import mcp_schemas as schemas
 from signoff.server.app import App
-from signoff.server.confirmation import submit_with_confirmation
 from signoff.server.domain import CommandType, Domain, QueryType
 from signoff.server.errors import Forbidden, InvalidInput, NotFound
-from signoff.server.identity import Identity
+from signoff.server.mcp import schemas
+from signoff.server.mcp.confirmation import submit_with_confirmation
+from signoff.server.mcp.identity import Identity
+from signoff.server.mcp.runtime_log import RuntimeLogWriter, arguments_digest
 from signoff.server.observability import tool_span
-from signoff.server.proposals import MAX_ARGUMENT_BYTES, CallContext, problems_of
-from signoff.server.receipts import FieldProblem, Receipt, refusal
-from signoff.server.runtime_log import RuntimeLogWriter, arguments_digest
+from signoff.server.services.proposals import MAX_ARGUMENT_BYTES, CallContext, problems_of
+from signoff.server.services.receipts import FieldProblem, Receipt, refusal
 from signoff.store.records import RuntimeEntry
 
 log = logging.getLogger("signoff.mcp")

@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from signoff.server.approvals import VoteResult
-from signoff.server.console_auth import Reviewer, check_csrf, flash, page, reviewer
-from signoff.server.console_context import console_of, render
-from signoff.server.console_events import QueueFilter, queue_fingerprint
+from signoff.server.console.auth import Reviewer, check_csrf, flash, page, reviewer
+from signoff.server.console.context import console_of, render
+from signoff.server.console.events import QueueFilter, queue_fingerprint
 from signoff.server.errors import NotFound, SignoffError
-from signoff.server.reviewing import STATUSES, proposal_view, review_queue
-from signoff.server.trace import trace_of
+from signoff.server.ops.trace import trace_of
+from signoff.server.services.approvals import VoteResult
+from signoff.server.services.reviewing import STATUSES, proposal_view, review_queue
 
 MAX_NOTE = 2000
 

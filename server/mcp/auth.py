@@ -39,7 +39,7 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 
 from signoff.policies import NotAMemberError, PrincipalRecord, Principals
-from signoff.server.identity import TENANT_CLAIM
+from signoff.server.mcp.identity import TENANT_CLAIM
 
 log = logging.getLogger("signoff.mcp.auth")
 

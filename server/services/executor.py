@@ -12,11 +12,10 @@ import logging
 from dataclasses import dataclass, field
 
 from signoff.policies import AggregateFacts, ProposalFacts
-from signoff.server.aggregates import Loaders, TxStateLoader
 from signoff.server.clock import Clock, IdFactory
-from signoff.server.committer import Causation, Committer
 from signoff.server.domain import DecideContext, Domain, Rejection
-from signoff.server.judging import (
+from signoff.server.observability import span
+from signoff.server.services.judging import (
     CurrentGate,
     aggregate_facts,
     decision_record,
@@ -24,9 +23,10 @@ from signoff.server.judging import (
     policy_input,
     proposer_of,
 )
-from signoff.server.lifecycle import Lifecycle
-from signoff.server.observability import span
-from signoff.server.quorum import Ballot, quorum_met
+from signoff.server.services.lifecycle import Lifecycle
+from signoff.server.services.quorum import Ballot, quorum_met
+from signoff.server.state.aggregates import Loaders, TxStateLoader
+from signoff.server.state.committer import Causation, Committer
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, ProposalRecord
 
