@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from signoff.store.errors import GenerationSuperseded
-from signoff.store.sqlite.tx import dumps_doc, loads_doc
+from signoff.store.sqlite.rows import dumps_doc, loads_doc
 
 
 class SqliteDocumentWriter:

@@ -19,11 +19,10 @@ import contextlib
 import queue
 import sqlite3
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -31,52 +30,13 @@ import anyio.to_thread
 from signoff.store.errors import StoreClosed
 from signoff.store.faults import crash_point
 from signoff.store.ports import UnitOfWork
-from signoff.store.sqlite.read_models import SqliteReadModels
+from signoff.store.sqlite.connection import MEMORY, Synchronous, connect
 from signoff.store.sqlite.schema import migrate
-from signoff.store.sqlite.tx import (
-    SqliteCheckpoints,
-    SqliteCommands,
-    SqliteEventLog,
-    SqliteInbox,
-    SqliteOutbox,
-    SqliteProposals,
-    SqliteRuntimeLog,
-)
+from signoff.store.sqlite.unit_of_work import SqliteUnitOfWork
+
+__all__ = ["SqliteStore", "Synchronous", "open_sqlite"]
 
 T = TypeVar("T")
-Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
-MEMORY = ":memory:"
-
-
-class SqliteUnitOfWork:
-    """The ports over one connection. Made fresh for every job, so nothing
-    cached in it can outlive a rolled-back savepoint."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._depth = 0
-        self.events = SqliteEventLog(conn)
-        self.proposals = SqliteProposals(conn)
-        self.commands = SqliteCommands(conn)
-        self.outbox = SqliteOutbox(conn)
-        self.inbox = SqliteInbox(conn)
-        self.checkpoints = SqliteCheckpoints(conn)
-        self.read_models = SqliteReadModels(conn)
-        self.runtime = SqliteRuntimeLog(conn)
-
-    @contextlib.contextmanager
-    def savepoint(self) -> Iterator[None]:
-        self._depth += 1
-        name = f"part{self._depth}"
-        self._conn.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute(f"ROLLBACK TO {name}")
-            raise
-        finally:
-            self._conn.execute(f"RELEASE {name}")
-            self._depth -= 1
 
 
 @dataclass
@@ -100,35 +60,6 @@ class _Job:
 
         with contextlib.suppress(RuntimeError):  # loop already closed
             self.loop.call_soon_threadsafe(_set)
-
-
-def connect(path: str, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
-    """A connection configured the way every signoff connection must be."""
-    memory = path == MEMORY
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    if not memory:
-        _enable_wal(conn)
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
-
-
-def _enable_wal(conn: sqlite3.Connection, timeout: float = 10.0) -> None:
-    """Switch to WAL, waiting for other writers. The pragma fails at once with
-    "database is locked", ignoring busy_timeout, while another connection holds
-    the write lock on a file still in rollback mode: a fresh database that
-    another process is migrating."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                conn.close()
-                raise
-            time.sleep(0.01)
 
 
 class SqliteStore:

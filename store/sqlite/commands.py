@@ -1,0 +1,46 @@
+"""`Commands` on two append-only tables: idempotency keys and command results."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from signoff.store.records import CommandResult, IdempotencyRecord
+
+
+class SqliteCommands:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def idempotency(self, tenant_id: str, actor_id: str, key: str) -> IdempotencyRecord | None:
+        row = self._conn.execute(
+            "SELECT payload_digest, proposal_id FROM idempotency "
+            "WHERE tenant_id = ? AND actor_id = ? AND key = ?",
+            (tenant_id, actor_id, key),
+        ).fetchone()
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            tenant_id=tenant_id, actor_id=actor_id, key=key, payload_digest=row[0],
+            proposal_id=row[1],
+        )
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        self._conn.execute(
+            "INSERT INTO idempotency (tenant_id, actor_id, key, payload_digest, proposal_id) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (record.tenant_id, record.actor_id, record.key, record.payload_digest,
+             record.proposal_id),
+        )
+
+    def add_result(self, result: CommandResult) -> None:
+        self._conn.execute(
+            "INSERT INTO command_results (command_id, proposal_id, tenant_id, doc) "
+            "VALUES (?, ?, ?, ?)",
+            (result.command_id, result.proposal_id, result.tenant_id, result.model_dump_json()),
+        )
+
+    def results(self, proposal_id: str) -> list[CommandResult]:
+        rows = self._conn.execute(
+            "SELECT doc FROM command_results WHERE proposal_id = ? ORDER BY seq", (proposal_id,)
+        ).fetchall()
+        return [CommandResult.model_validate_json(r[0]) for r in rows]

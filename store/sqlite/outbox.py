@@ -1,0 +1,211 @@
+"""`Outbox` on the `outbox` table: messages to publish after the commit, and
+the leases relays take on them."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from signoff.store.records import OutboxMessage
+from signoff.store.sqlite.rows import filters, marks, ts, ts_or_none
+
+log = logging.getLogger("signoff.store.outbox")
+_COLUMNS = "position, status, attempts, next_attempt_at, last_error, doc"
+
+
+def _load(rows: list[Any]) -> list[OutboxMessage]:
+    out = []
+    for position, status, attempts, next_at, error, doc in rows:
+        message = OutboxMessage.model_validate_json(doc)
+        out.append(message.model_copy(update={
+            "position": position, "status": status, "attempts": attempts,
+            "next_attempt_at": datetime.fromisoformat(next_at) if next_at else None,
+            "last_error": error,
+        }))
+    return out
+
+
+class SqliteOutbox:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def add(self, messages: Sequence[OutboxMessage]) -> None:
+        self._conn.executemany(
+            "INSERT INTO outbox (message_id, tenant_id, topic, aggregate_id, correlation_id, "
+            "status, attempts, next_attempt_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (m.message_id, m.tenant_id, m.topic, m.aggregate_id, m.correlation_id, m.status,
+                 m.attempts, ts_or_none(m.next_attempt_at), m.model_dump_json())
+                for m in messages
+            ],
+        )
+
+    def pending(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' "  # noqa: S608
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY position LIMIT ?",
+            (ts(now), limit),
+        ).fetchall()
+        return _load(rows)
+
+    def mark_published(self, message_id: str, at: datetime) -> None:
+        self._conn.execute(
+            "UPDATE outbox SET status = 'published', published_at = ?, attempts = attempts + 1 "
+            "WHERE message_id = ?",
+            (at.isoformat(), message_id),
+        )
+
+    def mark_failed(
+        self, message_id: str, error: str, next_attempt_at: datetime | None, *, dead: bool
+    ) -> None:
+        self._conn.execute(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
+            "next_attempt_at = ? WHERE message_id = ?",
+            ("dead" if dead else "pending", error, ts_or_none(next_attempt_at), message_id),
+        )
+
+    def find(
+        self, *, status: str | None = None, correlation_id: str | None = None, limit: int = 100
+    ) -> list[OutboxMessage]:
+        where, args = filters(status=status, correlation_id=correlation_id)
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM outbox {where} ORDER BY position LIMIT ?",  # noqa: S608
+            (*args, limit),
+        ).fetchall()
+        return _load(rows)
+
+    def counts(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+        return {str(status): int(n) for status, n in rows}
+
+    # -- leases ------------------------------------------------------------
+
+    def claim(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int, *,
+        max_scan: int = 10_000,
+    ) -> list[OutboxMessage]:
+        """Walks pending rows in position order (the partial index
+        outbox_pending), remembering every aggregate whose earliest pending row
+        cannot be claimed now: later rows of that aggregate wait behind it, as
+        do the rows after a dead row of their aggregate. `max_scan` bounds the
+        walk only once a row is chosen: rows that cannot go, however many,
+        never stop the due rows behind them from going.
+        Times are compared as instants, not as text."""
+        dead = {
+            (str(tenant_id), str(aggregate_id)): int(position)
+            for tenant_id, aggregate_id, position in self._conn.execute(
+                "SELECT tenant_id, aggregate_id, MIN(position) FROM outbox "
+                "WHERE status = 'dead' AND aggregate_id IS NOT NULL "
+                "GROUP BY tenant_id, aggregate_id")
+        }
+        cursor = self._conn.execute(
+            f"SELECT {_COLUMNS}, tenant_id, aggregate_id, lease_owner, lease_until "  # noqa: S608
+            # The partial index walks pending rows in order; left to itself the
+            # planner picks outbox_due and sorts every pending row per claim.
+            "FROM outbox INDEXED BY outbox_pending WHERE status = 'pending' ORDER BY position"
+        )
+        blocked: set[tuple[str, str]] = set()
+        chosen: list[Any] = []
+        scanned = 0
+        try:
+            for row in cursor:
+                if len(chosen) >= limit or (chosen and scanned >= max_scan):
+                    break
+                scanned += 1
+                *record, tenant_id, aggregate_id, holder, until = row
+                key = (tenant_id, aggregate_id) if aggregate_id is not None else None
+                if key is not None and (key in blocked or record[0] > dead.get(key, record[0])):
+                    blocked.add(key)
+                    continue
+                next_at = record[3]
+                due = next_at is None or datetime.fromisoformat(next_at) <= now
+                free = until is None or holder == owner or datetime.fromisoformat(until) <= now
+                if due and free:
+                    chosen.append(record)
+                elif key is not None:
+                    blocked.add(key)
+        finally:
+            cursor.close()
+        if scanned > max_scan:
+            log.warning("outbox claim scanned %d pending rows (cap %d) to find one it could "
+                        "take: rows held back by dead rows, leases or retries pile up",
+                        scanned, max_scan, extra={"scanned": scanned, "max_scan": max_scan})
+        if chosen:
+            self._conn.executemany(
+                "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE position = ?",
+                [(owner, lease_until.isoformat(), r[0]) for r in chosen],
+            )
+        return _load(chosen)
+
+    def complete(self, owner: str, message_id: str, at: datetime) -> bool:
+        cur = self._conn.execute(
+            "UPDATE outbox SET status = 'published', published_at = ?, attempts = attempts + 1, "
+            "lease_owner = NULL, lease_until = NULL "
+            "WHERE message_id = ? AND lease_owner = ? AND status = 'pending'",
+            (at.isoformat(), message_id, owner),
+        )
+        return cur.rowcount == 1
+
+    def fail(
+        self, owner: str, message_id: str, error: str, next_attempt_at: datetime | None, *,
+        dead: bool,
+    ) -> bool:
+        cur = self._conn.execute(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
+            "next_attempt_at = ?, lease_owner = NULL, lease_until = NULL "
+            "WHERE message_id = ? AND lease_owner = ? AND status = 'pending'",
+            ("dead" if dead else "pending", error, ts_or_none(next_attempt_at), message_id,
+             owner),
+        )
+        return cur.rowcount == 1
+
+    def release(self, owner: str, message_ids: Sequence[str]) -> None:
+        self._conn.executemany(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
+            "WHERE message_id = ? AND lease_owner = ?",
+            [(m, owner) for m in message_ids],
+        )
+
+    def retry(self, message_id: str) -> OutboxMessage | None:
+        cur = self._conn.execute(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL, "
+            "lease_owner = NULL, lease_until = NULL WHERE message_id = ? AND status = 'dead'",
+            (message_id,),
+        )
+        return self.get(message_id) if cur.rowcount == 1 else None
+
+    def get(self, message_id: str) -> OutboxMessage | None:
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM outbox WHERE message_id = ?",  # noqa: S608
+            (message_id,),
+        ).fetchall()
+        found = _load(rows)
+        return found[0] if found else None
+
+    def by_causation(self, causation_id: str, limit: int = 500) -> list[OutboxMessage]:
+        # The expression matches the index outbox_by_causation (schema V2).
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM outbox "  # noqa: S608
+            "WHERE json_extract(doc, '$.causation_id') = ? ORDER BY position LIMIT ?",
+            (causation_id, limit),
+        ).fetchall()
+        return _load(rows)
+
+    def published_at(self, message_ids: Sequence[str]) -> dict[str, datetime]:
+        if not message_ids:
+            return {}
+        rows = self._conn.execute(
+            f"SELECT message_id, published_at FROM outbox "  # noqa: S608
+            f"WHERE message_id IN ({marks(message_ids)}) AND published_at IS NOT NULL",
+            tuple(message_ids),
+        ).fetchall()
+        return {str(m): datetime.fromisoformat(at) for m, at in rows}
+
+    def in_flight(self, now: datetime) -> int:
+        rows = self._conn.execute(
+            "SELECT lease_until FROM outbox WHERE status = 'pending' AND lease_until IS NOT NULL"
+        ).fetchall()
+        return sum(1 for (until,) in rows if datetime.fromisoformat(until) > now)
