@@ -127,6 +127,7 @@ def _rule(table: dict[str, Any], index: int, entry: str, path: tuple[str, ...],
                                   note=f"when `{when.source}` is false" if when else ""),
         trace_unselected=RuleTrace(rule_id=entry, effect=effect, matched=False,
                                    note=f"not for this principal ({_describe_selector(selector)})"),
+        line=report.lines.find(path),
     )
 
 

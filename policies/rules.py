@@ -55,6 +55,8 @@ class Rule:
     trace_matched: RuleTrace
     trace_unmatched: RuleTrace
     trace_unselected: RuleTrace
+    # The line of its `[[rule]]` header, for messages that point at the rule.
+    line: int | None = None
 
     @property
     def unconditional(self) -> bool:

@@ -36,6 +36,9 @@ from signoff.policies import (
     run_scenarios,
     static_outcome,
 )
+from signoff.server.app import load_domain
+from signoff.server.domain import DomainError
+from signoff.server.errors import SignoffError
 
 policy_app = typer.Typer(
     no_args_is_help=True, help="Check a policy file: lint, explain, test, matrix."
@@ -43,6 +46,7 @@ policy_app = typer.Typer(
 
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+DEFAULT_DOMAIN = "casework"  # as `serve` (Settings.domain) when neither flag nor env names one
 _COLOURS = {"allow": "green", "ask": "yellow", "deny": "red", "conditional": "cyan"}
 
 
@@ -68,8 +72,19 @@ def _failed(err: LoadError, as_json: bool) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _load(path: Path, domain_commands: str | None, as_json: bool) -> Policy:
-    known = _split(domain_commands) if domain_commands is not None else None
+def _known_commands(domain: str | None, domain_commands: str | None) -> list[str]:
+    """The command types to check rules against: --domain-commands when given,
+    else those of the domain `serve` would load, so lint fails where serve would."""
+    if domain_commands is not None:
+        return _split(domain_commands)
+    try:
+        return load_domain(domain or DEFAULT_DOMAIN).command_types()
+    except (SignoffError, DomainError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--domain") from None
+
+
+def _load(path: Path, domain: str | None, domain_commands: str | None, as_json: bool) -> Policy:
+    known = _known_commands(domain, domain_commands)
     try:
         return load_policy(path, known)
     except LoadError as err:
@@ -80,16 +95,20 @@ def _coloured(effect: str) -> str:
     return f"[{_COLOURS.get(effect, 'white')}]{effect}[/]"
 
 
+DomainName = Annotated[str | None, typer.Option(
+    "--domain", envvar="SIGNOFF_DOMAIN", show_default=False,
+    help="Check rules against this domain's command types, as `serve` does: casework, or "
+    "package.module:factory (default $SIGNOFF_DOMAIN, else casework).")]
 DomainCommands = Annotated[str | None, typer.Option(
-    "--domain-commands", help="Comma-separated command types the domain declares; rules "
-    "naming any other type (or a prefix matching none) fail.")]
+    "--domain-commands", help="Comma-separated command types to check rules against "
+    "instead of --domain's; rules naming any other type (or a prefix matching none) fail.")]
 
 
 @policy_app.command()
-def lint(path: ExistingFile, domain_commands: DomainCommands = None,
+def lint(path: ExistingFile, domain: DomainName = None, domain_commands: DomainCommands = None,
          as_json: JsonFlag = False) -> None:
-    """Load PATH as the server would; print `ok <version>` or every problem found."""
-    policy = _load(path, domain_commands, as_json)
+    """Load PATH as `serve` would; print `ok <version>` or every problem found."""
+    policy = _load(path, domain, domain_commands, as_json)
     if as_json:
         typer.echo(json.dumps({"ok": True, "file": str(path), "version": policy.version,
                                "rules": len(policy.rules)}))
@@ -147,6 +166,7 @@ def explain(
         help='JSON: {"type", "id", "version", "status", "fields"}')] = None,
     run: Annotated[str | None, typer.Option(
         help='JSON: {"id", "proposals_so_far", "principal_proposals_last_hour"}')] = None,
+    domain: DomainName = None,
     domain_commands: DomainCommands = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -160,7 +180,7 @@ def explain(
         aggregate=_facts(AggregateFacts, aggregate_map, "--aggregate") if aggregate_map else None,
         run=_facts(RunFacts, _json_arg(run, "--run"), "--run"),
     )
-    decision = Gate(_load(path, domain_commands, as_json)).explain(inp)
+    decision = Gate(_load(path, domain, domain_commands, as_json)).explain(inp)
     if as_json:
         typer.echo(json.dumps(_decision_json(decision)))
         return
@@ -183,7 +203,7 @@ def explain(
 
 
 @policy_app.command("test")
-def run_tests(path: ExistingFile, scenarios: ExistingFile,
+def run_tests(path: ExistingFile, scenarios: ExistingFile, domain: DomainName = None,
               domain_commands: DomainCommands = None, as_json: JsonFlag = False) -> None:
     """Run every scenario in SCENARIOS through PATH; exit 1 if any fails.
 
@@ -193,7 +213,7 @@ def run_tests(path: ExistingFile, scenarios: ExistingFile,
     A malformed scenario file is a failed check (exit 1); a missing one is bad
     usage (exit 2).
     """
-    gate = Gate(_load(path, domain_commands, as_json))
+    gate = Gate(_load(path, domain, domain_commands, as_json))
     try:
         cases = load_scenarios(scenarios)
     except LoadError as err:
@@ -234,6 +254,7 @@ def matrix(
     tenant: Annotated[str | None, typer.Option(help="Only principals of this tenant.")] = None,
     commands: Annotated[str | None, typer.Option(
         help="Extra command types (comma-separated) besides those the policy names.")] = None,
+    domain: DomainName = None,
     domain_commands: DomainCommands = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -247,7 +268,7 @@ def matrix(
     Rows: the command types the policy names exactly, plus --commands. Without
     --tenant every principal is shown acting in its first tenant.
     """
-    policy = _load(path, domain_commands, as_json)
+    policy = _load(path, domain, domain_commands, as_json)
     try:
         people = load_principals(principals)
     except LoadError as err:

@@ -40,13 +40,13 @@ def test_lint_ok_prints_the_version() -> None:
 
 
 @pytest.mark.parametrize(("body", "where"), [
-    ('[[rule]]\nid = "a"\ncommands = ["x.y"]\neffect = "permit"\n',
+    ('[[rule]]\nid = "a"\ncommands = ["case.close"]\neffect = "permit"\n',
      ":4: rule 'a': key 'effect': expected one of allow, ask, deny"),
-    ('[[rule]]\nid = "a"\ncommands = ["x.y"]\neffect = "ask"\n',
+    ('[[rule]]\nid = "a"\ncommands = ["case.close"]\neffect = "ask"\n',
      ":1: rule 'a': key 'approvers'"),
-    ('[[rule]]\nid = "a"\ncommands = ["x.y"]\neffect = "deny"\nwhen = "payload.x >"\n',
+    ('[[rule]]\nid = "a"\ncommands = ["case.close"]\neffect = "deny"\nwhen = "payload.x >"\n',
      ":5: rule 'a': key 'when': expected a boolean CEL expression"),
-    ('[[rule]]\nid = "a"\ncommands = ["x.y"]\neffect = "allow"\nwho = 1\n',
+    ('[[rule]]\nid = "a"\ncommands = ["case.close"]\neffect = "allow"\nwho = 1\n',
      ":5: rule 'a': key 'who': expected a known key"),
     ('[limits]\nproposals_per_run = "many"\n',
      ":2: key 'limits.proposals_per_run': expected an integer >= 1"),
@@ -77,6 +77,30 @@ def test_lint_against_domain_commands_fails_on_unknown_types() -> None:
         "ok": False, "file": str(DEMO_POLICY), "line": 89, "entry_kind": "rule",
         "entry": "close.ask-supervisor-and-legal", "key": "commands",
         "expected": "a command type the domain declares", "got": "'case.close'", "message": ""}
+
+
+TYPO = '[[rule]]\nid = "a"\ncommands = ["case.escalte"]\neffect = "allow"\n'
+
+
+def test_lint_checks_command_types_against_the_domain_serve_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, "typo.toml", TYPO)
+    result = signoff("lint", path)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith(
+        f"{path}:3: rule 'a': key 'commands': expected a command type the domain declares, "
+        "got 'case.escalte'"), result.stdout
+    named = signoff("lint", path, "--domain", "casework")
+    assert (named.exit_code, named.stdout) == (result.exit_code, result.stdout)
+
+
+def test_lint_reads_the_domain_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "typo.toml", TYPO)
+    result = runner.invoke(app, ["policy", "lint", str(path)],
+                           env={"SIGNOFF_DOMAIN": "no.such.module:factory"})
+    assert result.exit_code == 2
+    assert "cannot load domain 'no.such.module:factory'" in result.output
+    listed = signoff("lint", path, "--domain-commands", "case.escalte")
+    assert listed.exit_code == 0, listed.output  # an explicit list replaces the domain's
 
 
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
