@@ -3,21 +3,21 @@ event log has read."""
 
 from __future__ import annotations
 
-import sqlite3
+from signoff.store.sqlite.sql import Sql
 
 
 class SqliteCheckpoints:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Sql) -> None:
+        self._db = db
 
     def get(self, name: str) -> int:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT position FROM checkpoints WHERE name = ?", (name,)
-        ).fetchone()
+        )
         return int(row[0]) if row else 0
 
     def set(self, name: str, position: int) -> None:
-        self._conn.execute(
+        self._db.run(
             "INSERT INTO checkpoints (name, position) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
             (name, position),

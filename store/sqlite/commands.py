@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from signoff.store.records import CommandResult, IdempotencyRecord
+from signoff.store.sqlite.sql import Sql
 
 
 class SqliteCommands:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Sql) -> None:
+        self._db = db
 
     def idempotency(self, tenant_id: str, actor_id: str, key: str) -> IdempotencyRecord | None:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT payload_digest, proposal_id FROM idempotency "
             "WHERE tenant_id = ? AND actor_id = ? AND key = ?",
             (tenant_id, actor_id, key),
-        ).fetchone()
+        )
         if row is None:
             return None
         return IdempotencyRecord(
@@ -25,7 +24,7 @@ class SqliteCommands:
         )
 
     def remember(self, record: IdempotencyRecord) -> None:
-        self._conn.execute(
+        self._db.run(
             "INSERT INTO idempotency (tenant_id, actor_id, key, payload_digest, proposal_id) "
             "VALUES (?, ?, ?, ?, ?)",
             (record.tenant_id, record.actor_id, record.key, record.payload_digest,
@@ -33,14 +32,14 @@ class SqliteCommands:
         )
 
     def add_result(self, result: CommandResult) -> None:
-        self._conn.execute(
+        self._db.run(
             "INSERT INTO command_results (command_id, proposal_id, tenant_id, doc) "
             "VALUES (?, ?, ?, ?)",
             (result.command_id, result.proposal_id, result.tenant_id, result.model_dump_json()),
         )
 
     def results(self, proposal_id: str) -> list[CommandResult]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             "SELECT doc FROM command_results WHERE proposal_id = ? ORDER BY seq", (proposal_id,)
-        ).fetchall()
+        )
         return [CommandResult.model_validate_json(r[0]) for r in rows]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from signoff.store.canonical import event_hash
-from signoff.store.errors import VersionConflict
+from signoff.store.errors import DuplicateRecord, VersionConflict
 from signoff.store.records import EventEnvelope
 from signoff.store.sqlite.rows import EVENT_COLUMNS, SELECT_EVENTS, event_row, marks, row_to_event
+from signoff.store.sqlite.sql import Sql
 
 _INSERT = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608 - constant
@@ -17,13 +17,13 @@ _INSERT = (
 
 
 class SqliteEventLog:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Sql) -> None:
+        self._db = db
 
     def append(self, events: Sequence[EventEnvelope]) -> list[EventEnvelope]:
-        last = self._conn.execute(
+        last = self._db.one(
             "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
-        ).fetchone()
+        )
         position, prev_hash = (last[0], last[1]) if last else (0, "")
         stamped: list[EventEnvelope] = []
         for event in events:
@@ -34,19 +34,19 @@ class SqliteEventLog:
             stamped.append(event)
         # All or nothing: executemany keeps the rows before a failing one, and
         # a job may catch VersionConflict and go on to commit.
-        self._conn.execute("SAVEPOINT append_events")
+        self._db.run("SAVEPOINT append_events")
         try:
-            self._conn.executemany(_INSERT, [event_row(e) for e in stamped])
-        except sqlite3.IntegrityError as exc:
-            self._conn.execute("ROLLBACK TO append_events")
-            self._conn.execute("RELEASE append_events")
-            if "aggregate_version" not in str(exc):
-                raise
-            taken = self._first_taken(stamped)
-            raise VersionConflict(
-                taken.aggregate_type, taken.aggregate_id, taken.aggregate_version
-            ) from exc
-        self._conn.execute("RELEASE append_events")
+            self._db.many(_INSERT, [event_row(e) for e in stamped])
+        except BaseException as exc:
+            self._db.run("ROLLBACK TO append_events")
+            self._db.run("RELEASE append_events")
+            if isinstance(exc, DuplicateRecord) and "aggregate_version" in exc.key:
+                taken = self._first_taken(stamped)
+                raise VersionConflict(
+                    taken.aggregate_type, taken.aggregate_id, taken.aggregate_version
+                ) from exc
+            raise
+        self._db.run("RELEASE append_events")
         return stamped
 
     def _first_taken(self, events: Sequence[EventEnvelope]) -> EventEnvelope:
@@ -55,11 +55,11 @@ class SqliteEventLog:
         seen: set[tuple[str, str, str, int]] = set()
         for e in events:
             key = (e.tenant_id, e.aggregate_type, e.aggregate_id, e.aggregate_version)
-            if key in seen or self._conn.execute(
+            if key in seen or self._db.one(
                 "SELECT 1 FROM events WHERE tenant_id = ? AND aggregate_type = ? "
                 "AND aggregate_id = ? AND aggregate_version = ?",
                 key,
-            ).fetchone():
+            ):
                 return e
             seen.add(key)
         return events[0]
@@ -67,55 +67,55 @@ class SqliteEventLog:
     def stream(
         self, tenant_id: str, aggregate_type: str, aggregate_id: str, from_version: int = 1
     ) -> list[EventEnvelope]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"{SELECT_EVENTS} WHERE tenant_id = ? AND aggregate_type = ? AND aggregate_id = ? "
             "AND aggregate_version >= ? ORDER BY aggregate_version",
             (tenant_id, aggregate_type, aggregate_id, from_version),
-        ).fetchall()
+        )
         return [row_to_event(r) for r in rows]
 
     def version(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> int:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT MAX(aggregate_version) FROM events "
             "WHERE tenant_id = ? AND aggregate_type = ? AND aggregate_id = ?",
             (tenant_id, aggregate_type, aggregate_id),
-        ).fetchone()
+        )
         return int(row[0] or 0)
 
     def recent(
         self, tenant_id: str, aggregate_type: str, aggregate_id: str, limit: int
     ) -> list[EventEnvelope]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"{SELECT_EVENTS} WHERE tenant_id = ? AND aggregate_type = ? AND aggregate_id = ? "
             "ORDER BY aggregate_version DESC LIMIT ?",
             (tenant_id, aggregate_type, aggregate_id, limit),
-        ).fetchall()
+        )
         return [row_to_event(r) for r in reversed(rows)]
 
     def read_after(
         self, position: int, limit: int, *, aggregate_id: str | None = None
     ) -> list[EventEnvelope]:
         if aggregate_id is None:
-            rows = self._conn.execute(
+            rows = self._db.all(
                 f"{SELECT_EVENTS} WHERE position > ? ORDER BY position LIMIT ?", (position, limit)
-            ).fetchall()
+            )
         else:
-            rows = self._conn.execute(
+            rows = self._db.all(
                 f"{SELECT_EVENTS} WHERE aggregate_id = ? AND position > ? "
                 "ORDER BY position LIMIT ?",
                 (aggregate_id, position, limit),
-            ).fetchall()
+            )
         return [row_to_event(r) for r in rows]
 
     def head(self) -> int:
-        row = self._conn.execute("SELECT MAX(position) FROM events").fetchone()
+        row = self._db.one("SELECT MAX(position) FROM events")
         return int(row[0] or 0)
 
     def by_ids(self, event_ids: Sequence[str]) -> list[EventEnvelope]:
         if not event_ids:
             return []
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"{SELECT_EVENTS} WHERE event_id IN ({marks(event_ids)}) ORDER BY position",
             tuple(event_ids),
-        ).fetchall()
+        )
         return [row_to_event(r) for r in rows]

@@ -3,14 +3,15 @@ the leases relays take on them."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from signoff.store.records import OutboxMessage
 from signoff.store.sqlite.rows import filters, marks, ts, ts_or_none
+from signoff.store.sqlite.sql import Sql
 
 log = logging.getLogger("signoff.store.outbox")
 _COLUMNS = "position, status, attempts, next_attempt_at, last_error, doc"
@@ -29,11 +30,11 @@ def _load(rows: list[Any]) -> list[OutboxMessage]:
 
 
 class SqliteOutbox:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Sql) -> None:
+        self._db = db
 
     def add(self, messages: Sequence[OutboxMessage]) -> None:
-        self._conn.executemany(
+        self._db.many(
             "INSERT INTO outbox (message_id, tenant_id, topic, aggregate_id, correlation_id, "
             "status, attempts, next_attempt_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -44,15 +45,15 @@ class SqliteOutbox:
         )
 
     def pending(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' "  # noqa: S608
             "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY position LIMIT ?",
             (ts(now), limit),
-        ).fetchall()
+        )
         return _load(rows)
 
     def mark_published(self, message_id: str, at: datetime) -> None:
-        self._conn.execute(
+        self._db.run(
             "UPDATE outbox SET status = 'published', published_at = ?, attempts = attempts + 1 "
             "WHERE message_id = ?",
             (at.isoformat(), message_id),
@@ -61,7 +62,7 @@ class SqliteOutbox:
     def mark_failed(
         self, message_id: str, error: str, next_attempt_at: datetime | None, *, dead: bool
     ) -> None:
-        self._conn.execute(
+        self._db.run(
             "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
             "next_attempt_at = ? WHERE message_id = ?",
             ("dead" if dead else "pending", error, ts_or_none(next_attempt_at), message_id),
@@ -71,14 +72,14 @@ class SqliteOutbox:
         self, *, status: str | None = None, correlation_id: str | None = None, limit: int = 100
     ) -> list[OutboxMessage]:
         where, args = filters(status=status, correlation_id=correlation_id)
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"SELECT {_COLUMNS} FROM outbox {where} ORDER BY position LIMIT ?",  # noqa: S608
             (*args, limit),
-        ).fetchall()
+        )
         return _load(rows)
 
     def counts(self) -> dict[str, int]:
-        rows = self._conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+        rows = self._db.all("SELECT status, COUNT(*) FROM outbox GROUP BY status")
         return {str(status): int(n) for status, n in rows}
 
     # -- leases ------------------------------------------------------------
@@ -96,12 +97,12 @@ class SqliteOutbox:
         Times are compared as instants, not as text."""
         dead = {
             (str(tenant_id), str(aggregate_id)): int(position)
-            for tenant_id, aggregate_id, position in self._conn.execute(
+            for tenant_id, aggregate_id, position in self._db.all(
                 "SELECT tenant_id, aggregate_id, MIN(position) FROM outbox "
                 "WHERE status = 'dead' AND aggregate_id IS NOT NULL "
                 "GROUP BY tenant_id, aggregate_id")
         }
-        cursor = self._conn.execute(
+        cursor = self._db.run(
             f"SELECT {_COLUMNS}, tenant_id, aggregate_id, lease_owner, lease_until "  # noqa: S608
             # The partial index walks pending rows in order; left to itself the
             # planner picks outbox_due and sorts every pending row per claim.
@@ -110,7 +111,7 @@ class SqliteOutbox:
         blocked: set[tuple[str, str]] = set()
         chosen: list[Any] = []
         scanned = 0
-        try:
+        with self._db.guard(), contextlib.closing(cursor):
             for row in cursor:
                 if len(chosen) >= limit or (chosen and scanned >= max_scan):
                     break
@@ -127,21 +128,19 @@ class SqliteOutbox:
                     chosen.append(record)
                 elif key is not None:
                     blocked.add(key)
-        finally:
-            cursor.close()
         if scanned > max_scan:
             log.warning("outbox claim scanned %d pending rows (cap %d) to find one it could "
                         "take: rows held back by dead rows, leases or retries pile up",
                         scanned, max_scan, extra={"scanned": scanned, "max_scan": max_scan})
         if chosen:
-            self._conn.executemany(
+            self._db.many(
                 "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE position = ?",
                 [(owner, lease_until.isoformat(), r[0]) for r in chosen],
             )
         return _load(chosen)
 
     def complete(self, owner: str, message_id: str, at: datetime) -> bool:
-        cur = self._conn.execute(
+        cur = self._db.run(
             "UPDATE outbox SET status = 'published', published_at = ?, attempts = attempts + 1, "
             "lease_owner = NULL, lease_until = NULL "
             "WHERE message_id = ? AND lease_owner = ? AND status = 'pending'",
@@ -153,7 +152,7 @@ class SqliteOutbox:
         self, owner: str, message_id: str, error: str, next_attempt_at: datetime | None, *,
         dead: bool,
     ) -> bool:
-        cur = self._conn.execute(
+        cur = self._db.run(
             "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
             "next_attempt_at = ?, lease_owner = NULL, lease_until = NULL "
             "WHERE message_id = ? AND lease_owner = ? AND status = 'pending'",
@@ -163,14 +162,14 @@ class SqliteOutbox:
         return cur.rowcount == 1
 
     def release(self, owner: str, message_ids: Sequence[str]) -> None:
-        self._conn.executemany(
+        self._db.many(
             "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
             "WHERE message_id = ? AND lease_owner = ?",
             [(m, owner) for m in message_ids],
         )
 
     def retry(self, message_id: str) -> OutboxMessage | None:
-        cur = self._conn.execute(
+        cur = self._db.run(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL, "
             "lease_owner = NULL, lease_until = NULL WHERE message_id = ? AND status = 'dead'",
             (message_id,),
@@ -178,34 +177,34 @@ class SqliteOutbox:
         return self.get(message_id) if cur.rowcount == 1 else None
 
     def get(self, message_id: str) -> OutboxMessage | None:
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"SELECT {_COLUMNS} FROM outbox WHERE message_id = ?",  # noqa: S608
             (message_id,),
-        ).fetchall()
+        )
         found = _load(rows)
         return found[0] if found else None
 
     def by_causation(self, causation_id: str, limit: int = 500) -> list[OutboxMessage]:
         # The expression matches the index outbox_by_causation (schema V2).
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"SELECT {_COLUMNS} FROM outbox "  # noqa: S608
             "WHERE json_extract(doc, '$.causation_id') = ? ORDER BY position LIMIT ?",
             (causation_id, limit),
-        ).fetchall()
+        )
         return _load(rows)
 
     def published_at(self, message_ids: Sequence[str]) -> dict[str, datetime]:
         if not message_ids:
             return {}
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"SELECT message_id, published_at FROM outbox "  # noqa: S608
             f"WHERE message_id IN ({marks(message_ids)}) AND published_at IS NOT NULL",
             tuple(message_ids),
-        ).fetchall()
+        )
         return {str(m): datetime.fromisoformat(at) for m, at in rows}
 
     def in_flight(self, now: datetime) -> int:
-        rows = self._conn.execute(
+        rows = self._db.all(
             "SELECT lease_until FROM outbox WHERE status = 'pending' AND lease_until IS NOT NULL"
-        ).fetchall()
+        )
         return sum(1 for (until,) in rows if datetime.fromisoformat(until) > now)

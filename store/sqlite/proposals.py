@@ -3,21 +3,21 @@ changes), and the append-only lifecycle stream, decisions and votes."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
-from signoff.store.errors import DuplicateVote
+from signoff.store.errors import DuplicateRecord, DuplicateVote
 from signoff.store.records import DecisionRecord, ProposalEvent, ProposalRecord, Vote
 from signoff.store.sqlite.rows import filters, ts, ts_or_none
+from signoff.store.sqlite.sql import Sql
 
 
 class SqliteProposals:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Sql) -> None:
+        self._db = db
 
     def add(self, proposal: ProposalRecord) -> None:
         p = proposal
-        self._conn.execute(
+        self._db.run(
             "INSERT INTO proposals (proposal_id, tenant_id, status, command_type, actor_id, "
             "run_id, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (p.proposal_id, p.tenant_id, p.status, p.command_type, p.actor.id, p.run_id,
@@ -26,18 +26,18 @@ class SqliteProposals:
 
     def get(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
         if tenant_id is None:
-            row = self._conn.execute(
+            row = self._db.one(
                 "SELECT doc FROM proposals WHERE proposal_id = ?", (proposal_id,)
-            ).fetchone()
+            )
         else:
-            row = self._conn.execute(
+            row = self._db.one(
                 "SELECT doc FROM proposals WHERE proposal_id = ? AND tenant_id = ?",
                 (proposal_id, tenant_id),
-            ).fetchone()
+            )
         return ProposalRecord.model_validate_json(row[0]) if row else None
 
     def replace(self, proposal: ProposalRecord, *, expected_status: str) -> bool:
-        cur = self._conn.execute(
+        cur = self._db.run(
             "UPDATE proposals SET status = ?, expires_at = ?, doc = ? "
             "WHERE proposal_id = ? AND status = ?",
             (proposal.status, ts_or_none(proposal.expires_at), proposal.model_dump_json(),
@@ -54,91 +54,91 @@ class SqliteProposals:
         limit: int = 100,
     ) -> list[ProposalRecord]:
         where, args = filters(tenant_id=tenant_id, status=status, command_type=command_type)
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"SELECT doc FROM proposals {where} ORDER BY created_at, proposal_id LIMIT ?",  # noqa: S608
             (*args, limit),
-        ).fetchall()
+        )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
     def due_for_expiry(self, now: datetime, limit: int = 500) -> list[ProposalRecord]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             "SELECT doc FROM proposals WHERE status = 'pending_approval' AND expires_at <= ? "
             "ORDER BY expires_at LIMIT ?",
             (ts(now), limit),
-        ).fetchall()
+        )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
     def count_in_run(self, tenant_id: str, run_id: str) -> int:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT COUNT(*) FROM proposals WHERE tenant_id = ? AND run_id = ?", (tenant_id, run_id)
-        ).fetchone()
+        )
         return int(row[0])
 
     def count_by_actor_since(self, tenant_id: str, actor_id: str, since: datetime) -> int:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT COUNT(*) FROM proposals WHERE tenant_id = ? AND actor_id = ? "
             "AND created_at >= ?",
             (tenant_id, actor_id, ts(since)),
-        ).fetchone()
+        )
         return int(row[0])
 
     def by_correlation(self, correlation_id: str, limit: int = 500) -> list[ProposalRecord]:
         # The expression matches the index proposals_by_correlation (schema V2).
-        rows = self._conn.execute(
+        rows = self._db.all(
             "SELECT doc FROM proposals WHERE json_extract(doc, '$.correlation_id') = ? "
             "ORDER BY created_at, proposal_id LIMIT ?",
             (correlation_id, limit),
-        ).fetchall()
+        )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
     # -- history: append-only ------------------------------------------------
 
     def add_event(self, event: ProposalEvent) -> ProposalEvent:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM proposal_events WHERE proposal_id = ?",
             (event.proposal_id,),
-        ).fetchone()
+        )
         event = event.model_copy(update={"seq": int(row[0])})
-        self._conn.execute(
+        self._db.run(
             "INSERT INTO proposal_events (proposal_id, seq, tenant_id, doc) VALUES (?, ?, ?, ?)",
             (event.proposal_id, event.seq, event.tenant_id, event.model_dump_json()),
         )
         return event
 
     def events(self, proposal_id: str) -> list[ProposalEvent]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             "SELECT doc FROM proposal_events WHERE proposal_id = ? ORDER BY seq", (proposal_id,)
-        ).fetchall()
+        )
         return [ProposalEvent.model_validate_json(r[0]) for r in rows]
 
     def add_decision(self, decision: DecisionRecord) -> None:
-        self._conn.execute(
+        self._db.run(
             "INSERT INTO decisions (decision_id, proposal_id, tenant_id, doc) VALUES (?, ?, ?, ?)",
             (decision.decision_id, decision.proposal_id, decision.tenant_id,
              decision.model_dump_json()),
         )
 
     def decisions(self, proposal_id: str) -> list[DecisionRecord]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             "SELECT doc FROM decisions WHERE proposal_id = ? ORDER BY rowid", (proposal_id,)
-        ).fetchall()
+        )
         return [DecisionRecord.model_validate_json(r[0]) for r in rows]
 
     def add_vote(self, vote: Vote) -> None:
         try:
-            self._conn.execute(
+            self._db.run(
                 "INSERT INTO votes (vote_id, proposal_id, tenant_id, voter_id, doc) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (vote.vote_id, vote.proposal_id, vote.tenant_id, vote.voter_id,
                  vote.model_dump_json()),
             )
-        except sqlite3.IntegrityError as exc:
-            if "voter_id" not in str(exc):
+        except DuplicateRecord as exc:
+            if "voter_id" not in exc.key:
                 raise
             raise DuplicateVote(vote.voter_id) from exc
 
     def votes(self, proposal_id: str) -> list[Vote]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             "SELECT doc FROM votes WHERE proposal_id = ? ORDER BY rowid", (proposal_id,)
-        ).fetchall()
+        )
         return [Vote.model_validate_json(r[0]) for r in rows]

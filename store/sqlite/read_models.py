@@ -10,31 +10,31 @@ documents of the newer one deleted.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from signoff.store.errors import GenerationSuperseded
 from signoff.store.sqlite.rows import dumps_doc, loads_doc
+from signoff.store.sqlite.sql import Sql
 
 
 class SqliteDocumentWriter:
     def __init__(
-        self, conn: sqlite3.Connection, projection: str, generation: int, tenant_id: str
+        self, db: Sql, projection: str, generation: int, tenant_id: str
     ) -> None:
-        self._conn = conn
+        self._db = db
         self._scope = (projection, generation, tenant_id)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT doc FROM read_models WHERE projection = ? AND generation = ? "
             "AND tenant_id = ? AND key = ?",
             (*self._scope, key),
-        ).fetchone()
+        )
         return loads_doc(row[0]) if row else None
 
     def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
-        self._conn.execute(
+        self._db.run(
             "INSERT INTO read_models (projection, generation, tenant_id, key, ix, doc) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (projection, generation, tenant_id, key) "
             "DO UPDATE SET ix = excluded.ix, doc = excluded.doc",
@@ -42,7 +42,7 @@ class SqliteDocumentWriter:
         )
 
     def delete(self, key: str) -> None:
-        self._conn.execute(
+        self._db.run(
             "DELETE FROM read_models WHERE projection = ? AND generation = ? "
             "AND tenant_id = ? AND key = ?",
             (*self._scope, key),
@@ -50,17 +50,17 @@ class SqliteDocumentWriter:
 
 
 class SqliteReadModels:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Sql) -> None:
+        self._db = db
         self._active: dict[str, int] = {}
 
     def _generation(self, projection: str) -> int:
         # Cached for the life of this transaction only: a transaction object
         # is never reused, so a swap in another one cannot be missed.
         if projection not in self._active:
-            row = self._conn.execute(
+            row = self._db.one(
                 "SELECT active FROM projection_generations WHERE projection = ?", (projection,)
-            ).fetchone()
+            )
             self._active[projection] = int(row[0]) if row else 0
         return self._active[projection]
 
@@ -68,7 +68,7 @@ class SqliteReadModels:
         self, tenant_id: str, projection: str, generation: int | None = None
     ) -> SqliteDocumentWriter:
         gen = self._generation(projection) if generation is None else generation
-        return SqliteDocumentWriter(self._conn, projection, gen, tenant_id)
+        return SqliteDocumentWriter(self._db, projection, gen, tenant_id)
 
     def get(self, tenant_id: str, projection: str, key: str) -> dict[str, Any] | None:
         return self.writer(tenant_id, projection).get(key)
@@ -78,39 +78,39 @@ class SqliteReadModels:
     ) -> list[dict[str, Any]]:
         gen = self._generation(projection)
         if index is None:
-            rows = self._conn.execute(
+            rows = self._db.all(
                 "SELECT doc FROM read_models WHERE projection = ? AND generation = ? "
                 "AND tenant_id = ? ORDER BY key LIMIT ?",
                 (projection, gen, tenant_id, limit),
-            ).fetchall()
+            )
         else:
-            rows = self._conn.execute(
+            rows = self._db.all(
                 "SELECT doc FROM read_models WHERE projection = ? AND generation = ? "
                 "AND tenant_id = ? AND ix = ? ORDER BY key LIMIT ?",
                 (projection, gen, tenant_id, index, limit),
-            ).fetchall()
+            )
         return [loads_doc(r[0]) for r in rows]
 
     def begin_generation(self, projection: str) -> int:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT latest FROM projection_generations WHERE projection = ?", (projection,)
-        ).fetchone()
+        )
         new = (int(row[0]) if row else 0) + 1
-        self._conn.execute(
+        self._db.run(
             "INSERT INTO projection_generations (projection, active, latest) VALUES (?, 0, ?) "
             "ON CONFLICT (projection) DO UPDATE SET latest = excluded.latest",
             (projection, new),
         )
         # A crashed earlier rebuild may have left rows in this generation.
-        self._conn.execute(
+        self._db.run(
             "DELETE FROM read_models WHERE projection = ? AND generation = ?", (projection, new)
         )
         return new
 
     def activate(self, projection: str, generation: int, *, check_only: bool = False) -> None:
-        row = self._conn.execute(
+        row = self._db.one(
             "SELECT latest FROM projection_generations WHERE projection = ?", (projection,)
-        ).fetchone()
+        )
         latest = int(row[0]) if row else None
         if latest != generation:
             # A newer rebuild began: it owns the documents above ours, and
@@ -118,20 +118,20 @@ class SqliteReadModels:
             raise GenerationSuperseded(projection, generation, latest)
         if check_only:
             return
-        self._conn.execute(
+        self._db.run(
             "UPDATE projection_generations SET active = ? WHERE projection = ?",
             (generation, projection),
         )
-        self._conn.execute(
+        self._db.run(
             "DELETE FROM read_models WHERE projection = ? AND generation < ?",
             (projection, generation),
         )
         self._active[projection] = generation
 
     def dump(self, projection: str) -> list[tuple[str, str, dict[str, Any]]]:
-        rows = self._conn.execute(
+        rows = self._db.all(
             "SELECT tenant_id, key, doc FROM read_models WHERE projection = ? AND generation = ? "
             "ORDER BY tenant_id, key",
             (projection, self._generation(projection)),
-        ).fetchall()
+        )
         return [(str(t), str(k), loads_doc(d)) for t, k, d in rows]

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from signoff.store.records import RuntimeEntry
 from signoff.store.sqlite.rows import filters
+from signoff.store.sqlite.sql import Sql
 
 
 class SqliteRuntimeLog:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Sql) -> None:
+        self._db = db
 
     def append(self, entries: Sequence[RuntimeEntry]) -> None:
-        self._conn.executemany(
+        self._db.many(
             "INSERT INTO runtime_log (entry_id, tenant_id, run_id, correlation_id, proposal_id, "
             "doc) VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -31,8 +31,8 @@ class SqliteRuntimeLog:
         where, args = filters(
             run_id=run_id, correlation_id=correlation_id, proposal_id=proposal_id, joiner=" OR "
         )
-        rows = self._conn.execute(
+        rows = self._db.all(
             f"SELECT doc FROM runtime_log {where} ORDER BY rowid LIMIT ?",  # noqa: S608
             (*args, limit),
-        ).fetchall()
+        )
         return [RuntimeEntry.model_validate_json(r[0]) for r in rows]

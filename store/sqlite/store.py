@@ -32,6 +32,7 @@ from signoff.store.faults import crash_point
 from signoff.store.ports import UnitOfWork
 from signoff.store.sqlite.connection import MEMORY, Synchronous, connect
 from signoff.store.sqlite.schema import migrate
+from signoff.store.sqlite.sql import translate, translated
 from signoff.store.sqlite.unit_of_work import SqliteUnitOfWork
 
 __all__ = ["SqliteStore", "Synchronous", "open_sqlite"]
@@ -123,20 +124,25 @@ class SqliteStore:
         return await anyio.to_thread.run_sync(self._read_sync, fn, limiter=self._reader_limit)
 
     def _read_sync(self, fn: Callable[[UnitOfWork], T]) -> T:
+        with translated(read_only=True):
+            conn = self._reader()
+            try:
+                conn.execute("BEGIN")  # one snapshot for every statement of fn
+                try:
+                    return fn(SqliteUnitOfWork(conn, read_only=True))
+                finally:
+                    conn.execute("ROLLBACK")
+            finally:
+                self._readers.put(conn)
+
+    def _reader(self) -> sqlite3.Connection:
         try:
-            conn = self._readers.get_nowait()
+            return self._readers.get_nowait()
         except queue.Empty:
             conn = connect(self.path, self._synchronous)
             conn.execute("PRAGMA query_only = ON")
             self._all_readers.append(conn)
-        try:
-            conn.execute("BEGIN")  # one snapshot for every statement of fn
-            try:
-                return fn(SqliteUnitOfWork(conn))
-            finally:
-                conn.execute("ROLLBACK")
-        finally:
-            self._readers.put(conn)
+            return conn
 
     async def close(self) -> None:
         if self._closed:
@@ -158,7 +164,7 @@ class SqliteStore:
         except BaseException as exc:  # reported to open(), which re-raises
             if conn is not None:
                 conn.close()
-            ready.put(exc)
+            ready.put(translate(exc) if isinstance(exc, sqlite3.Error) else exc)
             return
         ready.put(None)
         try:
@@ -197,7 +203,7 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             for job in batch:
-                job.settle(error=exc)
+                job.settle(error=translate(exc))
             return
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
         if len(batch) == 1:
@@ -226,7 +232,7 @@ class SqliteStore:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             for job, _, _ in outcomes:
-                job.settle(error=exc)
+                job.settle(error=translate(exc))
             return
         self.batches += 1
         crash_point("writer.after_commit")
@@ -236,13 +242,14 @@ class SqliteStore:
 
 def _run_job(conn: sqlite3.Connection, job: _Job) -> Any:
     """Run a job; a read (on :memory:, reads share the writer) may not write."""
-    if not job.read_only:
-        return job.fn(SqliteUnitOfWork(conn))
-    conn.execute("PRAGMA query_only = ON")
-    try:
-        return job.fn(SqliteUnitOfWork(conn))
-    finally:
-        conn.execute("PRAGMA query_only = OFF")
+    with translated(read_only=job.read_only):
+        if not job.read_only:
+            return job.fn(SqliteUnitOfWork(conn))
+        conn.execute("PRAGMA query_only = ON")
+        try:
+            return job.fn(SqliteUnitOfWork(conn, read_only=True))
+        finally:
+            conn.execute("PRAGMA query_only = OFF")
 
 
 async def open_sqlite(path: str | Path, **options: Any) -> SqliteStore:

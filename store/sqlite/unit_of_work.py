@@ -14,34 +14,38 @@ from signoff.store.sqlite.outbox import SqliteOutbox
 from signoff.store.sqlite.proposals import SqliteProposals
 from signoff.store.sqlite.read_models import SqliteReadModels
 from signoff.store.sqlite.runtime_log import SqliteRuntimeLog
+from signoff.store.sqlite.sql import Sql
 
 
 class SqliteUnitOfWork:
     """The ports over one connection. Made fresh for every job, so nothing
-    cached in it can outlive a rolled-back savepoint."""
+    cached in it can outlive a rolled-back savepoint. `read_only` when a read
+    runs it: a write inside then raises `WriteInRead`."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: sqlite3.Connection, *, read_only: bool = False) -> None:
+        # The adapter's own door to its tables, for SQLite-specific tools and
+        # tests; not part of any port.
+        self.sql = db = Sql(conn, read_only=read_only)
         self._depth = 0
-        self.events = SqliteEventLog(conn)
-        self.proposals = SqliteProposals(conn)
-        self.commands = SqliteCommands(conn)
-        self.outbox = SqliteOutbox(conn)
-        self.inbox = SqliteInbox(conn)
-        self.checkpoints = SqliteCheckpoints(conn)
-        self.read_models = SqliteReadModels(conn)
-        self.runtime = SqliteRuntimeLog(conn)
+        self.events = SqliteEventLog(db)
+        self.proposals = SqliteProposals(db)
+        self.commands = SqliteCommands(db)
+        self.outbox = SqliteOutbox(db)
+        self.inbox = SqliteInbox(db)
+        self.checkpoints = SqliteCheckpoints(db)
+        self.read_models = SqliteReadModels(db)
+        self.runtime = SqliteRuntimeLog(db)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
         self._depth += 1
         name = f"part{self._depth}"
-        self._conn.execute(f"SAVEPOINT {name}")
+        self.sql.run(f"SAVEPOINT {name}")
         try:
             yield
         except BaseException:
-            self._conn.execute(f"ROLLBACK TO {name}")
+            self.sql.run(f"ROLLBACK TO {name}")
             raise
         finally:
-            self._conn.execute(f"RELEASE {name}")
+            self.sql.run(f"RELEASE {name}")
             self._depth -= 1

@@ -3,14 +3,12 @@
 An adapter is one entry in ADAPTERS: an async factory that gets a fresh
 temporary directory and returns an opened `Store`. The `store` fixture closes
 it after the test. A PostgreSQL adapter is one more entry (its factory would
-create a scratch database or schema) plus its driver's exceptions in
-INTEGRITY_ERRORS and READ_ONLY_ERRORS, which stand in for store errors the
-ports do not define yet.
+create a scratch database or schema). The contract tests expect the errors of
+`signoff.store.errors` only: no driver exception may cross the ports.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -34,12 +32,6 @@ ADAPTERS: dict[str, StoreFactory] = {
     "sqlite-file": _sqlite_file,
     "sqlite-memory": _sqlite_memory,
 }
-
-# What an adapter raises when a write breaks a uniqueness rule that the ports
-# do not translate into a StoreError (duplicate proposal id, idempotency key).
-INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
-# What an adapter raises when a job passed to `Store.read` tries to write.
-READ_ONLY_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
 
 
 @pytest.fixture(params=list(ADAPTERS))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
 
-from .conftest import INTEGRITY_ERRORS
 from .factories import OTHER_TENANT, TENANT, command_result, idempotency
 
 pytestmark = pytest.mark.anyio
@@ -45,7 +45,7 @@ async def test_idempotency_is_scoped_by_tenant_and_actor(store: Store) -> None:
 async def test_a_remembered_key_cannot_be_remembered_again(store: Store) -> None:
     await store.write(lambda uow: uow.commands.remember(idempotency("key-1", proposal_id="p-1")))
 
-    with pytest.raises(INTEGRITY_ERRORS):
+    with pytest.raises(DuplicateRecord):
         await store.write(
             lambda uow: uow.commands.remember(idempotency("key-1", proposal_id="p-2"))
         )

@@ -6,10 +6,10 @@ from datetime import timedelta, timezone
 
 import pytest
 
+from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import ProposalRecord
 
-from .conftest import INTEGRITY_ERRORS
 from .factories import OTHER_TENANT, T0, TENANT, at, proposal
 
 pytestmark = pytest.mark.anyio
@@ -46,7 +46,7 @@ async def test_get_is_scoped_by_tenant_and_none_is_operator_access(store: Store)
 
 async def test_a_duplicate_proposal_id_is_refused(store: Store) -> None:
     await add(store, proposal("prop-1"))
-    with pytest.raises(INTEGRITY_ERRORS):
+    with pytest.raises(DuplicateRecord):
         await add(store, proposal("prop-1", tenant_id=OTHER_TENANT))
     assert await store.read(lambda uow: uow.proposals.get("prop-1", None)) == proposal("prop-1")
 

@@ -10,11 +10,11 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from signoff.store.errors import StoreClosed, VersionConflict
+from signoff.store.errors import StoreClosed, VersionConflict, WriteInRead
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.sqlite.store import SqliteStore
 
-from .conftest import READ_ONLY_ERRORS, reads_beside_writer
+from .conftest import reads_beside_writer
 from .factories import TENANT, chain_breaks, event
 
 pytestmark = pytest.mark.anyio
@@ -126,7 +126,7 @@ async def test_read_sees_one_snapshot(store: Store) -> None:
 
 
 async def test_writing_inside_a_read_is_an_error(store: Store) -> None:
-    with pytest.raises(READ_ONLY_ERRORS):
+    with pytest.raises(WriteInRead):
         await store.read(lambda uow: uow.checkpoints.set("cases", 9))
     assert await store.read(lambda uow: uow.checkpoints.get("cases")) == 0
 
