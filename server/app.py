@@ -15,6 +15,7 @@ from pathlib import Path
 from signoff.policies import Gate, Policy, load_policy
 from signoff.policies.principals import Principals, PrincipalsFile
 from signoff.server.clock import Clock, IdFactory, random_ids, system_clock
+from signoff.server.delivery.consumers import notifier_factory
 from signoff.server.domain import Domain
 from signoff.server.errors import ConfigError
 from signoff.server.services.approvals import ApprovalService
@@ -22,9 +23,12 @@ from signoff.server.services.executor import Executor
 from signoff.server.services.lifecycle import Lifecycle
 from signoff.server.services.proposals import ProposalService
 from signoff.server.services.queries import QueryService
+from signoff.server.services.registry import CommandRegistry, ConsumerRegistry
+from signoff.server.services.reviewing import ReviewService
 from signoff.server.state.aggregates import Loaders, Upcaster
 from signoff.server.state.committer import Committer
 from signoff.server.state.seeding import seed_if_empty
+from signoff.store.ports import Store
 from signoff.store.sqlite.store import SqliteStore, Synchronous
 
 DEFAULT_DB = "signoff.db"
@@ -97,9 +101,14 @@ class GateHolder:
 
 @dataclass
 class App:
+    """The wired application. Surfaces (MCP, console, CLI, relay) take from
+    it the services they need; no service receives it."""
+
     settings: Settings
-    store: SqliteStore
+    store: Store
     domain: Domain
+    commands: CommandRegistry
+    consumers: ConsumerRegistry
     gate: GateHolder
     principals: Principals
     upcaster: Upcaster
@@ -108,6 +117,7 @@ class App:
     executor: Executor
     proposals: ProposalService
     approvals: ApprovalService
+    reviews: ReviewService
     queries: QueryService
     clock: Clock
     ids: IdFactory
@@ -127,7 +137,9 @@ class App:
 
 async def build_app(settings: Settings) -> App:
     domain = load_domain(settings.domain)
-    policy = load_policy(settings.policy_path(), domain.command_types())
+    commands = CommandRegistry()
+    commands.add(domain.commands, source=f"domain {domain.name}")
+    policy = load_policy(settings.policy_path(), commands.names())
     principals = PrincipalsFile(settings.principals_path())
     gate = GateHolder(policy)
     clock, ids = settings.clock, settings.ids
@@ -136,13 +148,25 @@ async def build_app(settings: Settings) -> App:
     committer = Committer(domain, upcaster, clock, ids)
     lifecycle = Lifecycle(clock, ids)
     store = await SqliteStore(settings.db, synchronous=settings.synchronous).open()
-    executor = Executor(domain, gate, committer, loaders, lifecycle, clock, ids)
+    executor = Executor(commands=commands, gate=gate, committer=committer, loaders=loaders,
+                        lifecycle=lifecycle, clock=clock, ids=ids)
+    proposals = ProposalService(
+        store=store, commands=commands, citations=domain.evidence, gate=gate,
+        executor=executor, lifecycle=lifecycle, loaders=loaders, clock=clock, ids=ids)
+    consumers = ConsumerRegistry()
+    for notification in domain.notifications:
+        consumers.add(notification.name, notifier_factory(
+            notification, store=store, submit=proposals.submit, principals=principals,
+            clock=clock))
     return App(
-        settings=settings, store=store, domain=domain, gate=gate, principals=principals,
-        upcaster=upcaster, committer=committer, executor=executor,
-        loaders=loaders,
-        proposals=ProposalService(store, domain, gate, executor, lifecycle, loaders, clock, ids),
+        settings=settings, store=store, domain=domain, commands=commands, consumers=consumers,
+        gate=gate, principals=principals, upcaster=upcaster, committer=committer,
+        executor=executor, loaders=loaders, proposals=proposals,
         approvals=ApprovalService(store, executor, lifecycle, clock, ids),
+        reviews=ReviewService(
+            store=store, commands=commands, citations=domain.evidence,
+            projections=domain.projections, principals=principals, executor=executor,
+            clock=clock),
         queries=QueryService(store, domain, upcaster, lambda p, q: gate().policy.may_query(p, q)),
         clock=clock, ids=ids,
     )

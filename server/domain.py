@@ -16,6 +16,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
+from signoff.server.errors import SignoffError
 from signoff.store.records import Actor, EventEnvelope
 
 S = TypeVar("S")
@@ -25,7 +26,7 @@ A = TypeVar("A", bound=BaseModel)
 R = TypeVar("R", bound="QueryResult")
 
 
-class DomainError(Exception):
+class DomainError(SignoffError):
     """A domain definition is inconsistent (raised when a Domain is built)."""
 
 
@@ -159,7 +160,7 @@ class Projection:
     mode: Literal["inline", "async"] = "inline"
 
 
-class QueryNotFound(Exception):
+class QueryNotFound(SignoffError):
     """The thing asked for does not exist in the caller's tenant. Raised by
     queries; the caller sees the same answer for 'absent' and 'not yours'."""
 
@@ -190,6 +191,48 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
+class Citations:
+    """What agents may cite in `evidence_refs`, and how a ref is checked.
+
+    - `aggregate`: a ref must name an existing aggregate of this type, else
+      the proposal is refused before anything is recorded;
+    - `projection`: reviewers see the `title` and `summary` fields of that
+      read model's document for the ref (what the system knows, never what
+      the agent wrote);
+    - neither: refs are free-form text, recorded and shown as the agent's
+      claims, unchecked.
+    """
+
+    aggregate: AggregateType[Any] | None = None
+    projection: str | None = None
+    title: str = "title"
+    summary: str = "summary"
+
+    @property
+    def checked(self) -> bool:
+        return self.aggregate is not None
+
+
+FREE_FORM = Citations()
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Deliver each committed event of `topic` exactly once to a JSONL file
+    beside the database (`file`), then record the delivery as a committed
+    fact: the command `command`, proposed by the service principal
+    `principal` through the policy and the executor like any other, with
+    the payload `payload(aggregate_id)`."""
+
+    topic: str
+    command: str
+    payload: Callable[[str], Mapping[str, Any]]
+    file: str = "notices.jsonl"
+    principal: str = "service:notifier"
+    name: str = "notifier"
+
+
+@dataclass(frozen=True)
 class Domain:
     """Everything signoff knows about one domain. Registration is explicit."""
 
@@ -202,8 +245,10 @@ class Domain:
     event_versions: Mapping[str, int] = field(default_factory=dict)
     # (event_type, from_version) -> payload of from_version + 1.
     upcasters: Mapping[tuple[str, int], Upcaster] = field(default_factory=dict)
-    # Evidence refs in proposals must name an existing aggregate of this type.
-    evidence: AggregateType[Any] | None = None
+    # What agents may cite in evidence_refs (default: free-form claims).
+    evidence: Citations = FREE_FORM
+    # Outbox consumers the domain's committed events feed.
+    notifications: Sequence[Notification] = ()
     seed: Callable[[], Sequence[SeedEvent]] | None = None
 
     def __post_init__(self) -> None:
@@ -217,6 +262,17 @@ class Domain:
         for c in self.commands:
             if c.aggregate.name not in known:
                 raise DomainError(f"{c.name}: aggregate {c.aggregate.name!r} is not registered")
+        cited = self.evidence.aggregate
+        if cited is not None and cited.name not in known:
+            raise DomainError(f"evidence: aggregate {cited.name!r} is not registered")
+        projections = {p.name for p in self.projections}
+        if self.evidence.projection is not None and self.evidence.projection not in projections:
+            raise DomainError(f"evidence: projection {self.evidence.projection!r} is not "
+                              "registered")
+        for n in self.notifications:
+            if n.command not in names:
+                raise DomainError(f"notification {n.name}: command {n.command!r} is not "
+                                  "registered")
 
     def command(self, command_type: str) -> CommandType[Any, Any] | None:
         return next((c for c in self.commands if c.name == command_type), None)

@@ -22,7 +22,7 @@ ALLOWED = {
     "policies": {"signoff.policies"},
     "store": {"signoff.store"},
     "server": {"signoff.server", "signoff.store", "signoff.policies"},
-    "examples": {"signoff.examples", "signoff.server", "signoff.store", "signoff.policies"},
+    "examples": {"signoff.examples", "signoff.server"},
 }
 
 
@@ -59,6 +59,68 @@ def test_imports_point_inward(folder: str) -> None:
         if not any(name == a or name.startswith(a + ".") for a in allowed)
     ]
     assert offenders == []
+
+
+SURFACES = ("mcp", "gateway", "console", "delivery", "ops", "cli")
+CORE = ("services", "state")
+ROOT_MODULES = {"__init__", "domain", "errors", "clock", "observability", "app"}
+
+
+def _server_modules() -> list[tuple[str, Path]]:
+    """(room, path) of every module under server/: the sub-package it sits
+    in, or "" for server/ itself."""
+    server = ROOT / "server"
+    return [
+        (path.parent.name if path.parent != server else "", path)
+        for path in sorted(server.rglob("*.py"))
+    ]
+
+
+def test_server_root_holds_only_the_face_and_the_shared_modules() -> None:
+    flat = {path.stem for room, path in _server_modules() if room == ""}
+    assert flat <= ROOT_MODULES, f"flat modules in server/: {sorted(flat - ROOT_MODULES)}"
+
+
+@pytest.mark.parametrize("room", CORE)
+def test_services_and_state_never_import_a_surface_or_the_app(room: str) -> None:
+    forbidden = [f"signoff.server.{s}" for s in SURFACES] + ["signoff.server.app"]
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for where, path in _server_modules() if where == room
+        for name in sorted(_signoff_imports(path))
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
+    assert offenders == []
+
+
+def test_a_surface_imports_another_only_through_its_face() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for room, path in _server_modules() if room in SURFACES
+        for name in sorted(_signoff_imports(path))
+        for other in SURFACES
+        if other != room and name.startswith(f"signoff.server.{other}.")
+    ]
+    assert offenders == []
+
+
+def test_a_domain_needs_only_the_public_face() -> None:
+    """Domains (the examples, and a user's) import signoff.server and
+    nothing deeper: the face is the API that must not move."""
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / "examples").rglob("*.py"))
+        for name in sorted(_signoff_imports(path))
+        if not name.startswith("signoff.examples") and name != "signoff.server"
+    ]
+    assert offenders == []
+
+
+def test_the_guards_see_a_violation(tmp_path: Path) -> None:
+    """The import scanner finds both import forms, so the guards above can fail."""
+    module = tmp_path / "m.py"
+    module.write_text("import signoff.server.mcp.tools\nfrom signoff.server.app import App\n")
+    assert _signoff_imports(module) == {"signoff.server.mcp.tools", "signoff.server.app"}
 
 
 def test_every_package_is_declared() -> None:

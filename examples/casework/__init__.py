@@ -13,10 +13,10 @@ from signoff.examples.casework.commands import COMMANDS
 from signoff.examples.casework.context import GET_CASE_CONTEXT
 from signoff.examples.casework.demo_data import demo_data
 from signoff.examples.casework.events import EVENT_VERSIONS, UPCASTERS
-from signoff.examples.casework.projections import ASYNC_PROJECTIONS, PROJECTIONS
+from signoff.examples.casework.projections import ASYNC_PROJECTIONS, EVIDENCE_INDEX, PROJECTIONS
 from signoff.examples.casework.queries import GET_CASE_SUMMARY, LIST_CASES, SEARCH_EVIDENCE
 from signoff.examples.casework.state import CASE, EVIDENCE, NOTICE
-from signoff.server.domain import Domain
+from signoff.server import Citations, Domain, Notification
 
 __all__ = ["build_domain"]
 
@@ -31,6 +31,11 @@ def build_domain() -> Domain:
         projections=(*PROJECTIONS, *ASYNC_PROJECTIONS),
         event_versions=EVENT_VERSIONS,
         upcasters=UPCASTERS,
-        evidence=EVIDENCE,
+        # An agent cites evidence by id; reviewers see its title and summary.
+        evidence=Citations(aggregate=EVIDENCE, projection=EVIDENCE_INDEX),
+        # A sent notice reaches notices.jsonl once, then is recorded delivered.
+        notifications=(Notification(
+            topic="notice.sent", command="notice.record_delivery",
+            payload=lambda draft_id: {"draft_id": draft_id}),),
         seed=demo_data,
     )

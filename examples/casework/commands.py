@@ -34,7 +34,7 @@ from signoff.examples.casework.state import (
     can_close,
     is_active,
 )
-from signoff.server.domain import CommandType, DecideContext, NewEvent, Rejection
+from signoff.server import CommandType, DecideContext, NewEvent, Rejection
 
 Decision = Sequence[NewEvent] | Rejection
 

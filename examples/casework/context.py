@@ -29,7 +29,7 @@ from signoff.examples.casework.state import (
     can_escalate,
     is_active,
 )
-from signoff.server.domain import QueryResult, QueryType, ReadModelReader
+from signoff.server import QueryResult, QueryType, ReadModelReader
 
 RECENT_EVENTS: Final = 5
 KEY_EVIDENCE: Final = 10

@@ -14,7 +14,7 @@ from typing import Final
 
 from signoff.examples.casework import events as ev
 from signoff.examples.casework.state import CASE, EVIDENCE, RiskLevel
-from signoff.server.domain import NewEvent, SeedEvent
+from signoff.server import NewEvent, SeedEvent
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from signoff.server.domain import Upcaster
+from signoff.server import Upcaster
 
 CASE_OPENED: Final = "case.opened"
 CASE_EVIDENCE_LINKED: Final = "case.evidence_linked"

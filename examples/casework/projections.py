@@ -28,8 +28,7 @@ from signoff.examples.casework.state import (
     as_notice_status,
     as_risk_level,
 )
-from signoff.server.domain import Projection, ReadModelWriter
-from signoff.store.records import EventEnvelope
+from signoff.server import EventEnvelope, Projection, ReadModelWriter
 
 CASE_SUMMARY: Final = "case_summary"
 EVIDENCE_INDEX: Final = "evidence"

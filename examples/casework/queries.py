@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from signoff.examples.casework.projections import CASE_SUMMARY, EVIDENCE_INDEX
 from signoff.examples.casework.state import CaseStatus, RiskLevel
-from signoff.server.domain import QueryNotFound, QueryResult, QueryType, ReadModelReader
+from signoff.server import QueryNotFound, QueryResult, QueryType, ReadModelReader
 
 # How many documents a query reads before filtering in memory; far above any
 # case's evidence, and a hard ceiling on the work one call can cause.

@@ -13,8 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Literal, cast, get_args
 
 from signoff.examples.casework import events as ev
-from signoff.server.domain import AggregateType
-from signoff.store.records import EventEnvelope
+from signoff.server import AggregateType, EventEnvelope
 
 CaseStatus = Literal["open", "under_review", "escalated", "closed"]
 RiskLevel = Literal["low", "medium", "high", "critical"]

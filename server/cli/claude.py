@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from signoff.server.cli.common import DbOption, err, fail, out
-from signoff.server.ops.claude_desktop import (
+from signoff.server.ops import (
     ConfigFileError,
     default_config_path,
     install,

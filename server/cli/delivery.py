@@ -15,9 +15,13 @@ from rich.markup import escape
 
 from signoff.server.app import App
 from signoff.server.cli.common import DbOption, JsonOption, err, fail, json_lines, open_app, out
-from signoff.server.delivery.batch import PassResult
-from signoff.server.delivery.config import default_sinks_path, load_delivery_config
-from signoff.server.delivery.relay import projector_for, relay_for
+from signoff.server.delivery import (
+    PassResult,
+    default_sinks_path,
+    load_delivery_config,
+    projector_for,
+    relay_for,
+)
 from signoff.server.errors import ConfigError
 from signoff.server.observability import (
     configure_logging,

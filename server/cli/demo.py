@@ -20,8 +20,7 @@ from rich.table import Table
 from signoff.server.app import Settings, build_app
 from signoff.server.cli.common import DbOption, JsonOption, fail, json_lines, out
 from signoff.server.cli.trace import render as render_trace
-from signoff.server.ops.demo import AGENT, TENANT, DemoError, Step, play
-from signoff.server.ops.trace import Trace
+from signoff.server.ops import AGENT, TENANT, DemoError, Step, Trace, play
 
 
 def demo_command(

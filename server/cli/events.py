@@ -11,7 +11,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from signoff.server.cli.common import DbOption, JsonOption, fail, json_lines, open_app, out
-from signoff.server.ops.audit import ChainReport, verify_chain
+from signoff.server.ops import ChainReport, verify_chain
 from signoff.server.state.projector import ProjectionGap
 from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.errors import GenerationSuperseded

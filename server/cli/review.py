@@ -38,14 +38,7 @@ from signoff.server.cli.common import (
 from signoff.server.errors import NotFound, SignoffError
 from signoff.server.services.approvals import VoteResult
 from signoff.server.services.receipts import EventView
-from signoff.server.services.reviewing import (
-    STATUSES,
-    ProposalView,
-    QueueItem,
-    proposal_view,
-    review_queue,
-    span,
-)
+from signoff.server.services.review_views import STATUSES, ProposalView, QueueItem, span
 
 T = TypeVar("T")
 
@@ -100,8 +93,8 @@ def list_proposals(
     if status not in STATUSES:
         raise typer.BadParameter(f"one of {', '.join(STATUSES)}", param_hint="--status")
     options = {"policy": policy, "principals": principals, "domain": domain}
-    items = _run(db, options, lambda app: review_queue(
-        app, tenant=tenant, status=None if status == "all" else status, command_type=command,
+    items = _run(db, options, lambda app: app.reviews.queue(
+        tenant=tenant, status=None if status == "all" else status, command_type=command,
         limit=limit))
     if as_json:
         json_lines(items)
@@ -132,7 +125,7 @@ def show(
 ) -> None:
     """One proposal as a reviewer needs it, with what approving would change."""
     options = {"policy": policy, "principals": principals, "domain": domain}
-    view = _run(db, options, lambda app: proposal_view(app, proposal_id, None))
+    view = _run(db, options, lambda app: app.reviews.view(proposal_id, None))
     if view is None:
         _refuse(NotFound(f"proposal {proposal_id} not found"), as_json)
     if as_json:
@@ -303,7 +296,7 @@ def console(
     domain: DomainOption = "casework",
 ) -> None:
     """The reviewer web console."""
-    from signoff.server.console.app import ConsoleSettings, serve_console
+    from signoff.server.console import ConsoleSettings, serve_console
 
     settings = ConsoleSettings(secret=secret, proxy_header=trust_proxy_header,
                                secure_cookie=secure_cookie)

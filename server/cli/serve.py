@@ -20,18 +20,23 @@ import typer
 from signoff.policies import LoadError, Principals, PrincipalsFile
 from signoff.server.app import Settings, build_app, example_file
 from signoff.server.cli.common import DbOption, err, fail
-from signoff.server.delivery.relay import relay_worker
+from signoff.server.delivery import relay_worker
 from signoff.server.errors import ConfigError
-from signoff.server.mcp.auth import AuthConfigError, HttpAuth, JwtSettings, http_auth
-from signoff.server.mcp.identity import (
+from signoff.server.mcp import (
+    DEFAULT_INTERVAL,
+    AuthConfigError,
     BearerIdentity,
     FixedIdentity,
+    HttpAuth,
     IdentityError,
+    JwtSettings,
+    build_server,
+    expiry_sweep,
+    http_auth,
     resolve_principal,
+    serve,
+    server_url,
 )
-from signoff.server.mcp.resources import DEFAULT_INTERVAL
-from signoff.server.mcp.server import build_server
-from signoff.server.mcp.serving import expiry_sweep, serve, server_url
 from signoff.server.observability import configure_logging, configure_tracing
 
 

@@ -18,7 +18,7 @@ from signoff.server.cli.common import (
     open_app,
     out,
 )
-from signoff.server.ops.trace import Trace, TraceStep, trace_of
+from signoff.server.ops import Trace, TraceStep, trace_of
 
 STYLE = {"tool_call": "cyan", "proposal": "bold", "decision": "magenta", "vote": "yellow",
          "status": "blue", "result": "blue", "event": "green", "delivery": "white",

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from signoff.server.app import App
-from signoff.server.services.reviewing import span
+from signoff.server.services.review_views import span
 
 HERE = Path(__file__).parent
 

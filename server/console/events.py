@@ -23,7 +23,8 @@ from starlette.routing import Route
 from signoff.server.app import App
 from signoff.server.console.auth import Reviewer, reviewer
 from signoff.server.console.context import console_of
-from signoff.server.services.reviewing import QUEUE_LIMIT, STATUSES
+from signoff.server.services.review_views import STATUSES
+from signoff.server.services.reviewing import QUEUE_LIMIT
 from signoff.store.canonical import digest
 from signoff.store.ports import UnitOfWork
 

@@ -20,9 +20,9 @@ from signoff.server.console.auth import Reviewer, check_csrf, flash, page, revie
 from signoff.server.console.context import console_of, render
 from signoff.server.console.events import QueueFilter, queue_fingerprint
 from signoff.server.errors import NotFound, SignoffError
-from signoff.server.ops.trace import trace_of
+from signoff.server.ops import trace_of
 from signoff.server.services.approvals import VoteResult
-from signoff.server.services.reviewing import STATUSES, proposal_view, review_queue
+from signoff.server.services.review_views import STATUSES
 
 MAX_NOTE = 2000
 
@@ -48,7 +48,7 @@ async def queue(request: Request) -> Response:
         return who
     app = console_of(request).app
     chosen = _filter(request, who)
-    items = await review_queue(app, tenant=who.tenant, status=chosen.store_status,
+    items = await app.reviews.queue(tenant=who.tenant, status=chosen.store_status,
                                command_type=chosen.command)
     return page(request, "queue.html", {
         "reviewer": who, "items": items, "filter": chosen, "statuses": STATUSES,
@@ -64,7 +64,7 @@ async def queue_rows(request: Request) -> Response:
         return who
     app = console_of(request).app
     chosen = _filter(request, who)
-    items = await review_queue(app, tenant=who.tenant, status=chosen.store_status,
+    items = await app.reviews.queue(tenant=who.tenant, status=chosen.store_status,
                                command_type=chosen.command)
     return render(request, "_queue_rows.html", {"items": items}, 200)
 
@@ -73,7 +73,7 @@ async def proposal(request: Request) -> Response:
     who = reviewer(request)
     if not isinstance(who, Reviewer):
         return who
-    view = await proposal_view(console_of(request).app, request.path_params["id"], who.tenant)
+    view = await console_of(request).app.reviews.view(request.path_params["id"], who.tenant)
     if view is None:
         raise HTTPException(404, "no such proposal")
     return page(request, "proposal.html", {"reviewer": who, "p": view})

@@ -16,8 +16,9 @@ except each sink's `name`, `kind` and what that kind needs:
                           #   publish in the last timeout's worth of its lease)
     poll = 0.2            # seconds between passes when there is nothing to do
 
-    [notifier]            # sent notices -> notices.jsonl beside the database
-    enabled = true
+    [notifier]            # the domain's notification consumer (casework: sent
+    enabled = true        #   notices -> notices.jsonl beside the database)
+    file = "notices.jsonl"
 
     [[sink]]
     name = "archive"
@@ -55,17 +56,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from signoff.server.delivery.consumers import NOTICES_FILE, NotificationConsumer
 from signoff.server.delivery.nats import NatsSink
 from signoff.server.delivery.sinks import JsonlSink, Sink, WebhookSink
 from signoff.server.errors import ConfigError
-
-if TYPE_CHECKING:
-    from signoff.server.app import App
+from signoff.server.services.registry import ConsumerRegistry
 
 SINKS_ENV = "SIGNOFF_SINKS"
 LEASE_FACTOR = 3  # a lease is at least this many times the largest sink timeout
@@ -90,7 +88,7 @@ class RelayOptions(Strict):
 
 class NotifierOptions(Strict):
     enabled: bool = True
-    file: str = NOTICES_FILE
+    file: str | None = None  # default: the one the domain's notification names
 
 
 class JsonlSinkOptions(Strict):
@@ -177,9 +175,12 @@ def lease_problem(lease: float, timeouts: dict[str, float]) -> str | None:
             f"timeout ({timeouts[slowest]:g}s, sink {slowest})")
 
 
-def build_sinks(config: DeliveryConfig, app: App) -> list[Sink]:
-    """The sinks in file order, the notification consumer last (so the
-    outside world hears of a sent notice before it is recorded delivered)."""
+def build_sinks(
+    config: DeliveryConfig, *, consumers: ConsumerRegistry, folder: Path
+) -> list[Sink]:
+    """The sinks in file order, the registered consumers last (so the
+    outside world hears of a sent notice before it is recorded delivered).
+    Consumers keep their files in `folder`, the database's."""
     sinks: list[Sink] = []
     for options in config.sink:
         if isinstance(options, JsonlSinkOptions):
@@ -198,6 +199,6 @@ def build_sinks(config: DeliveryConfig, app: App) -> list[Sink]:
                 options.name, options.servers, subject_prefix=options.subject_prefix,
                 stream=options.stream, topics=options.topics, timeout=options.timeout,
                 console_url=config.console_url))
-    if config.notifier.enabled:
-        sinks.append(NotificationConsumer(app, app.settings.db.parent / config.notifier.file))
+    tables = {"notifier": config.notifier.model_dump(exclude_none=True)}
+    sinks.extend(consumers.build(folder, tables))
     return sinks

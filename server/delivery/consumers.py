@@ -5,10 +5,10 @@ marking a row published, the same message comes again. A consumer makes
 that harmless by recording `(consumer, message_id)` in the inbox, and a
 message already recorded there is skipped.
 
-The notification consumer (casework: a sent notice reaches `notices.jsonl`
-beside the database) has two effects that no single transaction can span —
-a file append and a committed `notice.delivered` fact — so it makes each one
-idempotent on its own and runs them in this order:
+The notification consumer (a domain's `Notification`; casework's: a sent
+notice reaches `notices.jsonl` beside the database) has two effects that no
+single transaction can span — a file append and a committed fact (casework:
+`notice.delivered`) — so it makes each one idempotent on its own and runs them in this order:
 
 1. the file: every line carries the message id. Under an exclusive lock on
    the file, the ids already in it (read once, then only the bytes appended
@@ -17,8 +17,8 @@ idempotent on its own and runs them in this order:
    appender cuts off (it holds the lock, so no writer is mid-line). So a
    message id is in the file once, whatever the retries, crashes or
    concurrent relays.
-2. the fact, proposed THROUGH THE EXECUTOR as `notice.record_delivery` by
-   the service principal `service:notifier`, with an idempotency key derived
+2. the fact, proposed THROUGH THE EXECUTOR as the notification's command
+   (casework: `notice.record_delivery`) by its service principal, with an idempotency key derived
    from the message id: the proposal service stores that key in the same
    transaction as the proposal and its events, so a repeated proposal
    returns the stored receipt instead of committing a second fact.
@@ -36,25 +36,26 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import anyio.to_thread
 
-from signoff.policies import NotAMemberError
+from signoff.policies import NotAMemberError, PrincipalFacts
+from signoff.policies.principals import Principals
+from signoff.server.clock import Clock
 from signoff.server.delivery.sinks import BaseSink, SinkError
+from signoff.server.domain import Notification
 from signoff.server.observability import bound, span
 from signoff.server.services.proposals import CallContext
+from signoff.server.services.receipts import Receipt
+from signoff.server.services.registry import ConsumerFactory, ConsumerPlace
 from signoff.store.faults import crash_point
+from signoff.store.ports import Store
 from signoff.store.records import OutboxMessage
 
-if TYPE_CHECKING:
-    from signoff.server.app import App
-
-NOTIFIER = "notifier"
-NOTIFIER_PRINCIPAL = "service:notifier"
-NOTICES_FILE = "notices.jsonl"
+Submit = Callable[[PrincipalFacts, str, Mapping[str, Any], CallContext], Awaitable[Receipt]]
 
 
 def delivery_key(message_id: str) -> str:
@@ -128,24 +129,22 @@ def notice_line(message: OutboxMessage) -> dict[str, Any]:
 class NotificationConsumer(BaseSink):
     """Delivers messages of one topic to a JSONL file and records each
     delivery as a committed fact through the executor (module docstring).
-    The defaults are the casework notice's. Internal: it delivers the notice
-    itself, so it gets the message unredacted (module `sinks`)."""
+    Internal: it delivers the notice itself, so it gets the message
+    unredacted (module `sinks`)."""
 
     internal = True
 
     def __init__(
-        self, app: App, path: Path, *, topic: str = "notice.sent",
-        command_type: str = "notice.record_delivery", principal_id: str = NOTIFIER_PRINCIPAL,
-        payload_of: Callable[[OutboxMessage], dict[str, Any]] = lambda m: {
-            "draft_id": m.aggregate_id},
-        name: str = NOTIFIER,
+        self, notification: Notification, path: Path, *, store: Store, submit: Submit,
+        principals: Principals, clock: Clock,
     ) -> None:
-        super().__init__(name, topics=(topic,))
-        self._app = app
+        super().__init__(notification.name, topics=(notification.topic,))
         self.file = IdempotentFile(path)
-        self._command_type = command_type
-        self._principal_id = principal_id
-        self._payload_of = payload_of
+        self._notification = notification
+        self._store = store
+        self._submit = submit
+        self._principals = principals
+        self._clock = clock
 
     async def publish(self, message: OutboxMessage) -> None:
         if not self.wants(message):
@@ -160,29 +159,45 @@ class NotificationConsumer(BaseSink):
             crash_point("notifier.after_append")
             await self._record_delivery(message)
             crash_point("notifier.before_inbox")
-            now = self._app.clock()
-            await self._app.store.write(
+            now = self._clock()
+            await self._store.write(
                 lambda uow: uow.inbox.record(self.name, message.message_id, now))
 
     async def _handled(self, message_id: str) -> bool:
-        found = await self._app.store.read(lambda uow: uow.inbox.handled([message_id]))
+        found = await self._store.read(lambda uow: uow.inbox.handled([message_id]))
         return any(consumer == self.name for consumer, _, _ in found)
 
     async def _record_delivery(self, message: OutboxMessage) -> None:
-        record = self._app.principals.get(self._principal_id)
+        wanted = self._notification
+        record = self._principals.get(wanted.principal)
         if record is None:
-            raise SinkError(f"principal {self._principal_id} is not configured")
+            raise SinkError(f"principal {wanted.principal} is not configured")
         try:
             principal = record.facts(message.tenant_id)
         except NotAMemberError as exc:
             raise SinkError(str(exc)) from exc
-        receipt = await self._app.proposals.submit(
-            principal, self._command_type,
-            {**self._payload_of(message), "confidence": 1.0,
+        receipt = await self._submit(
+            principal, wanted.command,
+            {**wanted.payload(message.aggregate_id or ""), "confidence": 1.0,
              "rationale": f"delivered message {message.message_id} to {self.file.path.name}",
              "idempotency_key": delivery_key(message.message_id)},
             CallContext(correlation_id=message.correlation_id),
         )
         if receipt.status != "executed":
-            raise SinkError(f"{self._command_type} was not executed ({receipt.outcome}, "
+            raise SinkError(f"{wanted.command} was not executed ({receipt.outcome}, "
                             f"{receipt.status}): {receipt.reason}")
+
+
+def notifier_factory(
+    notification: Notification, *, store: Store, submit: Submit, principals: Principals,
+    clock: Clock,
+) -> ConsumerFactory:
+    """How the composition root registers a domain's notification: a
+    consumer per relay, its file beside the database unless the delivery
+    file's table for it names another (`[notifier] file = ...`)."""
+    def build(place: ConsumerPlace) -> NotificationConsumer:
+        name = str(place.options.get("file") or notification.file)
+        return NotificationConsumer(notification, place.folder / name, store=store,
+                                    submit=submit, principals=principals, clock=clock)
+
+    return build

@@ -234,7 +234,8 @@ class Relay:
 
 
 def relay_for(app: App, config: DeliveryConfig, *, owner: str | None = None) -> Relay:
-    return Relay(app.store, build_sinks(config, app), app.clock, config.relay, owner=owner,
+    sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
+    return Relay(app.store, sinks, app.clock, config.relay, owner=owner,
                  sensitive=domain_sensitive_fields(app.domain))
 
 

@@ -37,6 +37,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 
+from signoff.server.errors import SignoffError
 from signoff.store.records import OutboxMessage
 
 APPROVAL_TOPICS = frozenset({"approval.requested", "approval.expired"})
@@ -44,7 +45,7 @@ SIGNATURE_HEADER = "X-Signoff-Signature"
 TIMESTAMP_HEADER = "X-Signoff-Timestamp"
 
 
-class SinkError(Exception):
+class SinkError(SignoffError):
     """A sink could not take a message; the relay retries it later."""
 
 

@@ -1,0 +1,29 @@
+"""The MCP surface: the server agents talk to, its transports and the
+identities they carry. Other surfaces (cli, ops) import from here only."""
+
+from signoff.server.mcp.auth import AuthConfigError, HttpAuth, JwtSettings, http_auth
+from signoff.server.mcp.identity import (
+    BearerIdentity,
+    FixedIdentity,
+    IdentityError,
+    resolve_principal,
+)
+from signoff.server.mcp.resources import DEFAULT_INTERVAL
+from signoff.server.mcp.server import build_server
+from signoff.server.mcp.serving import expiry_sweep, serve, server_url
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "AuthConfigError",
+    "BearerIdentity",
+    "FixedIdentity",
+    "HttpAuth",
+    "IdentityError",
+    "JwtSettings",
+    "build_server",
+    "expiry_sweep",
+    "http_auth",
+    "resolve_principal",
+    "serve",
+    "server_url",
+]

@@ -41,7 +41,7 @@ from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.errors import SignoffError
 from signoff.server.services.receipts import Receipt
-from signoff.server.services.reviewing import ProposalView, proposal_view
+from signoff.server.services.review_views import ProposalView
 
 STATE_PREFIX = "signoff.confirm:"
 
@@ -116,7 +116,7 @@ async def confirm_if_requested(
     """After `submit`: ask the requester if this pending proposal wants it."""
     if receipt.status != "pending_approval" or receipt.proposal_id is None:
         return receipt
-    view = await proposal_view(app, receipt.proposal_id, principal.tenant)
+    view = await app.reviews.view(receipt.proposal_id, principal.tenant)
     if view is None or not wants_confirmation(view, principal):
         return receipt
     return await _ask(ctx, app, principal, view, receipt)
@@ -136,7 +136,7 @@ async def resume_confirmation(
     except (ValueError, KeyError, TypeError):
         return None
     receipt = await app.proposals.receipt(principal, proposal_id)
-    view = await proposal_view(app, proposal_id, principal.tenant)
+    view = await app.reviews.view(proposal_id, principal.tenant)
     if receipt is None or view is None or view.proposer.id != principal.id:
         return None  # not this caller's: handle the call as a fresh one
     if not wants_confirmation(view, principal):

@@ -1,0 +1,31 @@
+"""Operations: the causal trace, the audit of the hash chain, the demo and
+the Claude Desktop installer. Other surfaces import from here."""
+
+from signoff.server.ops.audit import ChainReport, verify_chain
+from signoff.server.ops.claude_desktop import (
+    ConfigFileError,
+    default_config_path,
+    install,
+    server_entry,
+    signoff_executable,
+)
+from signoff.server.ops.demo import AGENT, TENANT, DemoError, Step, play
+from signoff.server.ops.trace import Trace, TraceStep, trace_of
+
+__all__ = [
+    "AGENT",
+    "TENANT",
+    "ChainReport",
+    "ConfigFileError",
+    "DemoError",
+    "Step",
+    "Trace",
+    "TraceStep",
+    "default_config_path",
+    "install",
+    "play",
+    "server_entry",
+    "signoff_executable",
+    "trace_of",
+    "verify_chain",
+]

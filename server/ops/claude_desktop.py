@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from signoff.server.errors import SignoffError
+
 CONFIG_NAME = "claude_desktop_config.json"
 
 
-class ConfigFileError(Exception):
+class ConfigFileError(SignoffError):
     """The existing config file cannot be merged into."""
 
 

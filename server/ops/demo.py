@@ -24,8 +24,8 @@ from mcp_types import RequestParamsMeta
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
-from signoff.server.mcp.identity import FixedIdentity
-from signoff.server.mcp.server import build_server
+from signoff.server.errors import SignoffError
+from signoff.server.mcp import FixedIdentity, build_server
 from signoff.server.ops.trace import trace_of
 
 TENANT = "acme"
@@ -36,7 +36,7 @@ CASE = "case-acme-001"
 StepKind = Literal["tool", "review", "trace"]
 
 
-class DemoError(Exception):
+class DemoError(SignoffError):
     """The session did not go as scripted (the data or policy is not the demo's)."""
 
 

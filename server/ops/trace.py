@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from signoff.server.delivery.consumers import delivery_key
+from signoff.server.delivery import delivery_key
 from signoff.server.observability import redact
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, OutboxMessage, ProposalRecord

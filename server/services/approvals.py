@@ -17,7 +17,7 @@ from signoff.server.clock import Clock, IdFactory
 from signoff.server.errors import Forbidden, InvalidInput, NotFound, Refused
 from signoff.server.services.executor import Execution, Executor
 from signoff.server.services.lifecycle import Lifecycle
-from signoff.server.services.quorum import Ballot, quorum_met, still_needed
+from signoff.server.services.quorum import ballots_of, quorum_met, still_needed
 from signoff.store.errors import DuplicateVote
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import OutboxMessage, ProposalRecord, Verdict, Vote, VoteChannel
@@ -31,10 +31,6 @@ class VoteResult:
     vote: Vote
     still_needed: str
     execution: Execution | None = None
-
-
-def ballots_of(votes: list[Vote]) -> list[Ballot]:
-    return [Ballot(v.voter_id, frozenset(v.voter_roles)) for v in votes if v.verdict == "approve"]
 
 
 class ApprovalService:

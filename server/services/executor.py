@@ -9,11 +9,13 @@ the write lock afterwards finds it already executed and does nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from signoff.policies import AggregateFacts, ProposalFacts
 from signoff.server.clock import Clock, IdFactory
-from signoff.server.domain import DecideContext, Domain, Rejection
+from signoff.server.domain import CommandType, DecideContext, Loaded, NewEvent, Rejection
 from signoff.server.observability import span
 from signoff.server.services.judging import (
     CurrentGate,
@@ -24,7 +26,8 @@ from signoff.server.services.judging import (
     proposer_of,
 )
 from signoff.server.services.lifecycle import Lifecycle
-from signoff.server.services.quorum import Ballot, quorum_met
+from signoff.server.services.quorum import ballots_of, quorum_met
+from signoff.server.services.registry import CommandRegistry
 from signoff.server.state.aggregates import Loaders, TxStateLoader
 from signoff.server.state.committer import Causation, Committer
 from signoff.store.ports import UnitOfWork
@@ -40,12 +43,26 @@ class Execution:
     events: list[EventEnvelope] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What executing a proposal now would do, with nothing committed: the
+    events its handler decides on, or the rejection or version conflict that
+    would end it. Execution, the reviewer's preview and the requester's
+    confirmation all ask for this one dry run."""
+
+    spec: CommandType[Any, Any]
+    current: Loaded[Any]
+    outcome: Literal["events", "rejected", "conflict"]
+    events: Sequence[NewEvent] = ()
+    reason: str = ""
+
+
 class Executor:
     def __init__(
-        self, domain: Domain, gate: CurrentGate, committer: Committer, loaders: Loaders,
-        lifecycle: Lifecycle, clock: Clock, ids: IdFactory,
+        self, *, commands: CommandRegistry, gate: CurrentGate, committer: Committer,
+        loaders: Loaders, lifecycle: Lifecycle, clock: Clock, ids: IdFactory,
     ) -> None:
-        self._domain = domain
+        self._commands = commands
         self._gate = gate
         self._committer = committer
         self._loaders = loaders
@@ -78,41 +95,55 @@ class Executor:
             )
             return Execution(failed)
 
-    def _execute(
-        self, uow: UnitOfWork, proposal: ProposalRecord, loader: TxStateLoader | None
-    ) -> Execution:
-        spec = self._domain.command(proposal.command_type)
+    def plan(
+        self, uow: UnitOfWork, proposal: ProposalRecord, loader: TxStateLoader | None = None,
+    ) -> Plan:
+        """Decide the proposal's command on the aggregate's current state.
+        Raises LookupError when its command type is no longer registered."""
+        spec = self._commands.get(proposal.command_type)
         if spec is None:
             raise LookupError(f"command type {proposal.command_type} is no longer registered")
         if loader is None or loader.uow is not uow:
             loader = self._loaders(uow, proposal.tenant_id)
         current = loader.load(spec.aggregate, proposal.aggregate_id)
-
-        requeued = self._rejudge(uow, proposal, aggregate_facts(
-            spec.aggregate, proposal.aggregate_id, current))
-        if requeued is not None:
-            return Execution(requeued)
-
         expected = proposal.expected_version if spec.target is not None else 0
         if expected is not None and current.version != expected:
-            return Execution(self._lifecycle.move(
-                uow, proposal, "conflict", actor_id=EXECUTOR,
-                reason=f"{spec.aggregate.name} {proposal.aggregate_id} is at version "
-                f"{current.version}; the proposal expected {expected}",
-            ))
-        payload = spec.payload.model_validate(proposal.payload)
+            return Plan(spec, current, "conflict", reason=(
+                f"{spec.aggregate.name} {proposal.aggregate_id} is at version "
+                f"{current.version}; the proposal expected {expected}"))
         context = DecideContext(
             tenant_id=proposal.tenant_id, actor=proposal.actor,
             aggregate_id=proposal.aggregate_id, now=self._clock(), loader=loader,
         )
-        decided = spec.decide(current.state, payload, context)
+        decided = spec.decide(current.state, spec.payload.model_validate(proposal.payload),
+                              context)
         if isinstance(decided, Rejection):
+            return Plan(spec, current, "rejected", reason=decided.reason)
+        return Plan(spec, current, "events", events=tuple(decided))
+
+    def _execute(
+        self, uow: UnitOfWork, proposal: ProposalRecord, loader: TxStateLoader | None
+    ) -> Execution:
+        spec = self._commands.get(proposal.command_type)
+        if spec is None:
+            raise LookupError(f"command type {proposal.command_type} is no longer registered")
+        if loader is None or loader.uow is not uow:
+            loader = self._loaders(uow, proposal.tenant_id)
+        current = loader.load(spec.aggregate, proposal.aggregate_id)
+        requeued = self._rejudge(uow, proposal, aggregate_facts(
+            spec.aggregate, proposal.aggregate_id, current))
+        if requeued is not None:
+            return Execution(requeued)
+        plan = self.plan(uow, proposal, loader)
+        if plan.outcome != "events":
             return Execution(self._lifecycle.move(
-                uow, proposal, "rejected", actor_id=EXECUTOR, reason=decided.reason))
+                uow, proposal, "conflict" if plan.outcome == "conflict" else "rejected",
+                actor_id=EXECUTOR, reason=plan.reason))
         loader.forget(spec.aggregate.name, proposal.aggregate_id)
         events = self._committer.commit(
             uow, tenant_id=proposal.tenant_id, aggregate_type=spec.aggregate.name,
-            aggregate_id=proposal.aggregate_id, base_version=current.version, events=decided,
+            aggregate_id=proposal.aggregate_id, base_version=plan.current.version,
+            events=plan.events,
             causation=Causation(
                 actor=proposal.actor, correlation_id=proposal.correlation_id,
                 causation_id=proposal.command_id, run_id=proposal.run_id,
@@ -154,10 +185,7 @@ class Executor:
                 reason=f"the policy changed and now denies this: {decision.reason}",
             )
         if decision.effect == "ask" and decision.approvers is not None:
-            ballots = [
-                Ballot(v.voter_id, frozenset(v.voter_roles))
-                for v in uow.proposals.votes(proposal.proposal_id) if v.verdict == "approve"
-            ]
+            ballots = ballots_of(uow.proposals.votes(proposal.proposal_id))
             approvers = decision.approvers
             if not quorum_met(
                 ballots, roles=approvers.roles, count=approvers.count, distinct=approvers.distinct

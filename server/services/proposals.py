@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from signoff.policies import PrincipalFacts, ProposalFacts
 from signoff.server.clock import Clock, IdFactory
-from signoff.server.domain import CommandType, DecideContext, Domain, Rejection
+from signoff.server.domain import Citations, CommandType, DecideContext, Rejection
 from signoff.server.services.executor import Executor
 from signoff.server.services.judging import (
     CurrentGate,
@@ -28,6 +28,7 @@ from signoff.server.services.judging import (
 )
 from signoff.server.services.lifecycle import Lifecycle
 from signoff.server.services.receipts import FieldProblem, Receipt, receipt_for, refusal
+from signoff.server.services.registry import CommandRegistry
 from signoff.server.state.aggregates import Loaders
 from signoff.store.canonical import digest
 from signoff.store.ports import Store, UnitOfWork
@@ -82,11 +83,13 @@ def problems_of(error: ValidationError, prefix: str = "") -> list[FieldProblem]:
 
 class ProposalService:
     def __init__(
-        self, store: Store, domain: Domain, gate: CurrentGate, executor: Executor,
-        lifecycle: Lifecycle, loaders: Loaders, clock: Clock, ids: IdFactory,
+        self, *, store: Store, commands: CommandRegistry, citations: Citations,
+        gate: CurrentGate, executor: Executor, lifecycle: Lifecycle, loaders: Loaders,
+        clock: Clock, ids: IdFactory,
     ) -> None:
         self._store = store
-        self._domain = domain
+        self._commands = commands
+        self._citations = citations
         self._gate = gate
         self._executor = executor
         self._lifecycle = lifecycle
@@ -99,7 +102,7 @@ class ProposalService:
         call: CallContext | None = None,
     ) -> Receipt:
         call = call or CallContext()
-        spec = self._domain.command(command_type)
+        spec = self._commands.get(command_type)
         if spec is None:
             return refusal(command_type, "rejected", f"unknown command type {command_type!r}")
         checked = self._validate(spec, arguments)
@@ -181,10 +184,11 @@ class ProposalService:
                 reason=f"{spec.aggregate.name} {aggregate_id} is at version {loaded.version}, "
                 f"not {meta.expected_version}",
             )
-        for ref in meta.evidence_refs:
-            evidence = self._domain.evidence
-            if evidence is None or not loader.load(evidence, ref).exists:
-                return refusal(spec.name, "rejected", f"evidence {ref} not found")
+        cited = self._citations.aggregate
+        missing = [ref for ref in meta.evidence_refs
+                   if cited is not None and not loader.load(cited, ref).exists]
+        if missing:
+            return refusal(spec.name, "rejected", f"evidence {missing[0]} not found")
         context = DecideContext(
             tenant_id=principal.tenant, actor=Actor(id=principal.id, kind=principal.kind),
             aggregate_id=aggregate_id, now=self._clock(), loader=loader,

@@ -7,14 +7,21 @@ which is a small bipartite matching (a person may hold several roles).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from signoff.store.records import Vote
 
 
 @dataclass(frozen=True)
 class Ballot:
     voter_id: str
     roles: frozenset[str]
+
+
+def ballots_of(votes: Iterable[Vote]) -> list[Ballot]:
+    """The approvals among `votes`: a rejection is no ballot."""
+    return [Ballot(v.voter_id, frozenset(v.voter_roles)) for v in votes if v.verdict == "approve"]
 
 
 def _can_cover(roles: Sequence[str], ballots: Sequence[Ballot]) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 
 from signoff.server.domain import Domain, Projection
+from signoff.server.errors import SignoffError
 from signoff.server.observability import span
 from signoff.server.state.aggregates import Upcaster
 from signoff.store.ports import DocumentWriter, Store, UnitOfWork
@@ -41,7 +42,7 @@ def checkpoint_name(projection: str) -> str:
     return f"projection:{projection}"
 
 
-class ProjectionGap(Exception):
+class ProjectionGap(SignoffError):
     """An event arrived whose aggregate version skips ahead of the last one seen."""
 
     def __init__(self, projection: str, event: EventEnvelope, expected: int) -> None:

@@ -35,7 +35,7 @@ def test_build_domain_registers_everything() -> None:
     domain = build_domain()
     assert domain.name == "casework"
     assert [a.name for a in domain.aggregates] == ["case", "evidence", "notice"]
-    assert domain.evidence is EVIDENCE
+    assert domain.evidence.aggregate is EVIDENCE
     assert domain.seed is demo_data
     assert dict(domain.event_versions) == dict(ev.EVENT_VERSIONS)
     assert dict(domain.upcasters) == dict(ev.UPCASTERS)

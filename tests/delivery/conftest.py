@@ -4,8 +4,10 @@ built around sinks a test controls."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 from signoff.server.app import App
 from signoff.server.delivery.config import RelayOptions
@@ -66,5 +68,11 @@ def make_relay(app: App, *sinks: Sink, max_attempts: int = 8, batch: int = 100,
         owner=owner, rng=random.Random(7))
 
 
-def notifier(app: App) -> NotificationConsumer:
-    return NotificationConsumer(app, app.settings.db.parent / "notices.jsonl")
+def notifier(app: App, path: Path | None = None, **changes: str) -> NotificationConsumer:
+    """The casework notification consumer as the composition root wires it;
+    `changes` alter its declaration (another principal, say)."""
+    [declared] = app.domain.notifications
+    return NotificationConsumer(
+        dataclasses.replace(declared, **changes),  # type: ignore[arg-type]
+        path or app.settings.db.parent / declared.file, store=app.store,
+        submit=app.proposals.submit, principals=app.principals, clock=app.clock)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from signoff.server.app import App
-from signoff.server.delivery.consumers import NotificationConsumer, delivery_key, notice_line
+from signoff.server.delivery.consumers import delivery_key, notice_line
 from signoff.server.services.proposals import CallContext
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, OutboxMessage, ProposalRecord
@@ -87,7 +87,7 @@ async def test_a_crash_after_the_append_does_not_append_twice(app: App) -> None:
     message = await sent_message(app, draft_id)
     consumer = notifier(app)
     # what a consumer killed right after its fsync left behind
-    assert NotificationConsumer(app, consumer.file.path).file.append_once(
+    assert notifier(app, consumer.file.path).file.append_once(
         message.message_id, notice_line(message))
 
     await consumer.publish(message)
@@ -174,8 +174,7 @@ async def test_the_handler_refuses_unsent_and_already_delivered_notices(app: App
 async def test_a_consumer_without_its_principal_fails_the_row_for_a_retry(app: App) -> None:
     await make_relay(app, RecordingSink("backlog")).drain()
     await send_notice(app)
-    orphan = NotificationConsumer(app, app.settings.db.parent / "n.jsonl",
-                                  principal_id="service:nobody")
+    orphan = notifier(app, app.settings.db.parent / "n.jsonl", principal="service:nobody")
     result = await make_relay(app, orphan).drain()
     assert result.retrying == 1
     rows = await app.store.read(lambda uow: uow.outbox.find(status="pending"))

@@ -52,7 +52,7 @@ def write(tmp_path: Path, text: str) -> Path:
 async def test_without_a_file_only_the_notification_consumer_runs(app: App) -> None:
     config = load_delivery_config(None)
     assert config == DeliveryConfig()
-    [sink] = build_sinks(config, app)
+    [sink] = build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
     assert isinstance(sink, NotificationConsumer)
     assert sink.file.path == app.settings.db.parent / "notices.jsonl"
 
@@ -61,7 +61,7 @@ async def test_a_full_file(app: App, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TEST_WEBHOOK_SECRET", "k")
     config = load_delivery_config(write(tmp_path, FULL))
     assert (config.relay.max_attempts, config.relay.base_delay, config.relay.batch) == (3, 0.5, 100)
-    sinks = build_sinks(config, app)
+    sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
     try:
         assert [type(s) for s in sinks] == [JsonlSink, WebhookSink, NatsSink,
                                             NotificationConsumer]
@@ -83,7 +83,7 @@ async def test_a_webhook_without_its_secret_is_refused(
     monkeypatch.delenv("TEST_WEBHOOK_SECRET", raising=False)
     config = load_delivery_config(write(tmp_path, FULL))
     with pytest.raises(ConfigError, match="TEST_WEBHOOK_SECRET"):
-        build_sinks(config, app)
+        build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
 
 
 @pytest.mark.parametrize(("text", "problem"), [
