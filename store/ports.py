@@ -124,14 +124,6 @@ class Commands(Protocol):
 class Outbox(Protocol):
     def add(self, messages: Sequence[OutboxMessage]) -> None: ...
 
-    def pending(self, now: datetime, limit: int) -> list[OutboxMessage]: ...
-
-    def mark_published(self, message_id: str, at: datetime) -> None: ...
-
-    def mark_failed(
-        self, message_id: str, error: str, next_attempt_at: datetime | None, *, dead: bool
-    ) -> None: ...
-
     def find(
         self, *, status: str | None = None, correlation_id: str | None = None, limit: int = 100
     ) -> list[OutboxMessage]: ...
@@ -142,13 +134,7 @@ class Outbox(Protocol):
     # at the same time, and rows of one aggregate go out in order.
 
     def claim(
-        self,
-        owner: str,
-        now: datetime,
-        lease_until: datetime,
-        limit: int,
-        *,
-        max_scan: int = 10_000,
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[OutboxMessage]:
         """Lease up to `limit` due pending rows to `owner` until `lease_until`,
         in position order. A row is due when its next attempt is not in the
@@ -156,9 +142,9 @@ class Outbox(Protocol):
         rows leased to `owner` itself are taken back). A row whose aggregate
         has an earlier pending row that is not claimable, or an earlier dead
         row, is never claimed: each aggregate's rows go out in order, and a
-        dead row holds its aggregate back until it is retried. At most
-        `max_scan` pending rows are looked at once one is chosen; rows that
-        cannot go never keep the due rows behind them from being found."""
+        dead row holds its aggregate back until it is retried. Rows that
+        cannot go, however many, never keep the due rows behind them from
+        being found (an adapter may stop looking further once it has one)."""
         ...
 
     def complete(self, owner: str, message_id: str, at: datetime) -> bool:
@@ -245,10 +231,6 @@ class ReadModels(Protocol):
         the latest generation begun: a newer rebuild is filling that one. With
         `check_only`, only that check: a rebuild makes it before each write so
         a superseded one stops early."""
-        ...
-
-    def dump(self, projection: str) -> list[tuple[str, str, dict[str, Any]]]:
-        """(tenant, key, doc) of the live generation, sorted: for comparisons."""
         ...
 
 

@@ -14,6 +14,9 @@ from signoff.store.sqlite.rows import filters, marks, ts, ts_or_none
 from signoff.store.sqlite.sql import Sql
 
 log = logging.getLogger("signoff.store.outbox")
+# How many pending rows one claim looks at once it has chosen a row: it holds
+# the writer for the walk, and the rest can wait for the next claim.
+MAX_SCAN = 10_000
 _COLUMNS = "position, status, attempts, next_attempt_at, last_error, doc"
 
 
@@ -44,30 +47,6 @@ class SqliteOutbox:
             ],
         )
 
-    def pending(self, now: datetime, limit: int) -> list[OutboxMessage]:
-        rows = self._db.all(
-            f"SELECT {_COLUMNS} FROM outbox WHERE status = 'pending' "  # noqa: S608
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY position LIMIT ?",
-            (ts(now), limit),
-        )
-        return _load(rows)
-
-    def mark_published(self, message_id: str, at: datetime) -> None:
-        self._db.run(
-            "UPDATE outbox SET status = 'published', published_at = ?, attempts = attempts + 1 "
-            "WHERE message_id = ?",
-            (at.isoformat(), message_id),
-        )
-
-    def mark_failed(
-        self, message_id: str, error: str, next_attempt_at: datetime | None, *, dead: bool
-    ) -> None:
-        self._db.run(
-            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
-            "next_attempt_at = ? WHERE message_id = ?",
-            ("dead" if dead else "pending", error, ts_or_none(next_attempt_at), message_id),
-        )
-
     def find(
         self, *, status: str | None = None, correlation_id: str | None = None, limit: int = 100
     ) -> list[OutboxMessage]:
@@ -85,13 +64,12 @@ class SqliteOutbox:
     # -- leases ------------------------------------------------------------
 
     def claim(
-        self, owner: str, now: datetime, lease_until: datetime, limit: int, *,
-        max_scan: int = 10_000,
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[OutboxMessage]:
         """Walks pending rows in position order (the partial index
         outbox_pending), remembering every aggregate whose earliest pending row
         cannot be claimed now: later rows of that aggregate wait behind it, as
-        do the rows after a dead row of their aggregate. `max_scan` bounds the
+        do the rows after a dead row of their aggregate. MAX_SCAN bounds the
         walk only once a row is chosen: rows that cannot go, however many,
         never stop the due rows behind them from going.
         Times are compared as instants, not as text."""
@@ -113,7 +91,7 @@ class SqliteOutbox:
         scanned = 0
         with self._db.guard(), contextlib.closing(cursor):
             for row in cursor:
-                if len(chosen) >= limit or (chosen and scanned >= max_scan):
+                if len(chosen) >= limit or (chosen and scanned >= MAX_SCAN):
                     break
                 scanned += 1
                 *record, tenant_id, aggregate_id, holder, until = row
@@ -128,10 +106,10 @@ class SqliteOutbox:
                     chosen.append(record)
                 elif key is not None:
                     blocked.add(key)
-        if scanned > max_scan:
+        if scanned > MAX_SCAN:
             log.warning("outbox claim scanned %d pending rows (cap %d) to find one it could "
                         "take: rows held back by dead rows, leases or retries pile up",
-                        scanned, max_scan, extra={"scanned": scanned, "max_scan": max_scan})
+                        scanned, MAX_SCAN, extra={"scanned": scanned, "max_scan": MAX_SCAN})
         if chosen:
             self._db.many(
                 "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE position = ?",

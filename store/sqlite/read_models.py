@@ -127,11 +127,3 @@ class SqliteReadModels:
             (projection, generation),
         )
         self._active[projection] = generation
-
-    def dump(self, projection: str) -> list[tuple[str, str, dict[str, Any]]]:
-        rows = self._db.all(
-            "SELECT tenant_id, key, doc FROM read_models WHERE projection = ? AND generation = ? "
-            "ORDER BY tenant_id, key",
-            (projection, self._generation(projection)),
-        )
-        return [(str(t), str(k), loads_doc(d)) for t, k, d in rows]

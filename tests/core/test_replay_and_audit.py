@@ -20,6 +20,7 @@ from signoff.server.state.projector import Projector
 from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.records import EventEnvelope
 from tests.core.helpers import case_version, invoke
+from tests.store.tables import live_documents
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +55,7 @@ async def busy_day(app: App, agent: PrincipalFacts, alice: PrincipalFacts) -> No
 
 async def live_models(app: App) -> dict[str, object]:
     names = [p.name for p in app.domain.projections]
-    return await app.store.read(lambda uow: {n: uow.read_models.dump(n) for n in names})
+    return await app.store.read(lambda uow: {n: live_documents(uow, n) for n in names})
 
 
 async def test_replay_rebuilds_the_same_read_models(

@@ -31,6 +31,7 @@ from signoff.store.ports import UnitOfWork
 from signoff.store.records import Actor, EventEnvelope
 from tests.conftest import principal
 from tests.core.helpers import invoke
+from tests.store.tables import live_documents
 
 pytestmark = pytest.mark.anyio
 CASE_ID = "case-acme-001"
@@ -53,7 +54,7 @@ def projector(app: App, chunk: int = 1000) -> Projector:
 
 
 async def dump(app: App) -> Dump:
-    return await app.store.read(lambda uow: uow.read_models.dump(CASE_TIMELINE))
+    return await app.store.read(lambda uow: live_documents(uow, CASE_TIMELINE))
 
 
 async def checkpoint(app: App) -> int:

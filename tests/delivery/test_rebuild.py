@@ -22,6 +22,7 @@ from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.errors import GenerationSuperseded
 from signoff.store.ports import DocumentWriter
 from signoff.store.records import EventEnvelope
+from tests.store.tables import live_documents
 
 from .test_projector import add_briefs
 
@@ -51,7 +52,7 @@ async def app(db: Path, clock: FixedClock) -> AsyncIterator[App]:
 
 
 async def dumps(app: App, *names: str) -> dict[str, Any]:
-    return await app.store.read(lambda uow: {n: uow.read_models.dump(n) for n in names})
+    return await app.store.read(lambda uow: {n: live_documents(uow, n) for n in names})
 
 
 async def test_two_rebuilds_at_once_keep_every_document(app: App) -> None:
@@ -87,7 +88,7 @@ async def test_two_rebuilds_at_once_keep_every_document(app: App) -> None:
     assert outcome["newer"] == {CASE_SUMMARY: head, CASE_TIMELINE: head}
     assert await dumps(app, *names) == before
     # The loser left nothing behind either: only the live generation remains.
-    count = await app.store.read(lambda uow: len(uow.read_models.dump(CASE_SUMMARY)))
+    count = await app.store.read(lambda uow: len(live_documents(uow, CASE_SUMMARY)))
     assert count == len(before[CASE_SUMMARY])
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
 import pytest
 
 from signoff.store.ports import Store, UnitOfWork
@@ -12,6 +15,9 @@ from .factories import at, outbox_message
 pytestmark = pytest.mark.anyio
 
 
+RELAY = "relay-a"
+
+
 async def add(store: Store, *messages: OutboxMessage) -> None:
     await store.write(lambda uow: uow.outbox.add(list(messages)))
 
@@ -20,70 +26,94 @@ def ids(messages: list[OutboxMessage]) -> list[str]:
     return [m.message_id for m in messages]
 
 
+def message(message_id: str, next_attempt_at: datetime | None = None) -> OutboxMessage:
+    """One with no aggregate, so no row waits behind another."""
+    return outbox_message(message_id, aggregate_id=None, next_attempt_at=next_attempt_at)
+
+
+async def due(store: Store, now: datetime, limit: int = 10) -> list[OutboxMessage]:
+    """What a relay may take at `now` (the lease is dropped again)."""
+    def job(uow: UnitOfWork) -> list[OutboxMessage]:
+        claimed = uow.outbox.claim(RELAY, now, now + timedelta(minutes=1), limit)
+        uow.outbox.release(RELAY, ids(claimed))
+        return claimed
+
+    return await store.write(job)
+
+
+def settle(
+    uow: UnitOfWork, now: datetime, *, published: Sequence[str] = (),
+    failed: Mapping[str, tuple[str, datetime | None, bool]] | None = None,
+) -> None:
+    """Publish some of the due rows and fail others, as a relay does."""
+    failed = failed or {}
+    claimed = ids(uow.outbox.claim(RELAY, now, now + timedelta(minutes=1), 1000))
+    assert set(published) | set(failed) <= set(claimed)
+    for message_id in published:
+        assert uow.outbox.complete(RELAY, message_id, now)
+    for message_id, (error, next_attempt_at, dead) in failed.items():
+        assert uow.outbox.fail(RELAY, message_id, error, next_attempt_at, dead=dead)
+    uow.outbox.release(RELAY, [m for m in claimed if m not in published and m not in failed])
+
+
 async def test_added_messages_are_pending_in_the_order_added(store: Store) -> None:
     await add(store, outbox_message("m-3"), outbox_message("m-1"))
     await add(store, outbox_message("m-2"))
 
-    pending = await store.read(lambda uow: uow.outbox.pending(at(0), 10))
+    pending = await store.read(lambda uow: uow.outbox.find(status="pending"))
     assert ids(pending) == ["m-3", "m-1", "m-2"]
     positions = [m.position for m in pending]
     assert positions == sorted(positions)
     assert len(set(positions)) == 3
     assert all(p > 0 for p in positions)
     assert pending[0] == outbox_message("m-3").model_copy(update={"position": positions[0]})
+    assert await store.read(lambda uow: uow.outbox.in_flight(at(0))) == 0
 
 
-async def test_pending_respects_next_attempt_at_and_limit(store: Store) -> None:
+async def test_a_row_is_due_from_its_next_attempt(store: Store) -> None:
     await add(
         store,
-        outbox_message("m-now"),
-        outbox_message("m-later", next_attempt_at=at(10)),
-        outbox_message("m-due", next_attempt_at=at(5)),
-        outbox_message("m-also-now"),
+        message("m-now"),
+        message("m-later", next_attempt_at=at(10)),
+        message("m-due", next_attempt_at=at(5)),
+        message("m-also-now"),
     )
 
-    assert ids(await store.read(lambda uow: uow.outbox.pending(at(0), 10))) == [
-        "m-now", "m-also-now",
-    ]
-    assert ids(await store.read(lambda uow: uow.outbox.pending(at(5), 10))) == [
-        "m-now", "m-due", "m-also-now",
-    ]
-    assert ids(await store.read(lambda uow: uow.outbox.pending(at(10), 10))) == [
-        "m-now", "m-later", "m-due", "m-also-now",
-    ]
-    assert ids(await store.read(lambda uow: uow.outbox.pending(at(10), 2))) == [
-        "m-now", "m-later",
-    ]
+    assert ids(await due(store, at(0))) == ["m-now", "m-also-now"]
+    assert ids(await due(store, at(5))) == ["m-now", "m-due", "m-also-now"]
+    assert ids(await due(store, at(10))) == ["m-now", "m-later", "m-due", "m-also-now"]
+    assert ids(await due(store, at(10), limit=2)) == ["m-now", "m-later"]
 
 
-async def test_mark_published_takes_the_message_out_of_pending(store: Store) -> None:
-    await add(store, outbox_message("m-1"), outbox_message("m-2"))
-    await store.write(lambda uow: uow.outbox.mark_published("m-1", at(1)))
+async def test_a_published_row_is_no_longer_due(store: Store) -> None:
+    await add(store, message("m-1"), message("m-2"))
+    await store.write(lambda uow: settle(uow, at(1), published=["m-1"]))
 
-    assert ids(await store.read(lambda uow: uow.outbox.pending(at(2), 10))) == ["m-2"]
+    assert ids(await due(store, at(2))) == ["m-2"]
     [published] = await store.read(lambda uow: uow.outbox.find(status="published"))
     assert (published.message_id, published.status, published.attempts) == ("m-1", "published", 1)
+    assert await store.read(lambda uow: uow.outbox.published_at(["m-1", "m-2"])) == {"m-1": at(1)}
 
 
-async def test_mark_failed_with_retry_keeps_it_pending_from_the_next_attempt(store: Store) -> None:
-    await add(store, outbox_message("m-1"))
-    await store.write(lambda uow: uow.outbox.mark_failed("m-1", "timeout", at(10), dead=False))
+async def test_a_failed_row_with_a_retry_is_pending_from_the_next_attempt(store: Store) -> None:
+    await add(store, message("m-1"))
+    await store.write(lambda uow: settle(uow, at(0), failed={"m-1": ("timeout", at(10), False)}))
 
-    assert await store.read(lambda uow: uow.outbox.pending(at(9), 10)) == []
-    [retry] = await store.read(lambda uow: uow.outbox.pending(at(10), 10))
+    assert await due(store, at(9)) == []
+    [retry] = await due(store, at(10))
     assert (retry.status, retry.attempts, retry.last_error) == ("pending", 1, "timeout")
     assert retry.next_attempt_at == at(10)
 
-    await store.write(lambda uow: uow.outbox.mark_failed("m-1", "refused", at(20), dead=False))
-    [again] = await store.read(lambda uow: uow.outbox.pending(at(20), 10))
+    await store.write(lambda uow: settle(uow, at(10), failed={"m-1": ("refused", at(20), False)}))
+    [again] = await due(store, at(20))
     assert (again.attempts, again.last_error) == (2, "refused")
 
 
-async def test_mark_failed_dead_stops_delivery(store: Store) -> None:
-    await add(store, outbox_message("m-1"), outbox_message("m-2"))
-    await store.write(lambda uow: uow.outbox.mark_failed("m-1", "gave up", None, dead=True))
+async def test_a_dead_row_is_never_due(store: Store) -> None:
+    await add(store, message("m-1"), message("m-2"))
+    await store.write(lambda uow: settle(uow, at(0), failed={"m-1": ("gave up", None, True)}))
 
-    assert ids(await store.read(lambda uow: uow.outbox.pending(at(1000), 10))) == ["m-2"]
+    assert ids(await due(store, at(1000))) == ["m-2"]
     [dead] = await store.read(lambda uow: uow.outbox.find(status="dead"))
     assert (dead.message_id, dead.status, dead.attempts, dead.last_error) == (
         "m-1", "dead", 1, "gave up",
@@ -98,7 +128,7 @@ async def test_find_filters_by_status_and_correlation(store: Store) -> None:
         outbox_message("m-3", correlation_id="c-1"),
         outbox_message("m-4", correlation_id=None),
     )
-    await store.write(lambda uow: uow.outbox.mark_published("m-3", at(1)))
+    await store.write(lambda uow: settle(uow, at(1), published=["m-3"]))
 
     async def found(
         status: str | None = None, correlation_id: str | None = None, limit: int = 100
@@ -119,13 +149,10 @@ async def test_counts_by_status(store: Store) -> None:
     assert await store.read(lambda uow: uow.outbox.counts()) == {}
     await add(store, *(outbox_message(f"m-{i}") for i in range(5)))
 
-    def settle(uow: UnitOfWork) -> None:
-        uow.outbox.mark_published("m-0", at(1))
-        uow.outbox.mark_published("m-1", at(1))
-        uow.outbox.mark_failed("m-2", "boom", None, dead=True)
-        uow.outbox.mark_failed("m-3", "flaky", at(5), dead=False)
-
-    await store.write(settle)
+    await store.write(lambda uow: settle(
+        uow, at(1), published=["m-0", "m-1"],
+        failed={"m-2": ("boom", None, True), "m-3": ("flaky", at(5), False)},
+    ))
     assert await store.read(lambda uow: uow.outbox.counts()) == {
         "pending": 2, "published": 2, "dead": 1,
     }

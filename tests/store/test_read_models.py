@@ -11,6 +11,7 @@ from signoff.store.errors import GenerationSuperseded
 from signoff.store.ports import Store, UnitOfWork
 
 from .factories import OTHER_TENANT, TENANT
+from .tables import live_documents
 
 pytestmark = pytest.mark.anyio
 
@@ -137,7 +138,7 @@ async def test_a_new_generation_is_invisible_until_activated(store: Store) -> No
     assert await store.read(lambda uow: uow.read_models.find(TENANT, CASES, index="open")) == [
         doc("both", gen="old"), doc("old-only"),
     ]
-    assert [k for _, k, _ in await store.read(lambda uow: uow.read_models.dump(CASES))] == [
+    assert [k for _, k, _ in await store.read(lambda uow: live_documents(uow, CASES))] == [
         "both", "old-only", "both",
     ]
 
@@ -183,7 +184,7 @@ async def test_generations_increase_and_activate_drops_abandoned_ones(store: Sto
         return uow.read_models.writer(TENANT, CASES, first).get("abandoned")
 
     assert await store.read(leftovers) is None
-    assert await store.read(lambda uow: uow.read_models.dump(CASES)) == [(TENANT, "kept", doc("k"))]
+    assert await store.read(lambda uow: live_documents(uow, CASES)) == [(TENANT, "kept", doc("k"))]
     assert await store.write(lambda uow: uow.read_models.begin_generation(CASES)) > second
 
 
@@ -206,7 +207,7 @@ async def test_a_superseded_generation_is_never_activated_and_deletes_nothing(
     for check_only in (True, False):
         with pytest.raises(GenerationSuperseded, match=f"generation {older}"):
             await store.write(activate_older(check_only))
-    assert await store.read(lambda uow: uow.read_models.dump(CASES)) == [
+    assert await store.read(lambda uow: live_documents(uow, CASES)) == [
         (TENANT, "live", doc("live"))]
     assert await store.read(
         lambda uow: uow.read_models.writer(TENANT, CASES, newer).get("newer")) == doc("newer")
@@ -215,7 +216,7 @@ async def test_a_superseded_generation_is_never_activated_and_deletes_nothing(
     await store.write(lambda uow: uow.read_models.activate(CASES, newer, check_only=True))
     assert await get(store, "live") == doc("live")
     await store.write(lambda uow: uow.read_models.activate(CASES, newer))
-    assert await store.read(lambda uow: uow.read_models.dump(CASES)) == [
+    assert await store.read(lambda uow: live_documents(uow, CASES)) == [
         (TENANT, "newer", doc("newer"))]
     assert await store.read(
         lambda uow: uow.read_models.writer(TENANT, CASES, older).get("older")) is None
@@ -236,15 +237,15 @@ async def test_generations_are_per_projection(store: Store) -> None:
     assert await get(store, "c") == doc("c")
 
 
-async def test_dump_is_the_live_generation_sorted_by_tenant_and_key(store: Store) -> None:
+async def test_live_documents_are_the_live_generation_by_tenant_and_key(store: Store) -> None:
     await put(store, "b", doc("b"), tenant_id=OTHER_TENANT)
     await put(store, "z", doc("z"))
     await put(store, "a", doc("a"), tenant_id=OTHER_TENANT)
     await put(store, "m", doc("m"))
     await put(store, "x", doc("x"), projection="notices")
 
-    assert await store.read(lambda uow: uow.read_models.dump(CASES)) == [
+    assert await store.read(lambda uow: live_documents(uow, CASES)) == [
         (TENANT, "m", doc("m")), (TENANT, "z", doc("z")),
         (OTHER_TENANT, "a", doc("a")), (OTHER_TENANT, "b", doc("b")),
     ]
-    assert await store.read(lambda uow: uow.read_models.dump("empty")) == []
+    assert await store.read(lambda uow: live_documents(uow, "empty")) == []
