@@ -51,7 +51,24 @@ class EventLog(Protocol):
 
     def read_after(
         self, position: int, limit: int, *, aggregate_id: str | None = None
-    ) -> list[EventEnvelope]: ...
+    ) -> list[EventEnvelope]:
+        """Up to `limit` events after `position`, in position order (only
+        `aggregate_id`'s when given): how consumers page through the log.
+
+        Visibility order: a reader sees the events committed before its unit
+        of work began, all of a commit or none of it, and never one committed
+        during it. Consumers keep a checkpoint (the last position read) and
+        resume after it, so positions must become visible in order: once a
+        reader sees position n, every position below n is visible to it too,
+        and none committed later can appear below it. Otherwise a consumer
+        would move its checkpoint past an event that commits afterwards and
+        never read it. On SQLite this holds because the one writer serialises
+        appends: positions are handed out and committed in the same order,
+        without gaps (a rolled-back append leaves none). An adapter whose
+        appends can commit concurrently must keep the same order, e.g. by
+        handing out positions at commit or hiding those above the oldest
+        append still open."""
+        ...
 
     def head(self) -> int: ...
 

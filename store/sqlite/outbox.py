@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from signoff.store.records import OutboxMessage
-from signoff.store.sqlite.rows import filters, marks, ts, ts_or_none
+from signoff.store.sqlite.rows import filters, marks, ts_or_none
 from signoff.store.sqlite.sql import Sql
 
 log = logging.getLogger("signoff.store.outbox")
