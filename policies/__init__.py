@@ -17,7 +17,9 @@ from signoff.policies.errors import (
     Problem,
     ScenarioLoadError,
 )
+from signoff.policies.findings import Finding
 from signoff.policies.gate import DEFAULT_RULE, Gate
+from signoff.policies.lint import lint_policy
 from signoff.policies.loader import load_policy, parse_policy, policy_version
 from signoff.policies.model import (
     DEFAULT_APPROVAL_TTL,
@@ -57,6 +59,7 @@ __all__ = [
     "Approvers",
     "Decision",
     "Effect",
+    "Finding",
     "Gate",
     "Limits",
     "LoadError",
@@ -82,6 +85,7 @@ __all__ = [
     "ScenarioLoadError",
     "ScenarioResult",
     "StaticOutcome",
+    "lint_policy",
     "load_policy",
     "load_principals",
     "load_scenarios",
