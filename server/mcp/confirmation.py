@@ -141,8 +141,8 @@ async def resume_confirmation(
         return None  # not this caller's: handle the call as a fresh one
     if not wants_confirmation(view, principal):
         return receipt  # decided meanwhile: report it, never submit again
-    resolver_ctx = Context(
-        request_context=ctx.request_context, mcp_server=ctx.mcp_server,
+    resolver_ctx: Context[Any, Any] = Context(
+        request_context=ctx.request_context,
         input_params=InputResponseRequestParams(input_responses=ctx.input_responses,
                                                 request_state=inner))
     return await _ask(resolver_ctx, app, principal, view, receipt)

@@ -1,9 +1,12 @@
 """The proposal resource `signoff://proposals/{id}` and its subscriptions.
 
-The resource mirrors get_proposal (same receipt, same tenant scoping). A
-client may subscribe to it - `resources/subscribe` on handshake-era
-connections, `subscriptions/listen` on 2026-07-28 ones - and is told
-`notifications/resources/updated` when the proposal's status changes.
+The resource mirrors get_proposal (same receipt, same tenant scoping, and the
+same rule decides who may read it). A client may subscribe to it -
+`resources/subscribe` on handshake-era connections, `subscriptions/listen` on
+2026-07-28 ones - and is told `notifications/resources/updated` when the
+proposal's status changes. `ProposalResource` holds the low-level handlers:
+list, read, subscribe, unsubscribe, and the middleware that narrows a listen
+stream's URIs to the caller's tenant (the SDK serves the stream itself).
 
 How changes are noticed: proposals are decided by people in other processes
 (the review CLI, the web console) as often as in this one, so the watcher
@@ -17,13 +20,33 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    EmptyResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
+    ResourceTemplate,
+    SubscribeRequestParams,
+    TextResourceContents,
+    UnsubscribeRequestParams,
+)
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
+from signoff.server.mcp.identity import Identity
+from signoff.server.mcp.schemas import GET_PROPOSAL
+from signoff.server.mcp.sdk_adapter import connection_of
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import ProposalRecord
 
@@ -147,3 +170,95 @@ class ProposalWatch:
                 self.remove(uri, key)
         if listening:
             await self._bus.publish(ResourceUpdated(uri=uri))
+
+
+PROPOSAL_TEMPLATE = ResourceTemplate(
+    uri_template=TEMPLATE, name="proposal", title="Proposal receipt",
+    mime_type="application/json",
+    description="The current receipt of one proposal, as get_proposal returns it. "
+    "Subscribe to be told when it is decided or executed.",
+)
+
+
+class ProposalResource:
+    """The MCP handlers of the proposal resource."""
+
+    def __init__(self, app: App, identity: Identity, watch: ProposalWatch) -> None:
+        self._app = app
+        self._identity = identity
+        self._watch = watch
+
+    def _may_read(self, principal: PrincipalFacts | None) -> bool:
+        """Reading or watching a proposal is reading it: the rule of get_proposal."""
+        return principal is not None and self._app.gate().policy.may_query(
+            principal, GET_PROPOSAL)
+
+    async def list_resources(self, ctx: ServerRequestContext[Any, Any],
+                             params: PaginatedRequestParams | None) -> ListResourcesResult:
+        return ListResourcesResult(resources=[])  # proposals are reached by id, not listed
+
+    async def list_templates(self, ctx: ServerRequestContext[Any, Any],
+                             params: PaginatedRequestParams | None
+                             ) -> ListResourceTemplatesResult:
+        return ListResourceTemplatesResult(resource_templates=[PROPOSAL_TEMPLATE])
+
+    async def read(self, ctx: ServerRequestContext[Any, Any],
+                   params: ReadResourceRequestParams) -> ReadResourceResult:
+        uri = params.uri
+        proposal_id = proposal_id_of(uri)
+        if proposal_id is None:
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown resource: {uri}",
+                           data={"uri": uri})
+        principal = self._identity.current()
+        if principal is None or not self._may_read(principal):
+            raise MCPError(code=INTERNAL_ERROR, message="not permitted", data={"uri": uri})
+        receipt = await self._app.proposals.receipt(principal, proposal_id)
+        if receipt is None:  # absent and another tenant's look the same
+            raise MCPError(code=INVALID_PARAMS, message=f"proposal {proposal_id} not found",
+                           data={"uri": uri})
+        return ReadResourceResult(contents=[TextResourceContents(
+            uri=uri, text=receipt.model_dump_json(), mime_type="application/json")])
+
+    async def subscribe(self, ctx: ServerRequestContext[Any, Any],
+                        params: SubscribeRequestParams) -> EmptyResult:
+        uri = params.uri
+        principal = self._identity.current()
+        connection = connection_of(ctx.session)
+        if principal is None or not self._may_read(principal) or not await self._watch.add(
+                uri, connection, principal, ctx.session.send_resource_updated):
+            raise MCPError(code=INVALID_PARAMS, message=f"resource {uri} not found")
+        # Forget the subscription when the connection closes (the SDK unwinds
+        # this stack on disconnect): nothing else would, for a final proposal.
+        connection.exit_stack.callback(self._watch.remove, uri, connection)
+        return EmptyResult()
+
+    async def unsubscribe(self, ctx: ServerRequestContext[Any, Any],
+                          params: UnsubscribeRequestParams) -> EmptyResult:
+        self._watch.remove(params.uri, connection_of(ctx.session))
+        return EmptyResult()
+
+    async def scope_listen(self, ctx: ServerRequestContext[Any, Any],
+                           call_next: CallNext) -> HandlerResult:
+        """Middleware: keep a listen stream's resource URIs to proposals the
+        caller may see (it runs before the SDK validates the params)."""
+        if ctx.method != "subscriptions/listen" or not isinstance(ctx.params, dict):
+            return await call_next(ctx)
+        notifications = ctx.params.get("notifications")
+        uris = notifications.get("resourceSubscriptions") if isinstance(notifications,
+                                                                       dict) else None
+        if not isinstance(uris, list) or not uris:
+            return await call_next(ctx)
+        assert isinstance(notifications, dict)
+        principal, key = self._identity.current(), object()
+        allowed = [
+            uri for uri in uris
+            if isinstance(uri, str) and principal is not None and self._may_read(principal)
+            and await self._watch.add(uri, key, principal, None)
+        ]
+        params = {**ctx.params,
+                  "notifications": {**notifications, "resourceSubscriptions": allowed}}
+        try:
+            return await call_next(replace(ctx, params=params))
+        finally:
+            for uri in allowed:
+                self._watch.remove(uri, key)

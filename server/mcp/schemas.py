@@ -108,3 +108,7 @@ def command_arguments(command: CommandType[Any, Any]) -> type[BaseModel]:
 
 def input_schema(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
+
+
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(mode="serialization")

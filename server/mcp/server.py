@@ -1,53 +1,54 @@
 """The MCP server object: the domain's tools, the proposal resource, and who
 may see what.
 
-`build_server(app, identity)` returns a `SignoffServer`, an `MCPServer`
-(mcp 2.x) that speaks the 2026-07-28 protocol and the handshake-era versions
-over any transport; nothing connects until a transport runs it. What the SDK
-does not do on its own, and how it is added here:
+`build_server(app, identity)` returns a `SignoffServer`: the SDK's low-level
+`Server` (mcp 2.x) with signoff's handlers, speaking the 2026-07-28 protocol
+and the handshake-era versions over any transport; nothing connects until a
+transport runs it (`serving.serve`, or `mcp.Client(server)` in process).
 
-- per-caller tool lists: `list_tools` is overridden to drop the tools the
-  caller's policy does not let them use (the SDK lists every tool to all);
-  a call to such a tool is refused by the tool itself ("not permitted").
-- `resources/subscribe` for handshake-era clients: `MCPServer` registers no
-  handler, so the subclass adds one on the low-level server, as the SDK's
-  docs advise for spec methods the 2026 revision removed.
-- `subscriptions/listen` (2026-07-28) is served by the SDK; a middleware
-  narrows each request's resource URIs to proposals of the caller's tenant.
+It is built on the low-level tier, through its public handler API, because
+signoff decides what the high-level `MCPServer` would decide for it:
+
+- tools/list is per caller: it shows only the tools the caller's policy lets
+  them use; a call to any other is refused by the tool itself ("not
+  permitted"), with a receipt for command tools.
+- tools/call goes to `ToolRunner`, which validates the arguments itself, so
+  that every refusal of a command is a structured receipt.
+- the proposal resource, its handshake-era `resources/subscribe` and the
+  scoping of `subscriptions/listen` streams are `ProposalResource`'s; the SDK
+  serves the listen streams from the subscription bus.
+- the SDK's `RequestStateBoundary` seals the `requestState` of requester
+  confirmation, installed as `MCPServer` installs it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import replace
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from importlib import metadata
 from typing import Any
 
 import anyio
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp.shared.exceptions import MCPError
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import Context, RequestStateBoundary, RequestStateSecurity
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp_types import (
-    INVALID_PARAMS,
-    EmptyResult,
-    SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    CallToolRequestParams,
+    CallToolResult,
+    InputRequiredResult,
+    ListToolsResult,
+    PaginatedRequestParams,
 )
-from mcp_types import Tool as MCPTool
+from starlette.applications import Starlette
 
-from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.mcp.auth import HttpAuth
 from signoff.server.mcp.identity import Identity
-from signoff.server.mcp.resources import DEFAULT_INTERVAL, TEMPLATE, ProposalWatch
+from signoff.server.mcp.resources import DEFAULT_INTERVAL, ProposalResource, ProposalWatch
 from signoff.server.mcp.runtime_log import RuntimeLogWriter
-from signoff.server.mcp.schemas import GET_PROPOSAL
-from signoff.server.mcp.tools import ToolRunner, make_tool, tool_specs
+from signoff.server.mcp.tools import ToolRunner, error_result, make_tool, tool_specs
 
 log = logging.getLogger("signoff.mcp")
 
@@ -69,112 +70,67 @@ def _version() -> str:
         return "0"
 
 
-def _connection_key(session: ServerSession) -> object:
-    """What identifies a client connection across its requests (each request
-    gets its own ServerSession proxy over the one connection)."""
-    return getattr(session, "_connection", session)
-
-
-class SignoffServer(MCPServer[Any]):
+class SignoffServer(Server[Any]):
     def __init__(self, app: App, identity: Identity, *, runtime_log: RuntimeLogWriter,
                  auth: HttpAuth | None = None, watch_interval: float = DEFAULT_INTERVAL) -> None:
         self.app = app
         self.identity = identity
         self.runtime_log = runtime_log
-        bus = InMemorySubscriptionBus()
-        self.watch = ProposalWatch(app, bus, interval=watch_interval)
+        self.auth = auth
+        self._bus = InMemorySubscriptionBus()
+        self.watch = ProposalWatch(app, self._bus, interval=watch_interval)
+        proposals = ProposalResource(app, identity, self.watch)
         self._runner = ToolRunner(app, identity, runtime_log)
         self._specs = {spec.name: spec for spec in tool_specs(app.domain)}
+        self._tools = {name: make_tool(spec) for name, spec in self._specs.items()}
         super().__init__(
             "signoff", title="signoff", instructions=INSTRUCTIONS, version=_version(),
-            tools=[make_tool(spec, self._runner) for spec in self._specs.values()],
-            subscriptions=bus, token_verifier=auth.verifier if auth else None,
-            auth=auth.settings if auth else None, log_level="WARNING",
-            middleware=[self._scope_listen],
+            get_tool_input_schema=self._input_schema,
+            on_list_tools=self._list_tools, on_call_tool=self._call_tool,
+            on_list_resources=proposals.list_resources,
+            on_list_resource_templates=proposals.list_templates,
+            on_read_resource=proposals.read, on_subscribe_resource=proposals.subscribe,
+            on_unsubscribe_resource=proposals.unsubscribe,
+            on_subscriptions_listen=ListenHandler(self._bus),
         )
-        self._add_proposal_resource()
-        lowlevel = self._lowlevel_server
-        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
-        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams,
-                                     self._unsubscribe)
+        # After the SDK's OpenTelemetry middleware, as MCPServer orders them:
+        # the boundary seals requestState under a key held by this process.
+        self.middleware += [
+            RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=self.name),
+            proposals.scope_listen,
+        ]
 
-    async def list_tools(self) -> list[MCPTool]:
+    def _input_schema(self, name: str) -> Mapping[str, Any] | None:
+        tool = self._tools.get(name)
+        return None if tool is None else tool.input_schema
+
+    async def _list_tools(self, ctx: ServerRequestContext[Any, Any],
+                          params: PaginatedRequestParams | None) -> ListToolsResult:
         """The tools the current caller may use, and only those."""
         principal = self.identity.current()
         if principal is None:
-            return []
-        return [
-            tool for tool in await super().list_tools()
-            if (spec := self._specs.get(tool.name)) is not None
-            and self._runner.permits(spec, principal)
-        ]
+            return ListToolsResult(tools=[])
+        return ListToolsResult(tools=[
+            self._tools[name] for name, spec in self._specs.items()
+            if self._runner.permits(spec, principal)
+        ])
 
-    def _add_proposal_resource(self) -> None:
-        app, identity = self.app, self.identity
+    async def _call_tool(self, ctx: ServerRequestContext[Any, Any],
+                         params: CallToolRequestParams) -> CallToolResult | InputRequiredResult:
+        spec = self._specs.get(params.name)
+        if spec is None:
+            return error_result(f"Unknown tool: {params.name}")
+        # The high-level Context, for the SDK's resolver (requester confirmation).
+        context: Context[Any, Any] = Context(request_context=ctx, input_params=params,
+                                             subscriptions=self._bus)
+        return await self._runner.call(spec, params.arguments or {}, context)
 
-        async def read_proposal(proposal_id: str, ctx: Context[Any, Any]) -> str:
-            principal = identity.current()
-            if principal is None or not app.gate().policy.may_query(principal, GET_PROPOSAL):
-                raise ResourceError("not permitted")
-            receipt = await app.proposals.receipt(principal, proposal_id)
-            if receipt is None:  # absent and another tenant's look the same
-                raise ResourceNotFoundError(f"proposal {proposal_id} not found")
-            return receipt.model_dump_json()
-
-        self.resource(
-            TEMPLATE, name="proposal", title="Proposal receipt", mime_type="application/json",
-            description="The current receipt of one proposal, as get_proposal returns it. "
-            "Subscribe to be told when it is decided or executed.",
-        )(read_proposal)
-
-    async def _subscribe(self, ctx: ServerRequestContext[Any, Any],
-                         params: SubscribeRequestParams) -> EmptyResult:
-        uri = str(params.uri)
-        principal = self.identity.current()
-        key = _connection_key(ctx.session)
-        if principal is None or not self._may_watch(principal) or not await self.watch.add(
-                uri, key, principal, ctx.session.send_resource_updated):
-            raise MCPError(code=INVALID_PARAMS, message=f"resource {uri} not found")
-        # Forget the subscription when the connection closes (the SDK unwinds
-        # this stack on disconnect): nothing else would, for a final proposal.
-        stack = getattr(key, "exit_stack", None)
-        if isinstance(stack, AsyncExitStack):
-            stack.callback(self.watch.remove, uri, key)
-        return EmptyResult()
-
-    def _may_watch(self, principal: PrincipalFacts) -> bool:
-        """Watching a proposal is reading it: the same rule as get_proposal."""
-        return self.app.gate().policy.may_query(principal, GET_PROPOSAL)
-
-    async def _unsubscribe(self, ctx: ServerRequestContext[Any, Any],
-                           params: UnsubscribeRequestParams) -> EmptyResult:
-        self.watch.remove(str(params.uri), _connection_key(ctx.session))
-        return EmptyResult()
-
-    async def _scope_listen(self, ctx: ServerRequestContext[Any, Any],
-                            call_next: CallNext) -> HandlerResult:
-        """Keep a listen stream's resource URIs to proposals the caller may see."""
-        if ctx.method != "subscriptions/listen" or not isinstance(ctx.params, dict):
-            return await call_next(ctx)
-        notifications = ctx.params.get("notifications")
-        uris = notifications.get("resourceSubscriptions") if isinstance(notifications,
-                                                                       dict) else None
-        if not isinstance(uris, list) or not uris:
-            return await call_next(ctx)
-        assert isinstance(notifications, dict)
-        principal, key = self.identity.current(), object()
-        allowed = [
-            uri for uri in uris
-            if isinstance(uri, str) and principal is not None and self._may_watch(principal)
-            and await self.watch.add(uri, key, principal, None)
-        ]
-        params = {**ctx.params,
-                  "notifications": {**notifications, "resourceSubscriptions": allowed}}
-        try:
-            return await call_next(replace(ctx, params=params))
-        finally:
-            for uri in allowed:
-                self.watch.remove(uri, key)
+    def http_app(self, *, path: str, host: str) -> Starlette:
+        """The streamable HTTP app, behind bearer auth when the server has it."""
+        return self.streamable_http_app(
+            streamable_http_path=path, host=host,
+            auth=self.auth.settings if self.auth else None,
+            token_verifier=self.auth.verifier if self.auth else None)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SignoffServer]:

@@ -21,6 +21,7 @@ from typing import Literal
 
 import anyio
 import uvicorn
+from mcp.server.stdio import stdio_server
 
 from signoff.server.app import App
 from signoff.server.mcp.server import SignoffServer
@@ -79,7 +80,7 @@ class _Uvicorn(uvicorn.Server):
 
 
 async def _serve_http(server: SignoffServer, host: str, port: int, stop: anyio.Event) -> None:
-    config = uvicorn.Config(server.streamable_http_app(streamable_http_path=MCP_PATH, host=host),
+    config = uvicorn.Config(server.http_app(path=MCP_PATH, host=host),
                             host=host, port=port, log_level="warning", lifespan="on")
     web = _Uvicorn(config)
 
@@ -100,7 +101,8 @@ async def _serve_stdio(server: SignoffServer, stop: anyio.Event) -> None:
             tasks.cancel_scope.cancel()
 
         tasks.start_soon(cancel_when_asked)
-        await server.run_stdio_async()
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
         tasks.cancel_scope.cancel()
 
 

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError
 
 from signoff.policies import PrincipalFacts
@@ -283,25 +282,11 @@ def _meta_of(context: Context[Any, Any]) -> Mapping[str, Any] | None:
     return meta
 
 
-class SignoffTool(Tool):
-    """An MCP tool whose arguments reach the application unvalidated by the
-    SDK (see the module docstring); the published schema is still the strict
-    one, and the output schema comes from the result model."""
-
-    async def run(self, arguments: dict[str, Any], context: Context[Any, Any],
-                  convert_result: bool = False) -> Any:
-        return await self.fn(arguments, context)
-
-
-def make_tool(spec: ToolSpec, runner: ToolRunner) -> SignoffTool:
-    async def call(
-        arguments: dict[str, Any], context: Context[Any, Any]
-    ) -> CallToolResult | InputRequiredResult:
-        return await runner.call(spec, arguments, context)
-
-    return SignoffTool(
-        fn=call, name=spec.name, title=spec.name.replace("_", " ").capitalize(),
-        description=spec.description, parameters=schemas.input_schema(spec.arguments),
-        fn_metadata=FuncMetadata(arg_model=ArgModelBase, output_model=spec.output),
-        is_async=True, annotations=spec.annotations,
+def make_tool(spec: ToolSpec) -> MCPTool:
+    """What tools/list shows of a tool: the published input schema is the
+    argument model's, the output schema the result model's."""
+    return MCPTool(
+        name=spec.name, title=spec.name.replace("_", " ").capitalize(),
+        description=spec.description, input_schema=schemas.input_schema(spec.arguments),
+        output_schema=schemas.output_schema(spec.output), annotations=spec.annotations,
     )
