@@ -29,6 +29,8 @@ def install_claude_command(
     name: Annotated[str, typer.Option(help="The server's name in mcpServers.")] = "signoff",
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the entry; change nothing.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Write the entry even if the database does not exist yet.")] = False,
 ) -> None:
     """Add signoff to Claude Desktop's mcpServers (other servers and settings are kept)."""
     entry = server_entry(signoff_executable(), db, principal, tenant)
@@ -37,6 +39,10 @@ def install_claude_command(
         return
     path = config or default_config_path()
     if not db.exists():
+        # A typo in --db would give Claude a server that fails on every start.
+        if not force:
+            fail(f"no database at {db.resolve()}; create it with `signoff demo --db {db}`, "
+                 "or pass --force to write the entry anyway", code=2)
         err.print(f"note: {db.resolve()} does not exist yet; create it with "
                   f"`signoff demo --db {db}`")
     try:

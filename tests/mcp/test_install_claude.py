@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -18,6 +21,7 @@ def install(*args: str) -> tuple[int, str]:
 
 def test_creates_then_merges_keeping_everything_else(tmp_path: Path) -> None:
     config, db = tmp_path / "Claude" / "claude_desktop_config.json", tmp_path / "x.db"
+    db.touch()
     code, _ = install("--config", str(config), "--db", str(db))
     assert code == 0
     entry = json.loads(config.read_text())["mcpServers"]["signoff"]
@@ -37,13 +41,34 @@ def test_creates_then_merges_keeping_everything_else(tmp_path: Path) -> None:
 
 
 def test_refuses_a_file_that_is_not_json_and_leaves_it(tmp_path: Path) -> None:
-    config = tmp_path / "claude_desktop_config.json"
+    config, db = tmp_path / "claude_desktop_config.json", tmp_path / "x.db"
+    db.touch()
     for broken in ('{"mcpServers": {', "[1, 2]", '{"mcpServers": []}'):
         config.write_text(broken)
-        code, output = install("--config", str(config), "--db", str(tmp_path / "x.db"))
+        code, output = install("--config", str(config), "--db", str(db))
         assert code == 1
         assert "untouched" in output
         assert config.read_text() == broken
+
+
+def install_process(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "signoff.server.cli", "install-claude", *args],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "400"})
+
+
+def test_refuses_a_database_that_does_not_exist_unless_forced(tmp_path: Path) -> None:
+    config, db = tmp_path / "claude_desktop_config.json", tmp_path / "typo.db"
+    refused = install_process("--config", str(config), "--db", str(db))
+    assert refused.returncode == 2
+    assert f"no database at {db}" in " ".join(refused.stderr.split())
+    assert "--force" in refused.stderr
+    assert not config.exists()
+    assert not db.exists()
+    forced = install_process("--config", str(config), "--db", str(db), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(config.read_text())["mcpServers"]["signoff"]["args"][2] == str(db)
+    assert not db.exists()  # an entry for a database to come; none is created
 
 
 def test_dry_run_changes_nothing(tmp_path: Path) -> None:
