@@ -3,7 +3,7 @@
 `PRAGMA user_version` records how far a database has come. Tables that hold
 facts (events, proposal lifecycle, decisions, votes, idempotency, results, the
 runtime log) are append-only, enforced by triggers: a bug or a hand-typed
-UPDATE cannot rewrite history.
+UPDATE, DELETE or REPLACE cannot rewrite history, on any connection.
 """
 
 from __future__ import annotations
@@ -16,6 +16,20 @@ APPEND_ONLY = (
     "events", "proposal_events", "decisions", "votes", "idempotency", "command_results",
     "runtime_log",
 )
+# Every key each append-only table keeps unique (primary key and UNIQUE
+# constraints, as V1 declares them): the V3 guards refuse a row on any of them.
+UNIQUE_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "events": (
+        ("position",), ("event_id",),
+        ("tenant_id", "aggregate_type", "aggregate_id", "aggregate_version"),
+    ),
+    "proposal_events": (("proposal_id", "seq"),),
+    "decisions": (("decision_id",),),
+    "votes": (("vote_id",), ("proposal_id", "voter_id")),
+    "idempotency": (("tenant_id", "actor_id", "key"),),
+    "command_results": (("seq",),),
+    "runtime_log": (("entry_id",),),
+}
 
 
 def _append_only(table: str) -> str:
@@ -183,7 +197,31 @@ CREATE INDEX proposals_by_correlation ON proposals (json_extract(doc, '$.correla
 CREATE INDEX inbox_by_message ON inbox (message_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+
+
+def _refuse_taken_key(table: str, key: tuple[str, ...]) -> str:
+    # Names come from UNIQUE_KEYS, never from input. The message is parsed
+    # back into DuplicateRecord (store/sqlite/sql.py).
+    taken = " AND ".join(f"{c} = NEW.{c}" for c in key)
+    refusal = f"{table} is append-only: a row with this {', '.join(key)} exists"
+    return (
+        f"\nCREATE TRIGGER {table}_keeps_{'_'.join(key)} BEFORE INSERT ON {table}\n"  # noqa: S608
+        f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {taken})\n"
+        f"BEGIN SELECT RAISE(ABORT, '{refusal}'); END;\n"
+    )
+
+
+# V3: REPLACE (INSERT OR REPLACE, REPLACE INTO) resolves a key conflict by
+# deleting the old row, and SQLite fires no DELETE trigger for that unless the
+# connection turned recursive_triggers on: any sqlite3 shell could rewrite a
+# vote. A guard on INSERT that refuses a row whose key is taken holds on every
+# connection, whatever its pragmas. (UPSERT's DO UPDATE fires the UPDATE
+# trigger, and now meets the guard first.)
+V3 = "".join(
+    _refuse_taken_key(table, key) for table, keys in UNIQUE_KEYS.items() for key in keys
+)
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
