@@ -6,11 +6,15 @@ import time; `build_app` opens the store and `App.close` releases it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 
 from signoff.policies import Gate, Policy, load_policy
 from signoff.policies.principals import Principals, PrincipalsFile
@@ -39,17 +43,57 @@ def default_db() -> Path:
 
 
 def load_domain(name: str) -> Domain:
-    """`casework` (the bundled example) or `package.module:factory`."""
+    """`casework` (the bundled example), `package.module[:factory]`, or a
+    path to a module file or a package folder (`examples/notes`,
+    `./mydomain.py:make`), so a user's domain needs no PYTHONPATH edits.
+    The factory defaults to `build_domain`."""
     target = "signoff.examples.casework:build_domain" if name == "casework" else name
-    module_name, _, attr = target.partition(":")
+    where, _, attr = target.rpartition(":") if _has_factory(target) else (target, "", "")
     try:
-        factory = getattr(importlib.import_module(module_name), attr or "build_domain")
-    except (ImportError, AttributeError) as exc:
+        module = _module_at(where) if _is_path(where) else importlib.import_module(where)
+    except (ImportError, OSError, SyntaxError) as exc:
         raise ConfigError(f"cannot load domain {name!r}: {exc}") from exc
+    factory = getattr(module, attr or "build_domain", None)
+    if not callable(factory):
+        raise ConfigError(f"cannot load domain {name!r}: {where} defines no "
+                          f"{attr or 'build_domain'}()")
     domain = factory()
     if not isinstance(domain, Domain):
         raise ConfigError(f"{target} did not return a Domain")
     return domain
+
+
+def _has_factory(target: str) -> bool:
+    head, sep, tail = target.rpartition(":")
+    return bool(sep) and bool(head) and tail.isidentifier()
+
+
+def _is_path(where: str) -> bool:
+    return "/" in where or where.endswith(".py") or Path(where).is_dir()
+
+
+def _module_at(where: str) -> ModuleType:
+    """Import a module file or a package folder by path, under a private
+    name, so its relative imports work and it shadows nothing."""
+    path = Path(where).resolve()
+    init = path / "__init__.py" if path.is_dir() else path
+    if not init.is_file():
+        raise ImportError(f"no Python module at {where}")
+    name = "signoff_domain_" + hashlib.sha256(str(init).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    search = [str(path)] if path.is_dir() else None
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=search)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {where}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def example_file(name: str) -> Path:

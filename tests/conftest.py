@@ -1,7 +1,11 @@
 """Fixtures every test folder shares: a seeded app on a real SQLite file in
 `tmp_path`, with a clock and ids that only move when the test says so.
 Folders override what differs (e.g. review/console use a clock near real time).
-Async tests run on asyncio through anyio's pytest plugin."""
+Async tests run on asyncio through anyio's pytest plugin.
+
+Every test also carries the marker of its layer (`pytest -m unit` and so on):
+unit (pure logic), contract (the store suite, every adapter), integration
+(services on a real store), e2e (real MCP clients, browsers, servers)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,38 @@ import pytest
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
+
+
+LAYERS = ("unit", "contract", "integration", "e2e")
+# A folder's layer, and the files that sit in a folder of another layer.
+FOLDER_LAYER = {
+    "policies": "unit", "casework": "unit", "store": "contract", "core": "integration",
+    "delivery": "integration", "review": "integration", "console": "e2e", "mcp": "e2e",
+    "e2e": "e2e",
+}
+FILE_LAYER = {
+    "test_layout.py": "unit",
+    "core/test_quorum.py": "unit",
+    "policies/test_cli.py": "integration",
+    "delivery/test_subjects.py": "unit",
+    "delivery/test_nats.py": "e2e",
+    "console/test_http.py": "integration",
+    "mcp/test_schemas.py": "unit",
+}
+TESTS = Path(__file__).resolve().parent
+
+
+def layer_of(path: Path) -> str:
+    relative = path.resolve().relative_to(TESTS)
+    layer = FILE_LAYER.get(relative.as_posix()) or FOLDER_LAYER.get(relative.parts[0])
+    if layer is None:
+        raise pytest.UsageError(f"{relative}: say which layer it is in (tests/conftest.py)")
+    return layer
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, layer_of(item.path)))
 
 
 @pytest.fixture

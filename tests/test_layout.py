@@ -132,3 +132,9 @@ def test_every_package_is_declared() -> None:
         for init in (ROOT / folder).rglob("__init__.py")
     }
     assert on_disk == declared
+
+
+def test_every_file_given_a_layer_exists() -> None:
+    from tests.conftest import FILE_LAYER, TESTS
+
+    assert [name for name in FILE_LAYER if not (TESTS / name).is_file()] == []
