@@ -74,11 +74,11 @@ def _unapprovable(approvers: Approvers, proposers: Sequence[PrincipalFacts],
     demand = _demand(approvers)
     holders = [v for v in people if v.kind == "user" and set(v.roles) & set(approvers.roles)]
     listed = ", ".join(f"{v.id} ({', '.join(r for r in v.roles if r in approvers.roles)})"
-                       for v in holders) or "nobody"
+                       for v in holders)
     if quorum_possible(approvers, people):
         return (f"it needs {demand}; the people who could ({listed}) are the only ones "
                 "it lets propose, and no one approves their own proposal")
-    return f"it needs {demand}; the people holding those roles there: {listed}"
+    return f"it needs {demand}; people there who may vote holding them: {listed or 'none'}"
 
 
 def _demand(approvers: Approvers) -> str:

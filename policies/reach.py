@@ -168,8 +168,11 @@ def _how(rule: Rule) -> str:
 def _shadowed_message(rule: Rule, by: tuple[Rule, ...]) -> str:
     names = ", ".join(f"{s.id!r} ({s.effect}, {_how(s)})" for s in by)
     why = []
-    if any(s.effect != rule.effect for s in by):
-        why.append("deny beats ask beats allow")
+    stronger = {s.effect for s in by if s.effect != rule.effect}
+    if len(stronger) == 1:
+        why.append(f"{stronger.pop()} beats {rule.effect}")
+    elif stronger:
+        why.append(f"deny and ask beat {rule.effect}")
     if any(s.effect == rule.effect for s in by):
         why.append(f"of two {rule.effect} rules the earlier decides")
     return (f"never decides: whenever it matches, {names} "

@@ -23,18 +23,20 @@ from rich.table import Table
 from signoff.policies import (
     AggregateFacts,
     Decision,
+    Finding,
     Gate,
     LoadError,
     Policy,
     PolicyInput,
     PrincipalFacts,
+    Principals,
     ProposalFacts,
     RunFacts,
+    lint_policy,
     load_policy,
     load_principals,
     load_scenarios,
     run_scenarios,
-    static_outcome,
 )
 from signoff.server.app import load_domain
 from signoff.server.domain import DomainError
@@ -56,7 +58,7 @@ class Kind(StrEnum):
     service = "service"
 
 
-def _split(csv: str | None) -> list[str]:
+def split_csv(csv: str | None) -> list[str]:
     return [part.strip() for part in (csv or "").split(",") if part.strip()]
 
 
@@ -76,14 +78,16 @@ def _known_commands(domain: str | None, domain_commands: str | None) -> list[str
     """The command types to check rules against: --domain-commands when given,
     else those of the domain `serve` would load, so lint fails where serve would."""
     if domain_commands is not None:
-        return _split(domain_commands)
+        return split_csv(domain_commands)
     try:
         return load_domain(domain or DEFAULT_DOMAIN).command_types()
     except (SignoffError, DomainError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--domain") from None
 
 
-def _load(path: Path, domain: str | None, domain_commands: str | None, as_json: bool) -> Policy:
+def load_checked(path: Path, domain: str | None, domain_commands: str | None,
+                 as_json: bool) -> Policy:
+    """The policy at `path` loaded as `serve` loads it; exit 1 with every problem if it fails."""
     known = _known_commands(domain, domain_commands)
     try:
         return load_policy(path, known)
@@ -91,7 +95,7 @@ def _load(path: Path, domain: str | None, domain_commands: str | None, as_json: 
         _failed(err, as_json)
 
 
-def _coloured(effect: str) -> str:
+def coloured(effect: str) -> str:
     return f"[{_COLOURS.get(effect, 'white')}]{effect}[/]"
 
 
@@ -104,16 +108,61 @@ DomainCommands = Annotated[str | None, typer.Option(
     "instead of --domain's; rules naming any other type (or a prefix matching none) fail.")]
 
 
+PrincipalsPath = Annotated[Path | None, typer.Option(
+    "--principals", exists=True, dir_okay=False, readable=True,
+    help="Principals file: also warn of rules none of them is selected by, and of asks "
+    "they cannot approve.")]
+
+
 @policy_app.command()
 def lint(path: ExistingFile, domain: DomainName = None, domain_commands: DomainCommands = None,
+         principals: PrincipalsPath = None,
+         strict: Annotated[bool, typer.Option(
+             "--strict", help="Fail (exit 1) on warnings too.")] = False,
          as_json: JsonFlag = False) -> None:
-    """Load PATH as `serve` would; print `ok <version>` or every problem found."""
-    policy = _load(path, domain, domain_commands, as_json)
+    """Load PATH as `serve` would: every problem (exit 1), else warnings and `ok <version>`.
+
+    Warnings name rules that load but can never take part in a decision: one
+    whose `when` is false (or, for an allow, fails) for every input, one that
+    another rule always outranks whenever it matches (deny beats ask beats
+    allow; of two allows or two denies the earlier decides), and with
+    --principals one no principal on file is selected by, or an ask no quorum
+    of them can approve in some tenant. Warnings alone exit 0 unless --strict.
+    With --json: one object per problem, or one object with `warnings`.
+    """
+    policy = load_checked(path, domain, domain_commands, as_json)
+    people = principals_from(principals, as_json) if principals is not None else None
+    findings = lint_policy(policy, people)
+    failed = strict and bool(findings)
     if as_json:
-        typer.echo(json.dumps({"ok": True, "file": str(path), "version": policy.version,
-                               "rules": len(policy.rules)}))
+        typer.echo(json.dumps({"ok": not failed, "file": str(path), "version": policy.version,
+                               "rules": len(policy.rules),
+                               "warnings": [finding_json(f) for f in findings]}))
     else:
-        typer.echo(f"ok {policy.version}")
+        for finding in findings:
+            typer.echo(str(finding))
+        count = f"{len(findings)} warning{'s' if len(findings) != 1 else ''}"
+        if not findings:
+            typer.echo(f"ok {policy.version}")
+        elif failed:
+            typer.echo(f"failed: {count} (--strict)")
+        else:
+            typer.echo(f"ok {policy.version}, {count}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def principals_from(path: Path, as_json: bool) -> Principals:
+    try:
+        return load_principals(path)
+    except LoadError as err:
+        _failed(err, as_json)
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {"warning": finding.check, "file": finding.source, "line": finding.line,
+            "entry_kind": "rule", "entry": finding.rule_id, "by": list(finding.by),
+            "tenant": finding.tenant, "message": str(finding)}
 
 
 def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
@@ -172,7 +221,8 @@ def explain(
 ) -> None:
     """Decide one proposal and show every candidate rule: matched or not, and why."""
     payload_map = _json_arg(payload, "--payload") or {}
-    facts = PrincipalFacts(id=principal, kind=kind.value, tenant=tenant, roles=tuple(_split(roles)))
+    facts = PrincipalFacts(id=principal, kind=kind.value, tenant=tenant,
+                           roles=tuple(split_csv(roles)))
     aggregate_map = _json_arg(aggregate, "--aggregate")
     inp = PolicyInput(
         principal=facts, command_type=command, payload=payload_map,
@@ -180,12 +230,12 @@ def explain(
         aggregate=_facts(AggregateFacts, aggregate_map, "--aggregate") if aggregate_map else None,
         run=_facts(RunFacts, _json_arg(run, "--run"), "--run"),
     )
-    decision = Gate(_load(path, domain, domain_commands, as_json)).explain(inp)
+    decision = Gate(load_checked(path, domain, domain_commands, as_json)).explain(inp)
     if as_json:
         typer.echo(json.dumps(_decision_json(decision)))
         return
     console = Console()
-    console.print(f"{_coloured(decision.effect)} by rule [bold]{escape(decision.rule_id)}[/]: "
+    console.print(f"{coloured(decision.effect)} by rule [bold]{escape(decision.rule_id)}[/]: "
                   f"{escape(decision.reason)}", highlight=False)
     if decision.approvers is not None:
         a = decision.approvers
@@ -196,7 +246,7 @@ def explain(
     table = Table("rule", "effect", "matched", "why", title=f"candidates for {escape(command)}")
     for t in decision.trace:
         why = escape(t.note) + (f"\n[red]error: {escape(t.error)}[/]" if t.error else "")
-        table.add_row(escape(t.rule_id), _coloured(t.effect), "yes" if t.matched else "no", why)
+        table.add_row(escape(t.rule_id), coloured(t.effect), "yes" if t.matched else "no", why)
     if not decision.trace:
         table.add_row("(none)", "", "", "no rule names this command type")
     console.print(table)
@@ -213,7 +263,7 @@ def run_tests(path: ExistingFile, scenarios: ExistingFile, domain: DomainName = 
     A malformed scenario file is a failed check (exit 1); a missing one is bad
     usage (exit 2).
     """
-    gate = Gate(_load(path, domain, domain_commands, as_json))
+    gate = Gate(load_checked(path, domain, domain_commands, as_json))
     try:
         cases = load_scenarios(scenarios)
     except LoadError as err:
@@ -234,7 +284,7 @@ def run_tests(path: ExistingFile, scenarios: ExistingFile, domain: DomainName = 
         for r in results:
             mark = "[green]pass[/]" if r.passed else "[red]FAIL[/]"
             table.add_row(mark, escape(r.scenario.name), r.scenario.expect,
-                          _coloured(r.decision.effect), escape(r.decision.rule_id),
+                          coloured(r.decision.effect), escape(r.decision.rule_id),
                           escape("; ".join(r.failures)))
         console = Console()
         console.print(table)
@@ -246,58 +296,6 @@ def run_tests(path: ExistingFile, scenarios: ExistingFile, domain: DomainName = 
         raise typer.Exit(1)
 
 
-@policy_app.command()
-def matrix(
-    path: ExistingFile,
-    principals: Annotated[Path, typer.Option(exists=True, dir_okay=False, readable=True,
-                                             help="Principals file (TOML, principal tables).")],
-    tenant: Annotated[str | None, typer.Option(help="Only principals of this tenant.")] = None,
-    commands: Annotated[str | None, typer.Option(
-        help="Extra command types (comma-separated) besides those the policy names.")] = None,
-    domain: DomainName = None,
-    domain_commands: DomainCommands = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Who may propose what: principals x command types, without evaluating conditions.
+from signoff.server.cli.policy_matrix import matrix  # noqa: E402 (it uses the helpers above)
 
-    Each cell is `allow`, `ask` or `deny` when that is the outcome whatever the
-    input, or `conditional` when `when` conditions decide; the JSON field
-    `possible` lists the effects such a cell can come to (an over-approximation:
-    conditions are not solved). `may_propose` is false when no allow or ask rule
-    selects the principal, or an unconditional deny does. Limits are not shown.
-    Rows: the command types the policy names exactly, plus --commands. Without
-    --tenant every principal is shown acting in its first tenant.
-    """
-    policy = _load(path, domain, domain_commands, as_json)
-    try:
-        people = load_principals(principals)
-    except LoadError as err:
-        _failed(err, as_json)
-    records = [r for r in people if tenant is None or tenant in r.tenants]
-    types = list(dict.fromkeys([*policy.exact_commands, *_split(commands)]))
-    table = Table("command", *(escape(r.id) for r in records), title=f"policy {policy.version}")
-    rows: dict[str, list[str]] = {t: [] for t in types}
-    depends: dict[str, set[str]] = {}
-    for record in records:
-        facts = record.facts(tenant or record.tenants[0])
-        for command_type in types:
-            outcome = static_outcome(policy, facts, command_type)
-            rows[command_type].append(_coloured(outcome.effect))
-            if outcome.effect == "conditional":
-                depends.setdefault(command_type, set()).update(outcome.possible)
-            if as_json:
-                typer.echo(json.dumps({
-                    "principal": record.id, "kind": record.kind, "tenant": facts.tenant,
-                    "roles": list(record.roles), "command": command_type,
-                    "effect": outcome.effect, "possible": list(outcome.possible),
-                    "may_propose": outcome.may_propose, "rules": list(outcome.rules),
-                }))
-    if not as_json:
-        for command_type, cells in rows.items():
-            table.add_row(escape(command_type), *cells)
-        console = Console()
-        console.print(table)
-        for command_type, effects in depends.items():
-            possible = "/".join(e for e in ("allow", "ask", "deny") if e in effects)
-            console.print(f"conditional {escape(command_type)}: {possible}, depending on `when`",
-                          highlight=False)
+policy_app.command()(matrix)

@@ -36,7 +36,8 @@ def test_lint_ok_prints_the_version() -> None:
     assert result.stdout == f"ok {load_policy(DEMO_POLICY).version}\n"
     as_json = json.loads(signoff("lint", DEMO_POLICY, "--json").stdout)
     assert as_json == {"ok": True, "file": str(DEMO_POLICY),
-                       "version": load_policy(DEMO_POLICY).version, "rules": 10}
+                       "version": load_policy(DEMO_POLICY).version, "rules": 10,
+                       "warnings": []}
 
 
 @pytest.mark.parametrize(("body", "where"), [
@@ -101,6 +102,89 @@ def test_lint_reads_the_domain_from_the_environment(tmp_path: Path) -> None:
     assert "cannot load domain 'no.such.module:factory'" in result.output
     listed = signoff("lint", path, "--domain-commands", "case.escalte")
     assert listed.exit_code == 0, listed.output  # an explicit list replaces the domain's
+
+
+SHADOWED = """
+    [[rule]]
+    id = "close.allow"
+    commands = ["case.close"]
+    effect = "allow"
+
+    [[rule]]
+    id = "close.ask-auditor"
+    commands = ["case.close"]
+    effect = "ask"
+    approvers = { roles = ["auditor"] }
+
+    [[rule]]
+    id = "never"
+    commands = ["case.escalate"]
+    effect = "deny"
+    when = "1 > 2"
+    """
+
+
+def test_lint_warns_but_passes_unless_strict(tmp_path: Path) -> None:
+    path = write(tmp_path, "warns.toml", SHADOWED)
+    version = load_policy(path).version
+    result = signoff("lint", path)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{path}:2: rule 'close.allow': warning: never decides: "
+                               "whenever it matches, 'close.ask-auditor' (ask, no condition)")
+    assert lines[1].startswith(f"{path}:13: rule 'never': warning: its condition `1 > 2`")
+    assert lines[2:] == [f"ok {version}, 2 warnings"]
+    strict = signoff("lint", path, "--strict")
+    assert strict.exit_code == 1
+    assert strict.stdout.splitlines()[2:] == ["failed: 2 warnings (--strict)"]
+    data = json.loads(signoff("lint", path, "--json").stdout)
+    assert (data["ok"], data["version"]) == (True, version)
+    assert [(w["warning"], w["entry"], w["line"], w["by"]) for w in data["warnings"]] == [
+        ("shadowed", "close.allow", 2, ["close.ask-auditor"]), ("never_matches", "never", 13, [])]
+    assert data["warnings"][0]["message"] == lines[0]
+    assert json.loads(signoff("lint", path, "--json", "--strict").stdout)["ok"] is False
+    assert signoff("lint", path, "--json", "--strict").exit_code == 1
+
+
+def test_lint_with_principals_warns_of_an_ask_no_one_can_approve(tmp_path: Path) -> None:
+    path = write(tmp_path, "warns.toml", SHADOWED)
+    result = signoff("lint", path, "--principals", DEMO_PRINCIPALS, "--json")
+    assert result.exit_code == 0, result.output
+    found = [(w["warning"], w["entry"], w["tenant"]) for w in json.loads(result.stdout)["warnings"]]
+    assert found == [("shadowed", "close.allow", None),
+                     ("unapprovable", "close.ask-auditor", "acme"),
+                     ("unapprovable", "close.ask-auditor", "globex"),
+                     ("never_matches", "never", None)]
+    text = signoff("lint", path, "--principals", DEMO_PRINCIPALS).stdout
+    assert (f"{path}:7: rule 'close.ask-auditor': warning: no quorum can approve it in tenant "
+            "'acme': it needs 1 person holding auditor; people there who may vote holding them: "
+            "none\n") in text
+    broken = write(tmp_path, "people.toml", '[[principal]]\nid = "x"\n')
+    refused = signoff("lint", path, "--principals", broken)
+    assert refused.exit_code == 1
+    assert f"{broken}:1: principal 'x': key 'kind'" in refused.stdout
+
+
+def test_the_demo_policy_lints_clean_with_the_demo_principals() -> None:
+    result = signoff("lint", DEMO_POLICY, "--principals", DEMO_PRINCIPALS, "--strict")
+    assert (result.exit_code, result.stdout) == (0, f"ok {load_policy(DEMO_POLICY).version}\n")
+
+
+def test_matrix_flags_what_lint_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, "warns.toml", SHADOWED)
+    rows = [json.loads(line) for line in signoff(
+        "matrix", path, "--principals", DEMO_PRINCIPALS, "--json", "--tenant", "globex",
+    ).stdout.splitlines()]
+    cells = [r for r in rows if "principal" in r]
+    assert len(cells) == 4 * 2
+    assert [(r["warning"], r["entry"], r["tenant"]) for r in rows if "warning" in r] == [
+        ("shadowed", "close.allow", None), ("unapprovable", "close.ask-auditor", "globex"),
+        ("never_matches", "never", None)]
+    table = runner.invoke(app, ["policy", "matrix", str(path), "--principals",
+                                str(DEMO_PRINCIPALS)], env={"COLUMNS": "60"})
+    assert table.exit_code == 0, table.output
+    assert (f"{path}:7: rule 'close.ask-auditor': warning: no quorum can approve it in tenant "
+            "'acme': it needs 1 person holding auditor;") in table.stdout  # on one line
 
 
 def test_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -73,6 +73,7 @@ def test_a_stronger_rule_that_always_matches_shadows(stronger: str, weaker: str)
         assert [r for r, f in found.items() if f.check == "shadowed"] == ["dead"], found
         assert (found["dead"].check, found["dead"].by) == ("shadowed", (found["dead"].by[0],))
         assert found["dead"].by[0] in ("deny", "ask")
+        assert f"({found['dead'].by[0]} beats " in found["dead"].message
 
 
 def test_the_earlier_of_two_allows_or_denies_decides() -> None:
