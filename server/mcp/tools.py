@@ -7,9 +7,11 @@ may use the tool, the run ids from `_meta`, the runtime log entry, and
 turning any crash into "internal error, reference <id>" (the traceback goes to
 stderr, never to the model).
 
-Arguments are validated by the application, not by the SDK: the SDK would
-answer a bad argument with bare text, while a command tool must answer every
-refusal with a structured receipt the model can act on.
+Arguments are validated by signoff, not by the SDK: the SDK would answer a
+bad argument with bare text, while a command tool must answer every refusal
+with a structured receipt the model can act on. `arguments.argument_problems`
+checks them strictly against the published schema first; the application
+then validates what it means.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from signoff.server.app import App
 from signoff.server.domain import CommandType, Domain, QueryType
 from signoff.server.errors import Forbidden, InvalidInput, NotFound
 from signoff.server.mcp import schemas
+from signoff.server.mcp.arguments import argument_problems
 from signoff.server.mcp.confirmation import submit_with_confirmation
 from signoff.server.mcp.identity import Identity
 from signoff.server.mcp.runtime_log import RuntimeLogWriter, arguments_digest
 from signoff.server.observability import tool_span
-from signoff.server.services.proposals import MAX_ARGUMENT_BYTES, CallContext, problems_of
+from signoff.server.services.proposals import CallContext, problems_of
 from signoff.server.services.receipts import FieldProblem, Receipt, refusal
 from signoff.store.records import RuntimeEntry
 
@@ -130,10 +133,6 @@ def refused(spec: ToolSpec, outcome: Literal["rejected", "validation_error"], re
 def _query_invoke(query: QueryType[Any, Any]) -> Invoke:
     async def invoke(app: App, principal: PrincipalFacts, arguments: dict[str, Any],
                      call: CallContext, ctx: Context[Any, Any]) -> Answer:
-        size = len(json.dumps(arguments, default=str))
-        if size > MAX_ARGUMENT_BYTES:
-            return Answer(error_result(f"invalid arguments: {size} bytes; the limit is "
-                                       f"{MAX_ARGUMENT_BYTES}"), "validation_error")
         try:
             result = await app.queries.run(principal, query.name, arguments)
         except NotFound as exc:
@@ -244,6 +243,9 @@ class ToolRunner:
                                     f"use {spec.name} in tenant {principal.tenant}"), "forbidden")
         elif problems:
             answer = Answer(refused(spec, "validation_error", "invalid _meta", problems),
+                            "validation_error")
+        elif problems := argument_problems(spec.arguments, arguments):
+            answer = Answer(refused(spec, "validation_error", "invalid arguments", problems),
                             "validation_error")
         else:
             with tool_span(spec.name, principal_id=principal.id, tenant_id=principal.tenant,
