@@ -19,7 +19,6 @@ from signoff.policies import PrincipalFacts
 from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
 
-
 LAYERS = ("unit", "contract", "integration", "e2e")
 # A folder's layer, and the files that sit in a folder of another layer.
 FOLDER_LAYER = {

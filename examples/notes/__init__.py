@@ -91,10 +91,11 @@ def project(docs: ReadModelWriter, event: EventEnvelope) -> None:
     doc: dict[str, Any] = docs.get(event.aggregate_id) or {"note_id": event.aggregate_id}
     if event.aggregate_version <= int(doc.get("version", 0)):
         return  # a replay: projections must be idempotent
-    doc.update(version=event.aggregate_version, **{
-        "note.created": {"title": event.payload.get("title"), "body": event.payload.get("body"),
-                         "archived": False},
-        "note.archived": {"archived": True}}.get(event.event_type, {}))
+    if event.event_type == "note.created":
+        doc.update(title=event.payload["title"], body=event.payload["body"], archived=False)
+    elif event.event_type == "note.archived":
+        doc.update(archived=True)
+    doc["version"] = event.aggregate_version
     docs.put(event.aggregate_id, doc, index="archived" if doc["archived"] else "active")
 
 
