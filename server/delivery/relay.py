@@ -30,7 +30,7 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,6 +106,25 @@ class Relay:
             lambda uow: uow.outbox.claim(self.owner, now, until, self.options.batch))
         if not claimed:
             return PassResult()
+        try:
+            return await self._deliver(claimed, until)
+        except BaseException:
+            # Cancelled (a shutdown) or broken mid-pass: give the leases back
+            # now, so another relay need not wait out the lease. Rows already
+            # published go out again (at least once; the inbox dedupes).
+            with anyio.CancelScope(shield=True):
+                await self._release(claimed)
+            raise
+
+    async def _release(self, claimed: list[OutboxMessage]) -> None:
+        ids = [m.message_id for m in claimed]
+        try:
+            await self._store.write(lambda uow: uow.outbox.release(self.owner, ids))
+        except Exception:
+            log.exception("could not release %d leased row(s); they wait out the lease",
+                          len(ids))
+
+    async def _deliver(self, claimed: list[OutboxMessage], until: datetime) -> PassResult:
         batch = Batch(deadline=until - self.margin)
         groups: dict[tuple[str, str] | str, list[OutboxMessage]] = defaultdict(list)
         for message in claimed:
