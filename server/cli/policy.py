@@ -101,8 +101,9 @@ def coloured(effect: str) -> str:
 
 DomainName = Annotated[str | None, typer.Option(
     "--domain", envvar="SIGNOFF_DOMAIN", show_default=False,
-    help="Check rules against this domain's command types, as `serve` does: casework, or "
-    "package.module:factory (default $SIGNOFF_DOMAIN, else casework).")]
+    help="Check rules against this domain's command types, as `serve` does: casework, "
+    "package.module[:factory], or a module or package path (default $SIGNOFF_DOMAIN, "
+    "else casework).")]
 DomainCommands = Annotated[str | None, typer.Option(
     "--domain-commands", help="Comma-separated command types to check rules against "
     "instead of --domain's; rules naming any other type (or a prefix matching none) fail.")]
