@@ -74,6 +74,15 @@ def decide_create_notice_draft(
     return [NewEvent(ev.NOTICE_DRAFTED, {"case_id": payload.case_id, "body": payload.body})]
 
 
+def _if_case_closed(state: NoticeState, ctx: DecideContext) -> Rejection | None:
+    """A notice lives and dies with its case: once the case is closed, its
+    drafts can no longer be approved nor sent."""
+    case = ctx.loader.load(CASE, state.case_id)
+    if case.exists and not is_active(case.state.status):
+        return _case_closed(state.case_id)
+    return None
+
+
 def decide_approve_notice(
     state: NoticeState, payload: RequestNoticeApproval, ctx: DecideContext
 ) -> Decision:
@@ -84,6 +93,9 @@ def decide_approve_notice(
     if state.status not in APPROVABLE_NOTICE:
         return Rejection(f"notice {payload.draft_id} is {state.status}; only a draft can be "
                          "submitted for approval")
+    closed = _if_case_closed(state, ctx)
+    if closed is not None:
+        return closed
     return [NewEvent(ev.NOTICE_APPROVED, {"case_id": state.case_id})]
 
 
@@ -99,6 +111,9 @@ def decide_send_notice(
     if state.approval_event_id is None or state.status != "approved":
         return Rejection(f"notice {payload.draft_id} has not been approved by legal; "
                          "use request_notice_approval first")
+    closed = _if_case_closed(state, ctx)
+    if closed is not None:
+        return closed
     return [NewEvent(ev.NOTICE_SENT, {"case_id": state.case_id, "body": state.body})]
 
 

@@ -111,6 +111,18 @@ def test_a_draft_can_be_approved_then_sent(world: World) -> None:
     ]
 
 
+def test_a_draft_of_a_closed_case_can_be_neither_approved_nor_sent(world: World) -> None:
+    """Closing is final for everything attached to the case (issue 10, item 10)."""
+    drafted = draft(world, "case-acme-003")
+    approved = draft(world, "case-acme-003")
+    world.execute("notice.approve", {"draft_id": approved})
+    close(world, "case-acme-003")
+    _, approval = world.decide("notice.approve", {"draft_id": drafted})
+    assert reason_of(approval) == "case case-acme-003 is closed and accepts no further actions"
+    _, sending = world.decide("notice.send", {"draft_id": approved})
+    assert reason_of(sending) == "case case-acme-003 is closed and accepts no further actions"
+
+
 def test_sending_an_unapproved_notice_is_rejected(world: World) -> None:
     draft_id = draft(world)
     _, outcome = world.decide("notice.send", {"draft_id": draft_id})
