@@ -58,9 +58,12 @@ class Confirmation(BaseModel):
 
 
 def wants_confirmation(view: ProposalView, principal: PrincipalFacts) -> bool:
+    """Ask only whom the rule would count: the human requester holding one of
+    its approver roles (services.approvals.confirm_as_requester)."""
     return (view.status == "pending_approval" and view.decision.confirm == "requester"
             and principal.kind == "user" and view.proposer.kind == "user"
-            and view.proposer.id == principal.id and view.tenant_id == principal.tenant)
+            and view.proposer.id == principal.id and view.tenant_id == principal.tenant
+            and bool(set(principal.roles) & set(view.decision.approver_roles)))
 
 
 def confirmation_message(view: ProposalView) -> str:

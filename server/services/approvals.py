@@ -108,15 +108,23 @@ class ApprovalService:
                 reason=f"rejected by {voter.id}: {comment}",
             )
             return VoteResult(rejected, vote, still_needed="nothing: rejected")
-        ballots = ballots_of(uow.proposals.votes(proposal_id))
+        return self._count(uow, proposal, vote, reason="quorum reached")
+
+    def _count(
+        self, uow: UnitOfWork, proposal: ProposalRecord, vote: Vote, *, reason: str
+    ) -> VoteResult:
+        """After an approving vote: approve and execute once the quorum is
+        reached, in the vote's own transaction; else say who is still needed."""
+        decision = proposal.decision
+        ballots = ballots_of(uow.proposals.votes(proposal.proposal_id))
         roles, count = decision.approver_roles, decision.approvers_required
         if not quorum_met(ballots, roles=roles, count=count, distinct=decision.distinct):
             needed = still_needed(ballots, roles=roles, count=count, distinct=decision.distinct)
             return VoteResult(proposal, vote, still_needed=needed)
-        self._lifecycle.move(uow, proposal, "approved", actor_id=voter.id, reason="quorum reached")
-        execution = self._executor.run(uow, proposal_id)
+        self._lifecycle.move(uow, proposal, "approved", actor_id=vote.voter_id, reason=reason)
+        execution = self._executor.run(uow, proposal.proposal_id)
         final = execution.proposal if execution else proposal
-        return VoteResult(final, vote, still_needed="nothing: quorum reached", execution=execution)
+        return VoteResult(final, vote, still_needed=f"nothing: {reason}", execution=execution)
 
     async def confirm_as_requester(
         self, voter: PrincipalFacts, proposal_id: str, *, accept: bool, digest: str,
@@ -124,14 +132,16 @@ class ApprovalService:
         """The requester's own answer, asked in their MCP client (elicitation),
         on a proposal whose rule says `confirm = "requester"`.
 
-        Semantics: the rule names two ways to satisfy its ask, the reviewers of
-        its approvers clause *or* the human who asked confirming it themself.
-        An accepted confirmation is recorded as an approve vote (channel
-        "elicitation"; roles: those of the requester the rule names, possibly
-        none) and approves and executes the proposal in the same transaction.
-        Only a human (kind user) who proposed it may confirm, only while it is
-        pending and unexpired, only for the payload digest they were shown; an
-        agent's proposal can never be confirmed this way. A decline is noted in
+        Semantics: such a rule lets the requester stand as one of its own
+        approvers, which the separation of duties forbids otherwise — and no
+        more than that. The requester must hold one of the approvers clause's
+        roles (an analyst cannot confirm what only a supervisor may approve),
+        and the confirmation is one approve vote (channel "elicitation", with
+        those roles): it executes the proposal in the same transaction only if
+        that vote completes the quorum, as any other vote would. Only a human
+        (kind user) who proposed it may confirm, only while it is pending and
+        unexpired, only for the payload digest they were shown; an agent's
+        proposal can never be confirmed this way. A decline is noted in
         the lifecycle and changes nothing else (None is returned): the proposal
         stays in the queue for the reviewers, never auto-approved or rejected.
         """
@@ -151,6 +161,11 @@ class ApprovalService:
                     proposal.expires_at is not None and proposal.expires_at <= self._clock()):
                 status = "expired" if proposal.status == "pending_approval" else proposal.status
                 raise Refused(f"proposal {proposal_id} is {status}, not pending approval")
+            roles = tuple(r for r in voter.roles if r in decision.approver_roles)
+            if not roles:
+                raise Forbidden(
+                    f"confirming this needs the role {' or '.join(decision.approver_roles)}; "
+                    f"{voter.id} has {', '.join(voter.roles) or 'no roles'}")
             if digest != proposal.payload_digest:
                 raise Refused("the proposal is not the one you reviewed (payload digest differs)")
             if not accept:
@@ -159,8 +174,7 @@ class ApprovalService:
                 return None
             vote = Vote(
                 vote_id=self._ids("vote"), proposal_id=proposal_id,
-                tenant_id=proposal.tenant_id, voter_id=voter.id,
-                voter_roles=tuple(r for r in voter.roles if r in decision.approver_roles),
+                tenant_id=proposal.tenant_id, voter_id=voter.id, voter_roles=roles,
                 verdict="approve", payload_digest=proposal.payload_digest,
                 comment="confirmed by the requester", channel="elicitation",
                 cast_at=self._clock(),
@@ -170,15 +184,11 @@ class ApprovalService:
             except DuplicateVote as exc:
                 raise Refused(str(exc)) from exc
             self._lifecycle.note(uow, proposal, "proposal.vote_cast", voter.id, {
-                "verdict": "approve", "channel": "elicitation", "roles": list(vote.voter_roles),
+                "verdict": "approve", "channel": "elicitation", "roles": list(roles),
                 "as": "requester",
             })
-            self._lifecycle.move(uow, proposal, "approved", actor_id=voter.id, reason=(
+            return self._count(uow, proposal, vote, reason=(
                 f"confirmed by the requester; rule {decision.rule_id} allows it"))
-            execution = self._executor.run(uow, proposal_id)
-            final = execution.proposal if execution else proposal
-            return VoteResult(final, vote, still_needed="nothing: confirmed by the requester",
-                              execution=execution)
 
         return await self._store.write(confirm)
 

@@ -204,6 +204,40 @@ async def test_only_the_human_requester_may_confirm(app: App, db: Path) -> None:
     assert snapshot(db) == before
 
 
+async def test_a_requester_without_the_rules_roles_is_neither_asked_nor_counted(
+    app: App, db: Path
+) -> None:
+    """Issue 10, item 4: bob (legal) proposed a closure only a supervisor or an
+    analyst may approve; his own confirmation must not execute it."""
+    requester = Requester()
+    receipt = await propose(app, "user:bob", "auto", requester)
+    assert receipt["status"] == "pending_approval"
+    assert requester.asked == []
+    bobs, digest = receipt["proposal_id"], (await proposals(app))[0].payload_digest
+    before = snapshot(db)
+    with pytest.raises(Forbidden, match="needs the role supervisor or analyst"):
+        await app.approvals.confirm_as_requester(principal(app, "user:bob"), bobs,
+                                                 accept=True, digest=digest)
+    assert snapshot(db) == before
+
+
+async def test_a_confirmation_is_one_vote_toward_a_larger_quorum(app: App) -> None:
+    receipt = await app.proposals.submit(principal(app, "user:carol"), "case.update_risk", {
+        "case_id": CASE, "risk_level": "high", "expected_version": await case_version(app),
+        "confidence": 0.9})
+    proposal_id = receipt.proposal_id
+    assert proposal_id is not None and receipt.status == "pending_approval"
+    [stored] = await proposals(app)
+    confirmed = await app.approvals.confirm_as_requester(
+        principal(app, "user:carol"), proposal_id, accept=True, digest=stored.payload_digest)
+    assert confirmed is not None
+    assert confirmed.proposal.status == "pending_approval"
+    assert "supervisor" in confirmed.still_needed
+    approved = await app.approvals.approve(principal(app, "user:alice"), proposal_id,
+                                           digest=stored.payload_digest, channel="cli")
+    assert approved.proposal.status == "executed"
+
+
 async def test_confirmation_needs_a_rule_that_allows_it(app: App, db: Path) -> None:
     receipt = await app.proposals.submit(principal(app, "user:carol"), "case.escalate", {
         "case_id": CASE, "expected_version": await case_version(app), "confidence": 0.9,
