@@ -38,6 +38,7 @@ from signoff.server.console import auth as console_auth
 from signoff.server.console import events as console_events
 from signoff.server.console import pages as console_pages
 from signoff.server.console.context import HERE, Console, ConsoleSettings, render, templates
+from signoff.server.ops import Trace, trace_of
 
 __all__ = ["ConsoleServer", "ConsoleSettings", "build_console", "serve_console"]
 
@@ -95,7 +96,10 @@ async def _error(request: Request, exc: Exception) -> Response:
 
 def build_console(app: App, settings: ConsoleSettings | None = None) -> Starlette:
     settings = settings or ConsoleSettings()
-    console = Console(app=app, settings=settings, templates=templates(), stopping=anyio.Event())
+    console = Console(
+        reviews=app.reviews, approvals=app.approvals, principals=app.principals,
+        trace=lambda proposal_id, tenant: _proposal_trace(app, proposal_id, tenant),
+        settings=settings, templates=templates(), stopping=anyio.Event())
 
     @asynccontextmanager
     async def lifespan(_web: Starlette) -> AsyncIterator[None]:
@@ -122,6 +126,12 @@ def build_console(app: App, settings: ConsoleSettings | None = None) -> Starlett
     )
     web.state.console = console
     return web
+
+
+async def _proposal_trace(app: App, proposal_id: str, tenant: str) -> Trace | None:
+    """A proposal's trace in the reviewer's tenant; never a correlation id's."""
+    found = await app.store.read(lambda uow: uow.proposals.get(proposal_id, tenant))
+    return await trace_of(app, proposal_id, tenant) if found is not None else None
 
 
 async def _sweep_expired(app: App, every: float) -> None:

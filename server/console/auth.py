@@ -87,14 +87,14 @@ def identity(request: Request) -> PrincipalRecord | None:
     header = console.settings.proxy_header
     if header is None:
         pid = request.session.get("principal")
-        return _human(console.app.principals.get(pid)) if isinstance(pid, str) else None
+        return _human(console.principals.get(pid)) if isinstance(pid, str) else None
     pid = request.headers.get(header)
     if not pid:
         return None
     if request.session.get("principal") != pid:  # a new person behind the proxy
         request.session.clear()
         request.session["principal"] = pid
-    return _human(console.app.principals.get(pid))
+    return _human(console.principals.get(pid))
 
 
 def reviewer(request: Request, *, fragment: bool = False) -> Reviewer | Response:
@@ -135,7 +135,7 @@ async def signin(request: Request) -> Response:
     token = form.get("token")
     record = None
     if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN:
-        record = _human(console.app.principals.by_token(token.strip()))
+        record = _human(console.principals.by_token(token.strip()))
     if record is None:
         return page(request, "signin.html", {
             "error": "Sign-in refused: that is not a reviewer's token."}, status=401)

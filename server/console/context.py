@@ -1,12 +1,10 @@
-"""What every console handler shares: its settings, the app, the templates.
-
-Kept apart from `console` (which assembles the Starlette app) so the route
-modules can import it without an import cycle.
-"""
+"""What every console handler shares: its settings, the services it may
+use, the templates. Handlers get the services they need, never the app."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,8 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from signoff.server.app import App
+from signoff.policies.principals import Principals
+from signoff.server.ops import Trace
+from signoff.server.services.approvals import ApprovalService
 from signoff.server.services.review_views import span
+from signoff.server.services.reviewing import ReviewService
 
 HERE = Path(__file__).parent
 
@@ -39,7 +40,11 @@ class ConsoleSettings:
 class Console:
     """What every handler reaches through `request.app.state.console`."""
 
-    app: App
+    reviews: ReviewService
+    approvals: ApprovalService
+    principals: Principals
+    # The causal trace of a proposal within a tenant (None: not there).
+    trace: Callable[[str, str], Awaitable[Trace | None]]
     settings: ConsoleSettings
     templates: Jinja2Templates
     # Set when the server shuts down: live event streams end on it.

@@ -20,13 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from signoff.server.app import App
 from signoff.server.console.auth import Reviewer, reviewer
 from signoff.server.console.context import console_of
 from signoff.server.services.review_views import STATUSES
-from signoff.server.services.reviewing import QUEUE_LIMIT
+from signoff.server.services.reviewing import QUEUE_LIMIT, ReviewService
 from signoff.store.canonical import digest
-from signoff.store.ports import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -44,13 +42,10 @@ class QueueFilter:
         return urlencode({"status": self.status, "command": self.command or ""})
 
 
-async def queue_fingerprint(app: App, chosen: QueueFilter) -> str:
-    def read(uow: UnitOfWork) -> str:
-        rows = uow.proposals.find(tenant_id=chosen.tenant, status=chosen.store_status,
-                                  command_type=chosen.command, limit=QUEUE_LIMIT)
-        return digest([[p.proposal_id, p.status, p.updated_at.isoformat()] for p in rows])[:16]
-
-    return await app.store.read(read)
+async def queue_fingerprint(reviews: ReviewService, chosen: QueueFilter) -> str:
+    rows = await reviews.queue(tenant=chosen.tenant, status=chosen.store_status,
+                               command_type=chosen.command, limit=QUEUE_LIMIT)
+    return digest([[p.proposal_id, p.status, p.votes, p.expires_at] for p in rows])[:16]
 
 
 async def queue_events(request: Request) -> Response:
@@ -62,15 +57,15 @@ async def queue_events(request: Request) -> Response:
     command = request.query_params.get("command") or None
     chosen = QueueFilter(
         tenant=who.tenant, status=status if status in STATUSES else "pending_approval",
-        command=command if command in console.app.domain.command_types() else None)
+        command=command if command in console.reviews.command_types else None)
 
     async def changes() -> AsyncIterator[dict[str, str]]:
         last = None
         while not console.stopping.is_set():
-            record = console.app.principals.get(who.record.id)
+            record = console.principals.get(who.record.id)
             if record is None or who.tenant not in record.tenants:
                 return  # removed from the principals file: the stream ends with access
-            current = await queue_fingerprint(console.app, chosen)
+            current = await queue_fingerprint(console.reviews, chosen)
             if current != last:
                 yield {"event": "queue", "data": current}
                 last = current

@@ -20,7 +20,6 @@ from signoff.server.console.auth import Reviewer, check_csrf, flash, page, revie
 from signoff.server.console.context import console_of, render
 from signoff.server.console.events import QueueFilter, queue_fingerprint
 from signoff.server.errors import NotFound, SignoffError
-from signoff.server.ops import trace_of
 from signoff.server.services.approvals import VoteResult
 from signoff.server.services.review_views import STATUSES
 
@@ -30,7 +29,7 @@ MAX_NOTE = 2000
 def _filter(request: Request, who: Reviewer) -> QueueFilter:
     status = request.query_params.get("status", "pending_approval")
     command = request.query_params.get("command") or None
-    known = console_of(request).app.domain.command_types()
+    known = console_of(request).reviews.command_types
     return QueueFilter(
         tenant=who.tenant,
         status=status if status in STATUSES else "pending_approval",
@@ -46,14 +45,14 @@ async def queue(request: Request) -> Response:
     who = reviewer(request)
     if not isinstance(who, Reviewer):
         return who
-    app = console_of(request).app
+    reviews = console_of(request).reviews
     chosen = _filter(request, who)
-    items = await app.reviews.queue(tenant=who.tenant, status=chosen.store_status,
-                               command_type=chosen.command)
+    items = await reviews.queue(tenant=who.tenant, status=chosen.store_status,
+                          command_type=chosen.command)
     return page(request, "queue.html", {
         "reviewer": who, "items": items, "filter": chosen, "statuses": STATUSES,
-        "commands": app.domain.command_types(),
-        "fingerprint": await queue_fingerprint(app, chosen), "query": chosen.query,
+        "commands": reviews.command_types,
+        "fingerprint": await queue_fingerprint(reviews, chosen), "query": chosen.query,
     })
 
 
@@ -62,10 +61,10 @@ async def queue_rows(request: Request) -> Response:
     who = reviewer(request, fragment=True)
     if not isinstance(who, Reviewer):
         return who
-    app = console_of(request).app
+    reviews = console_of(request).reviews
     chosen = _filter(request, who)
-    items = await app.reviews.queue(tenant=who.tenant, status=chosen.store_status,
-                               command_type=chosen.command)
+    items = await reviews.queue(tenant=who.tenant, status=chosen.store_status,
+                          command_type=chosen.command)
     return render(request, "_queue_rows.html", {"items": items}, 200)
 
 
@@ -73,7 +72,7 @@ async def proposal(request: Request) -> Response:
     who = reviewer(request)
     if not isinstance(who, Reviewer):
         return who
-    view = await console_of(request).app.reviews.view(request.path_params["id"], who.tenant)
+    view = await console_of(request).reviews.view(request.path_params["id"], who.tenant)
     if view is None:
         raise HTTPException(404, "no such proposal")
     return page(request, "proposal.html", {"reviewer": who, "p": view})
@@ -84,9 +83,7 @@ async def trace(request: Request) -> Response:
     if not isinstance(who, Reviewer):
         return who
     proposal_id = request.path_params["id"]
-    app = console_of(request).app
-    exists = await app.store.read(lambda uow: uow.proposals.get(proposal_id, who.tenant))
-    found = await trace_of(app, proposal_id, who.tenant) if exists is not None else None
+    found = await console_of(request).trace(proposal_id, who.tenant)
     if found is None:
         raise HTTPException(404, "no such proposal")
     return page(request, "trace.html", {"reviewer": who, "proposal_id": proposal_id,
@@ -112,7 +109,7 @@ async def _vote(request: Request, verdict: str) -> Response:
     digest = form.get("digest")
     if not isinstance(digest, str) or not digest:
         raise HTTPException(400, "the vote must carry the digest of the proposal as displayed")
-    approvals = console_of(request).app.approvals
+    approvals = console_of(request).approvals
     try:
         result: VoteResult
         if verdict == "approve":
