@@ -6,8 +6,8 @@ approval service and quorum check, which this package cannot import): only peopl
 (kind `user`) vote, only in the proposal's tenant, only while holding one of the
 approvers' roles, never on their own proposal; `count` different people must
 approve, and with `distinct` every role must be covered by a different person.
-A rule that lets the requester confirm (`confirm = "requester"`) is not charged
-with the own-proposal exclusion.
+A rule that lets the requester confirm (`confirm = "requester"`) lifts only the
+own-proposal exclusion: a requester holding one of the roles counts as one vote.
 
 An ask is reported for a tenant when the rule selects someone there who could
 propose, yet for none of them could the tenant's people form that quorum.
