@@ -18,9 +18,10 @@ import anyio
 import typer
 
 from signoff.policies import LoadError, Principals, PrincipalsFile
-from signoff.server.app import Settings, build_app, example_file
+from signoff.server.app import App, Settings, build_app, example_file
 from signoff.server.cli.common import DbOption, err, fail
-from signoff.server.delivery import relay_worker
+from signoff.server.cli.listen import check_port, startup_failure
+from signoff.server.delivery import SINKS_ENV, load_delivery_config, relay_worker
 from signoff.server.errors import ConfigError
 from signoff.server.mcp import (
     DEFAULT_INTERVAL,
@@ -72,6 +73,10 @@ def serve_command(
     jwt_public_key: Annotated[Path | None, typer.Option(
         exists=True, dir_okay=False, resolve_path=True, help="HTTP: RS256 public key (PEM).")]
     = None,
+    sinks: Annotated[Path | None, typer.Option(
+        envvar=SINKS_ENV, exists=True, dir_okay=False, resolve_path=True,
+        help="Sinks TOML file for the outbox relay that runs inside the server "
+             "(default: the notification consumer only).")] = None,
     watch_interval: Annotated[float, typer.Option(
         min=0.05, hidden=True, help="Seconds between checks of subscribed proposals.")]
     = DEFAULT_INTERVAL,
@@ -95,6 +100,15 @@ def serve_command(
 
     if not demo and not db.exists():
         fail(f"no database at {db} (run `signoff demo`, or add --demo to seed one)", code=2)
+    try:
+        load_delivery_config(sinks)  # a bad file stops the start, not the relay later
+    except ConfigError as exc:
+        fail(exc.message, code=2)
+    if auth is not None:
+        check_port(host, port)
+
+    async def relay(app: App) -> None:
+        await relay_worker(app, sinks)
 
     async def run() -> None:
         configure_logging()  # JSON lines on stderr: stdout belongs to the protocol
@@ -114,9 +128,10 @@ def serve_command(
                 err.print(f"signoff: serving MCP on {server_url(host, port)} "
                           f"({auth.token_count} bearer token(s) configured)")
             await serve(app, server, transport=transport, host=host, port=port,
-                        workers=[expiry_sweep, relay_worker])
+                        workers=[expiry_sweep, relay])
 
-    anyio.run(run)
+    with startup_failure(host, port):
+        anyio.run(run)
 
 
 def _principals(path: Path | None) -> Principals:
