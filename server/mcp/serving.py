@@ -21,10 +21,10 @@ from typing import Literal
 
 import anyio
 import uvicorn
-from mcp.server.stdio import stdio_server
 
 from signoff.server.app import App
 from signoff.server.mcp.server import SignoffServer
+from signoff.server.mcp.stdio import stdio_streams
 
 log = logging.getLogger("signoff.serve")
 
@@ -101,7 +101,7 @@ async def _serve_stdio(server: SignoffServer, stop: anyio.Event) -> None:
             tasks.cancel_scope.cancel()
 
         tasks.start_soon(cancel_when_asked)
-        async with stdio_server() as (read_stream, write_stream):
+        async with stdio_streams() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
         tasks.cancel_scope.cancel()
 
