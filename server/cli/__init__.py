@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from importlib.metadata import version
+from typing import Annotated, NoReturn
+
 import typer
 
 from signoff.server.cli.policy import policy_app
@@ -9,6 +14,23 @@ from signoff.server.cli.policy import policy_app
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="signoff: agents propose, people sign off."
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"signoff {version('signoff')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
+    """signoff: agents propose, people sign off."""
+
+
 app.add_typer(policy_app, name="policy")
 
 
@@ -46,4 +68,37 @@ app.command("trace")(trace)
 
 
 def main() -> None:
-    app()
+    """The CLI; a reader that goes away (`signoff ... | head`) ends it quietly."""
+    try:
+        app()
+    except SystemExit:
+        _flush_stdout()  # what is still buffered may meet the closed pipe
+        raise
+    except BaseExceptionGroup as group:
+        # Raised from inside a task group (the demo's MCP session) the
+        # broken pipe arrives wrapped, past click's own handling of it.
+        pipe, rest = group.split(_broken_pipe)
+        if pipe is None or rest is not None:
+            raise
+        _quiet_exit()
+
+
+def _broken_pipe(exc: BaseException) -> bool:
+    # rich turns the BrokenPipeError of a print into SystemExit(1).
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, SystemExit) and isinstance(exc.__context__, BrokenPipeError))
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_exit()
+
+
+def _quiet_exit() -> NoReturn:
+    # Point stdout at /dev/null so the interpreter's last flush has nowhere
+    # to fail; exit 1 as click does for a broken pipe it catches itself.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)

@@ -37,8 +37,16 @@ def escape(text: str) -> str:
     return escape_markup(_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+def _console(stderr: bool = False) -> Console:
+    """A console that wraps lines only for a terminal: output piped to a file
+    or a program keeps each line whole, so a printed command stays runnable."""
+    console = Console(stderr=stderr, highlight=False)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 @asynccontextmanager

@@ -35,12 +35,15 @@ from signoff.server.cli.common import (
     open_app,
     out,
 )
+from signoff.server.cli.listen import check_port, startup_failure
 from signoff.server.errors import NotFound, SignoffError
 from signoff.server.services.approvals import VoteResult
 from signoff.server.services.receipts import EventView
 from signoff.server.services.review_views import STATUSES, ProposalView, QueueItem, span
 
 T = TypeVar("T")
+# Where an approval can leave a proposal when the executor does not commit it.
+NOT_EXECUTED = frozenset({"conflict", "failed", "rejected"})
 
 review_app = typer.Typer(help="The approval queue: list, show, approve, reject.",
                          no_args_is_help=True)
@@ -213,17 +216,24 @@ async def _reviewer(app: App, proposal_id: str, who: str) -> PrincipalFacts:
 
 
 def _report(result: VoteResult, as_json: bool) -> None:
+    """The vote and where it left the proposal; exit 1 when an approval
+    did not execute (the vote stands, the change was not made)."""
     p, vote = result.proposal, result.vote
     events = [EventView.of(e) for e in result.execution.events] if result.execution else []
+    failed = vote.verdict == "approve" and p.status in NOT_EXECUTED
     if as_json:
+        outcome = {"ok": False, "error": p.status, "message": p.status_reason} if failed \
+            else {"ok": True}
         json_lines([{
-            "ok": True, "proposal_id": p.proposal_id, "verdict": vote.verdict,
+            **outcome, "proposal_id": p.proposal_id, "verdict": vote.verdict,
             "voter_id": vote.voter_id, "voter_roles": list(vote.voter_roles),
             "channel": vote.channel,
             "status": p.status, "status_reason": p.status_reason,
             "still_needed": result.still_needed,
             "events": [e.model_dump(mode="json") for e in events],
         }])
+        if failed:
+            raise typer.Exit(1)
         return
     out.print(f"{vote.verdict} by {escape(vote.voter_id)} recorded; {escape(p.proposal_id)} is "
               f"now {p.status}" + (f" ({escape(p.status_reason)})" if p.status_reason else ""))
@@ -231,6 +241,9 @@ def _report(result: VoteResult, as_json: bool) -> None:
         out.print(f"still needed: {escape(result.still_needed)}")
     for e in events:
         out.print(f"  committed #{e.position} {escape(e.event_type)} {_dumps(e.payload)}")
+    if failed:
+        err.print(f"[red]not executed:[/red] the approval ended in {p.status}")
+        raise typer.Exit(1)
 
 
 def _vote(
@@ -301,5 +314,7 @@ def console(
     settings = ConsoleSettings(secret=secret, proxy_header=trust_proxy_header,
                                secure_cookie=secure_cookie)
     options = {"policy": policy, "principals": principals, "domain": domain}
+    check_port(host, port)
     out.print(f"signoff console on http://{host}:{port}/ (database {db})")
-    _run(db, options, lambda app: serve_console(app, settings, host=host, port=port))
+    with startup_failure(host, port):
+        _run(db, options, lambda app: serve_console(app, settings, host=host, port=port))

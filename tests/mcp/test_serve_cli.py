@@ -14,7 +14,7 @@ import pytest
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 
-from tests.mcp.conftest import serve_args
+from tests.mcp.conftest import serve_args, stdio_session
 
 
 def run_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -129,3 +129,40 @@ async def test_stdout_carries_only_json_rpc(db: Path, tmp_path: Path) -> None:
         assert message["jsonrpc"] == "2.0", line
         assert {"id", "result"} <= set(message) or {"id", "error"} <= set(message) or (
             "method" in message), line
+
+
+async def written(path: Path) -> None:
+    """Poll for another process's file, which has no change signal to wait on."""
+    file = anyio.Path(path)
+    for _ in range(600):
+        if await file.exists() and (await file.read_text()).strip():
+            return
+        await anyio.sleep(0.05)
+    raise AssertionError(f"{path} was never written")
+
+
+@pytest.mark.anyio
+async def test_serve_delivers_to_the_sinks_it_is_given(db: Path, tmp_path: Path) -> None:
+    sinks = tmp_path / "sinks.toml"
+    sinks.write_text('[[sink]]\nname = "archive"\nkind = "jsonl"\npath = "archive.jsonl"\n')
+    archive = tmp_path / "archive.jsonl"
+    async with stdio_session(db, "--sinks", str(sinks)) as session:
+        await session.list_tools()
+        await written(archive)  # the relay inside serve publishes the seed's backlog
+    topics = {json.loads(line)["topic"] for line in archive.read_text().splitlines()}
+    assert "case.opened" in topics
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_serve_refuses_a_sinks_file_that_does_not_load(
+        db: Path, tmp_path: Path, how: str) -> None:
+    sinks = tmp_path / "sinks.toml"
+    sinks.write_text('[[sink]]\nname = "archive"\nkind = "carrier-pigeon"\n')
+    args = ["--sinks", str(sinks)] if how == "flag" else []
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+           **({"SIGNOFF_SINKS": str(sinks)} if how == "env" else {})}
+    result = run_serve("--db", str(db), "--principal", "user:alice", "--tenant", "acme", *args,
+                       env=env)
+    assert result.returncode == 2, result.stderr
+    assert str(sinks) in " ".join(result.stderr.split())
+    assert result.stdout == ""
