@@ -95,6 +95,15 @@ class CommandType(Generic[P, S]):
     `target` names the aggregate the command acts on from its payload; None
     means the command creates a new aggregate whose id the id factory makes.
     `requires_version` adds `expected_version` to the tool's arguments.
+
+    An `external` command's events record the decision, not the effect: the
+    effect happens outside signoff (an upstream tool call), through an outbox
+    consumer that later settles the proposal, which waits as `executing`.
+    `input_schema` is the payload's JSON Schema when the payload model does
+    not describe it itself (a gateway tool's pinned schema). `pinned` is a
+    digest of what the command stands for beyond its payload (the pinned
+    tool's): the digest reviewers vote on covers it, and a command whose
+    `pinned` changed since the proposal is not executed.
     """
 
     name: str
@@ -106,6 +115,9 @@ class CommandType(Generic[P, S]):
     target: Callable[[P], str] | None = None
     requires_version: bool = False
     version: int = 1
+    external: bool = False
+    input_schema: Mapping[str, Any] | None = None
+    pinned: str | None = None
 
     def __post_init__(self) -> None:
         if self.requires_version and self.target is None:

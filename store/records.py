@@ -24,14 +24,20 @@ Outcome = Literal[
 ProposalStatus = Literal[
     "pending_approval",
     "approved",
+    # Approved, its effect under way outside signoff (an upstream tool call).
+    "executing",
     "executed",
     "rejected",
     "expired",
     "conflict",
     "failed",
+    # The effect was attempted and nobody can know whether it happened; a
+    # person settles it.
+    "outcome_unknown",
+    "withdrawn",
 ]
 FINAL_STATUSES: frozenset[str] = frozenset(
-    {"executed", "rejected", "expired", "conflict", "failed"}
+    {"executed", "rejected", "expired", "conflict", "failed", "withdrawn"}
 )
 Verdict = Literal["approve", "reject"]
 VoteChannel = Literal["cli", "console", "elicitation", "api"]
@@ -223,3 +229,20 @@ class RuntimeEntry(Record):
     correlation_id: str | None = None
     proposal_id: str | None = None
     at: datetime
+
+
+class ConsoleSession(Record):
+    """A reviewer signed in to the web console. The browser holds a random id;
+    only its sha256 is kept, so reading the database opens no session."""
+
+    session_hash: str
+    principal_id: str
+    # sha256 of the token signed in with, so a rotated token ends the session;
+    # None when a trusted proxy vouched for the reviewer instead.
+    credential: str | None = None
+    created_at: datetime
+    last_seen_at: datetime
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+    # What the console keeps per session (chosen tenant, pending messages).
+    state: dict[str, Any] = Field(default_factory=dict)

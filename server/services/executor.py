@@ -30,11 +30,25 @@ from signoff.server.services.quorum import ballots_of, quorum_met
 from signoff.server.services.registry import CommandRegistry
 from signoff.server.state.aggregates import Loaders, TxStateLoader
 from signoff.server.state.committer import Causation, Committer
+from signoff.store.canonical import digest
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, ProposalRecord
 
 log = logging.getLogger("signoff.executor")
 EXECUTOR = "system:executor"
+
+
+def digest_of(
+    spec: CommandType[Any, Any], payload: dict[str, Any], expected_version: int | None
+) -> str:
+    """The digest a proposal is recorded with and reviewers vote on: the
+    command type, its payload, the version it expects, and what the command
+    is pinned to (a gateway tool's digest), if anything."""
+    basis: dict[str, Any] = {"command_type": spec.name, "payload": payload,
+                             "expected_version": expected_version}
+    if spec.pinned is not None:
+        basis["pinned"] = spec.pinned
+    return digest(basis)
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,11 @@ class Executor:
         if loader is None or loader.uow is not uow:
             loader = self._loaders(uow, proposal.tenant_id)
         current = loader.load(spec.aggregate, proposal.aggregate_id)
+        if digest_of(spec, proposal.payload, proposal.expected_version) != (
+                proposal.payload_digest):
+            return Plan(spec, current, "rejected", reason=(
+                f"{spec.name} changed since it was proposed (its pinned definition differs "
+                "from the one reviewed); it is not executed"))
         expected = proposal.expected_version if spec.target is not None else 0
         if expected is not None and current.version != expected:
             return Plan(spec, current, "conflict", reason=(
@@ -150,8 +169,9 @@ class Executor:
                 thread_id=proposal.thread_id,
             ),
         )
+        # An external command's effect is still to happen, through a consumer.
         executed = self._lifecycle.move(
-            uow, proposal, "executed", actor_id=EXECUTOR,
+            uow, proposal, "executing" if spec.external else "executed", actor_id=EXECUTOR,
             event_ids=tuple(e.event_id for e in events),
         )
         return Execution(executed, events)

@@ -23,7 +23,7 @@ from signoff.store.records import (
 
 RESULT_OUTCOME: dict[str, Outcome] = {
     "executed": "accepted", "conflict": "conflict", "rejected": "rejected",
-    "failed": "rejected", "expired": "rejected",
+    "failed": "rejected", "expired": "rejected", "withdrawn": "rejected",
 }
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from signoff.policies import PrincipalFacts, ProposalFacts
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.domain import Citations, CommandType, DecideContext, Rejection
-from signoff.server.services.executor import Executor
+from signoff.server.services.executor import Executor, digest_of
 from signoff.server.services.judging import (
     CurrentGate,
     aggregate_facts,
@@ -30,7 +30,6 @@ from signoff.server.services.lifecycle import Lifecycle
 from signoff.server.services.receipts import FieldProblem, Receipt, receipt_for, refusal
 from signoff.server.services.registry import CommandRegistry
 from signoff.server.state.aggregates import Loaders
-from signoff.store.canonical import digest
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import (
     Actor,
@@ -164,10 +163,7 @@ class ProposalService:
         meta: ProposalMeta, payload: BaseModel, call: CallContext,
     ) -> Receipt:
         payload_doc = payload.model_dump(mode="json")
-        payload_digest = digest({
-            "command_type": spec.name, "payload": payload_doc,
-            "expected_version": meta.expected_version,
-        })
+        payload_digest = digest_of(spec, payload_doc, meta.expected_version)
         if meta.idempotency_key is not None:
             seen = uow.commands.idempotency(principal.tenant, principal.id, meta.idempotency_key)
             if seen is not None:

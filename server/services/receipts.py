@@ -79,7 +79,10 @@ class Receipt(BaseModel):
     proposal_id: str | None = Field(
         description="Id of the recorded proposal; null if nothing was recorded."
     )
-    status: ProposalStatus | None = Field(description="Where the proposal stands now.")
+    status: ProposalStatus = Field(
+        description="Where the proposal stands now; rejected (or conflict) when it was "
+        "refused before anything was recorded."
+    )
     outcome: Outcome = Field(description="What this call achieved.")
     command_type: str
     aggregate_id: str | None = None
@@ -92,6 +95,9 @@ class Receipt(BaseModel):
         default_factory=list, description="Bad arguments, one per field."
     )
     next: str = Field(description="What happens now, and what you can do.")
+    result: dict[str, Any] | None = Field(
+        default=None, description="For a call to an upstream tool that completed or failed: "
+        "the upstream's content and structuredContent (bounded and redacted), and isError.")
 
     @property
     def is_error(self) -> bool:
@@ -113,8 +119,17 @@ NEXT_BY_STATUS: dict[str, str] = {
         "Re-read it and propose again with its current version."
     ),
     "failed": (
-        "Execution failed inside signoff; nothing was committed. Report it; do not retry blindly."
+        "Execution failed; read the reason (and the result, for an upstream call). "
+        "Do not retry blindly."
     ),
+    "executing": (
+        "Approved; the call is being made. Check with get_proposal for its result."
+    ),
+    "outcome_unknown": (
+        "The call was made but its outcome cannot be known; it will not be repeated on its "
+        "own. A person settles it. Do not call again."
+    ),
+    "withdrawn": "Withdrawn by its proposer; nothing was executed.",
 }
 
 
@@ -137,13 +152,24 @@ def receipt_for(
         events=[EventView.of(e) for e in events or []],
         reason=proposal.status_reason or proposal.decision.reason,
         next=NEXT_BY_STATUS[proposal.status],
+        result=_upstream_result(events or []),
     )
+
+
+def _upstream_result(events: list[EventEnvelope]) -> dict[str, Any] | None:
+    """What the upstream answered, from the call's completed or failed event."""
+    for event in reversed(events):
+        if event.event_type in ("tool_call.completed", "tool_call.failed"):
+            result = event.payload.get("result")
+            return dict(result) if isinstance(result, dict) else None
+    return None
 
 
 def _outcome_of(proposal: ProposalRecord) -> Outcome:
     return {
         "pending_approval": "requires_approval",
         "approved": "accepted",
+        "executing": "accepted",
         "executed": "accepted",
         "conflict": "conflict",
     }.get(proposal.status, "rejected")  # type: ignore[return-value]
@@ -165,7 +191,7 @@ def refusal(
     }.get(outcome, "Nothing was recorded. Read the reason before proposing anything else.")
     return Receipt(
         proposal_id=None,
-        status=None,
+        status="conflict" if outcome == "conflict" else "rejected",
         outcome=outcome,
         command_type=command_type,
         aggregate_id=aggregate_id,

@@ -20,8 +20,8 @@ from signoff.server.services.receipts import EventView
 from signoff.store.records import DecisionRecord, Vote
 
 # Queue filters: a proposal status, or "all".
-STATUSES = ("pending_approval", "approved", "executed", "rejected", "expired", "conflict",
-            "failed", "all")
+STATUSES = ("pending_approval", "approved", "executing", "executed", "rejected", "expired",
+            "conflict", "failed", "outcome_unknown", "withdrawn", "all")
 
 
 class QueueItem(BaseModel):
