@@ -40,7 +40,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(audit_app, name="audit")
 app.add_typer(projections_app, name="projections")
 
-from signoff.server.cli.review import console, review_app  # noqa: E402
+from signoff.server.cli.console import console  # noqa: E402
+from signoff.server.cli.review import review_app  # noqa: E402
 
 app.add_typer(review_app, name="review")
 app.command("console")(console)

@@ -1,4 +1,4 @@
-"""`signoff review list|show|approve|reject` and `signoff console`.
+"""`signoff review list|show|approve|reject`.
 
 The CLI is an operator's tool on the database file: `--as` names the reviewer,
 who must be a member of the proposal's tenant (otherwise the proposal is "not
@@ -15,14 +15,12 @@ and then to the casework example's files.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import anyio
 import typer
-from rich.table import Table
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
@@ -35,11 +33,11 @@ from signoff.server.cli.common import (
     open_app,
     out,
 )
-from signoff.server.cli.listen import check_port, startup_failure
+from signoff.server.cli.review_print import dumps, print_queue, print_view
 from signoff.server.errors import NotFound, SignoffError
 from signoff.server.services.approvals import VoteResult
 from signoff.server.services.receipts import EventView
-from signoff.server.services.review_views import STATUSES, ProposalView, QueueItem, span
+from signoff.server.services.review_views import STATUSES
 
 T = TypeVar("T")
 # Where an approval can leave a proposal when the executor does not commit it.
@@ -64,7 +62,7 @@ DigestOption = Annotated[str | None, typer.Option(
 IdArgument = Annotated[str, typer.Argument(help="The proposal id.", show_default=False)]
 
 
-def _run(db: Path, options: dict[str, Any], job: Callable[[App], Awaitable[T]]) -> T:
+def run_on_app(db: Path, options: dict[str, Any], job: Callable[[App], Awaitable[T]]) -> T:
     async def main() -> T:
         async with open_app(db, **{k: v for k, v in options.items() if v is not None}) as app:
             return await job(app)
@@ -96,28 +94,14 @@ def list_proposals(
     if status not in STATUSES:
         raise typer.BadParameter(f"one of {', '.join(STATUSES)}", param_hint="--status")
     options = {"policy": policy, "principals": principals, "domain": domain}
-    items = _run(db, options, lambda app: app.reviews.queue(
+    items = run_on_app(db, options, lambda app: app.reviews.queue(
         tenant=tenant, status=None if status == "all" else status, command_type=command,
         limit=limit))
     if as_json:
         json_lines(items)
         return
-    _print_queue(items, with_status=status != "pending_approval")
+    print_queue(items, with_status=status != "pending_approval")
     out.print(f"{len(items)} proposal(s)")
-
-
-def _print_queue(items: list[QueueItem], with_status: bool) -> None:
-    """Two lines per proposal: readable in any terminal width, ids unbroken."""
-    for i in items:
-        expires = "no expiry" if i.expires_in_seconds is None else (
-            f"[red]overdue {span(i.expires_in_seconds)}[/red]" if i.overdue
-            else f"expires in {span(i.expires_in_seconds)}")
-        status = f"  [{i.status}]" if with_status else ""
-        out.print(f"[bold]{escape(i.proposal_id)}[/bold]  {escape(i.command_type)}  "
-                  f"{escape(i.tenant_id)}: {escape(i.aggregate_type)}/{escape(i.aggregate_id)}"
-                  f"  by {escape(i.proposer_id)}{escape(status)}", overflow="fold")
-        out.print(f"    needs {escape(i.still_needed)} · age {span(i.age_seconds)} · {expires}",
-                  overflow="fold")
 
 
 @review_app.command("show")
@@ -128,79 +112,13 @@ def show(
 ) -> None:
     """One proposal as a reviewer needs it, with what approving would change."""
     options = {"policy": policy, "principals": principals, "domain": domain}
-    view = _run(db, options, lambda app: app.reviews.view(proposal_id, None))
+    view = run_on_app(db, options, lambda app: app.reviews.view(proposal_id, None))
     if view is None:
         _refuse(NotFound(f"proposal {proposal_id} not found"), as_json)
     if as_json:
         json_lines([view])
         return
-    _print_view(view)
-
-
-def _dumps(value: Any) -> str:
-    return escape(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
-
-
-def _print_view(v: ProposalView) -> None:
-    d = v.decision
-    who = v.proposer.display_name or v.proposer.id
-    out.print(f"[bold]{escape(v.proposal_id)}[/bold]  {v.status}"
-              + (f" — {escape(v.status_reason)}" if v.status_reason else ""))
-    out.print(f"tenant {escape(v.tenant_id)}; proposed by {escape(who)} "
-              f"({escape(v.proposer.id)}, {v.proposer.kind}) in run {escape(v.run_id or '-')}, "
-              f"correlation {escape(v.correlation_id)}, {span(v.age_seconds)} ago")
-    out.print(f"command {escape(v.command_type)} (tool {escape(v.tool or '-')}) on "
-              f"{escape(v.aggregate_type)}/{escape(v.aggregate_id)}, expected version "
-              f"{v.expected_version if v.expected_version is not None else '-'}")
-    out.print(f"payload {_dumps(v.payload)}")
-    out.print(f"payload digest {v.payload_digest}")
-    out.print(f"rationale (the proposer's claim): {escape(v.rationale) or '-'}")
-    out.print(f"confidence (claimed): {v.confidence:.2f}")
-    for e in v.evidence:
-        title = escape(e.title) if e.found and e.title else "[red]not found[/red]"
-        out.print(f"  evidence {escape(e.ref)}: {title}")
-    out.print(f"decision {d.effect} by rule {escape(d.rule_id)} (policy {d.policy_version}): "
-              f"{escape(d.reason)}")
-    if d.effect == "ask":
-        out.print(f"approvers: {d.approvers_required} of {escape(', '.join(d.approver_roles))}"
-                  f"{', distinct people' if d.distinct else ''}"
-                  f"{'; the requester may confirm' if d.confirm == 'requester' else ''}")
-    for vote in v.votes:
-        out.print(f"  vote {vote.verdict} by {escape(vote.voter_id)} "
-                  f"({escape(', '.join(vote.voter_roles) or 'no role')}) via {vote.channel}"
-                  + (f": {escape(vote.comment)}" if vote.comment else ""))
-    out.print(f"still needed: {escape(v.still_needed)}")
-    if v.expires_at is not None:
-        when = "overdue since" if v.overdue else "expires"
-        left = span(v.expires_in_seconds)
-        left = f"{left} ago" if v.overdue else f"in {left}"
-        out.print(f"{when} {v.expires_at.strftime('%Y-%m-%d %H:%M UTC')} ({left})")
-    _print_change(v)
-
-
-def _print_change(v: ProposalView) -> None:
-    if v.committed_events:
-        out.print("committed events:")
-        for ev in v.committed_events:
-            out.print(f"  #{ev.position} {escape(ev.event_type)} v{ev.aggregate_version} "
-                      f"{_dumps(ev.payload)}")
-    c = v.change
-    if c is None:
-        return
-    out.print(f"[bold]approving would[/bold] ({escape(c.aggregate_type)}/"
-              f"{escape(c.aggregate_id)} at version {c.current_version}):")
-    if c.outcome != "events":
-        out.print(f"  [red]{c.outcome}[/red]: {escape(c.reason)}")
-        return
-    for new in c.events:
-        out.print(f"  append {escape(new.event_type)} v{new.event_version} {_dumps(new.payload)}")
-    table = Table("field", "now", "after approval")
-    for change in c.changes:
-        table.add_row(escape(change.field), _dumps(change.before), _dumps(change.after))
-    if c.changes:
-        out.print(table)
-    for name, doc in c.read_models.items():
-        out.print(f"  read model {escape(name)} now: {_dumps(doc)}")
+    print_view(view)
 
 
 async def _reviewer(app: App, proposal_id: str, who: str) -> PrincipalFacts:
@@ -240,7 +158,7 @@ def _report(result: VoteResult, as_json: bool) -> None:
     if p.status == "pending_approval":
         out.print(f"still needed: {escape(result.still_needed)}")
     for e in events:
-        out.print(f"  committed #{e.position} {escape(e.event_type)} {_dumps(e.payload)}")
+        out.print(f"  committed #{e.position} {escape(e.event_type)} {dumps(e.payload)}")
     if failed:
         err.print(f"[red]not executed:[/red] the approval ended in {p.status}")
         raise typer.Exit(1)
@@ -257,7 +175,7 @@ def _vote(
         return await cast(app, await _reviewer(app, proposal_id, who))
 
     try:
-        result = _run(db, options, job)
+        result = run_on_app(db, options, job)
     except SignoffError as error:
         _refuse(error, as_json)
     _report(result, as_json)
@@ -289,32 +207,3 @@ def reject(
     _vote(db, {"policy": policy, "principals": principals, "domain": domain}, proposal_id, who,
           as_json, lambda app, voter: app.approvals.reject(
               voter, proposal_id, reason=reason, digest=digest, channel="cli"))
-
-
-def console(
-    db: DbOption,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8766,
-    secret: Annotated[str | None, typer.Option(
-        envvar="SIGNOFF_CONSOLE_SECRET", show_default=False,
-        help="Key that signs session cookies (default: random per process, so sessions "
-             "end when it restarts).")] = None,
-    trust_proxy_header: Annotated[str | None, typer.Option(
-        help="Take the reviewer's principal id from this header (e.g. X-Forwarded-User), "
-             "set by a reverse proxy that authenticates users and strips it from clients. "
-             "Off by default.")] = None,
-    secure_cookie: Annotated[bool, typer.Option(
-        help="Send the session cookie over HTTPS only (set it behind TLS).")] = False,
-    policy: PolicyOption = None, principals: PrincipalsOption = None,
-    domain: DomainOption = "casework",
-) -> None:
-    """The reviewer web console."""
-    from signoff.server.console import ConsoleSettings, serve_console
-
-    settings = ConsoleSettings(secret=secret, proxy_header=trust_proxy_header,
-                               secure_cookie=secure_cookie)
-    options = {"policy": policy, "principals": principals, "domain": domain}
-    check_port(host, port)
-    out.print(f"signoff console on http://{host}:{port}/ (database {db})")
-    with startup_failure(host, port):
-        _run(db, options, lambda app: serve_console(app, settings, host=host, port=port))

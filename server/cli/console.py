@@ -1,0 +1,40 @@
+"""`signoff console`: the reviewer web console, on the database given."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from signoff.server.cli.common import DbOption, out
+from signoff.server.cli.listen import check_port, startup_failure
+from signoff.server.cli.review import DomainOption, PolicyOption, PrincipalsOption, run_on_app
+
+
+def console(
+    db: DbOption,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8766,
+    secret: Annotated[str | None, typer.Option(
+        envvar="SIGNOFF_CONSOLE_SECRET", show_default=False,
+        help="Key that signs session cookies (default: random per process, so sessions "
+             "end when it restarts).")] = None,
+    trust_proxy_header: Annotated[str | None, typer.Option(
+        help="Take the reviewer's principal id from this header (e.g. X-Forwarded-User), "
+             "set by a reverse proxy that authenticates users and strips it from clients. "
+             "Off by default.")] = None,
+    secure_cookie: Annotated[bool, typer.Option(
+        help="Send the session cookie over HTTPS only (set it behind TLS).")] = False,
+    policy: PolicyOption = None, principals: PrincipalsOption = None,
+    domain: DomainOption = "casework",
+) -> None:
+    """The reviewer web console."""
+    from signoff.server.console import ConsoleSettings, serve_console
+
+    settings = ConsoleSettings(secret=secret, proxy_header=trust_proxy_header,
+                               secure_cookie=secure_cookie)
+    options = {"policy": policy, "principals": principals, "domain": domain}
+    check_port(host, port)
+    out.print(f"signoff console on http://{host}:{port}/ (database {db})")
+    with startup_failure(host, port):
+        run_on_app(db, options, lambda app: serve_console(app, settings, host=host, port=port))
