@@ -9,13 +9,14 @@ half-open transaction and group commit can wrap each job in a SAVEPOINT.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from signoff.store.records import (
     CommandResult,
+    ConsoleSession,
     DecisionRecord,
     EventEnvelope,
     IdempotencyRecord,
@@ -74,6 +75,11 @@ class EventLog(Protocol):
 
     def by_ids(self, event_ids: Sequence[str]) -> list[EventEnvelope]: ...
 
+    def hashes_at(self, positions: Sequence[int]) -> dict[int, str]:
+        """The hash of the event at each of these positions that holds one
+        (absent positions are left out): how an anchor is checked."""
+        ...
+
 
 class Proposals(Protocol):
     """Proposals (current state), their lifecycle stream, decisions and votes."""
@@ -125,6 +131,12 @@ class Proposals(Protocol):
         """Proposals sharing a correlation id, oldest first, for the trace."""
         ...
 
+    def unlogged_events(self, limit: int = 10) -> list[tuple[str, str]]:
+        """(proposal_id, event_id) for event ids a proposal names that the
+        event log does not hold. One pass over the proposals that name events,
+        for `audit verify`: an executed proposal outlives a deleted event."""
+        ...
+
 
 class Commands(Protocol):
     """Idempotency records and command results."""
@@ -136,6 +148,11 @@ class Commands(Protocol):
     def add_result(self, result: CommandResult) -> None: ...
 
     def results(self, proposal_id: str) -> list[CommandResult]: ...
+
+    def unlogged_events(self, limit: int = 10) -> list[tuple[str, str]]:
+        """(proposal_id, event_id) for event ids a command result names that
+        the event log does not hold (one pass, for `audit verify`)."""
+        ...
 
 
 class Outbox(Protocol):
@@ -151,7 +168,8 @@ class Outbox(Protocol):
     # at the same time, and rows of one aggregate go out in order.
 
     def claim(
-        self, owner: str, now: datetime, lease_until: datetime, limit: int
+        self, owner: str, now: datetime, lease_until: datetime, limit: int,
+        leave: Collection[str] = (),
     ) -> list[OutboxMessage]:
         """Lease up to `limit` due pending rows to `owner` until `lease_until`,
         in position order. A row is due when its next attempt is not in the
@@ -161,7 +179,9 @@ class Outbox(Protocol):
         row, is never claimed: each aggregate's rows go out in order, and a
         dead row holds its aggregate back until it is retried. Rows that
         cannot go, however many, never keep the due rows behind them from
-        being found (an adapter may stop looking further once it has one)."""
+        being found (an adapter may stop looking further once it has one).
+        Rows of the topics in `leave` are left for another relay (one that
+        has their consumer): never claimed, and they hold their aggregate back."""
         ...
 
     def complete(self, owner: str, message_id: str, at: datetime) -> bool:
@@ -201,6 +221,13 @@ class Outbox(Protocol):
         """Pending rows under an unexpired lease: being published right now."""
         ...
 
+    def unlogged_events(self, limit: int = 10) -> list[tuple[str, int]]:
+        """(message_id, position) of rows carrying a committed event (the
+        message id is the event id) that the log does not hold at that
+        position with that hash, lowest position first. One pass, for
+        `audit verify`: the outbox row outlives a deleted or rewritten event."""
+        ...
+
 
 class Inbox(Protocol):
     def record(self, consumer: str, message_id: str, at: datetime) -> bool:
@@ -216,6 +243,10 @@ class Checkpoints(Protocol):
     def get(self, name: str) -> int: ...
 
     def set(self, name: str, position: int) -> None: ...
+
+    def all(self) -> dict[str, int]:
+        """Every checkpoint by name: none may be past the log's head."""
+        ...
 
 
 class DocumentWriter(Protocol):
@@ -264,6 +295,42 @@ class RuntimeLog(Protocol):
     ) -> list[RuntimeEntry]: ...
 
 
+class ConsoleSessions(Protocol):
+    """Web console sessions, by the sha256 of their id. In the database, not
+    in a cookie, so sign-out and revocation hold for every console process.
+    Whether a live session has gone idle or grown too old is the console's
+    rule; here a session is live until revoked (or pruned)."""
+
+    def create(self, session: ConsoleSession) -> None:
+        """Raises `DuplicateRecord` when the hash is taken."""
+        ...
+
+    def get(self, session_hash: str) -> ConsoleSession | None: ...
+
+    def touch(self, session_hash: str, at: datetime) -> bool:
+        """Record activity at `at`; False (writing nothing) unless the
+        session exists and is not revoked."""
+        ...
+
+    def set_state(self, session_hash: str, state: Mapping[str, Any]) -> bool:
+        """Replace the console's state of a live session; False otherwise."""
+        ...
+
+    def revoke(self, session_hash: str, at: datetime, reason: str) -> bool:
+        """End the session; False when it is missing or already revoked
+        (the first revocation's time and reason stay)."""
+        ...
+
+    def revoke_principal(self, principal_id: str, at: datetime, reason: str) -> int:
+        """End every live session of this principal; how many were ended."""
+        ...
+
+    def prune(self, last_seen_before: datetime) -> int:
+        """Delete sessions (revoked or not) last seen before the given time:
+        they can no longer be valid. How many were deleted."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """Everything one transaction can touch. Obtained only inside
     `Store.write`/`Store.read`; it commits or rolls back as a whole, and
@@ -292,6 +359,9 @@ class UnitOfWork(Protocol):
 
     @property
     def runtime(self) -> RuntimeLog: ...
+
+    @property
+    def console_sessions(self) -> ConsoleSessions: ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """Undo everything written inside the block if it raises."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -64,7 +64,8 @@ class SqliteOutbox:
     # -- leases ------------------------------------------------------------
 
     def claim(
-        self, owner: str, now: datetime, lease_until: datetime, limit: int
+        self, owner: str, now: datetime, lease_until: datetime, limit: int,
+        leave: Collection[str] = (),
     ) -> list[OutboxMessage]:
         """Walks pending rows in position order (the partial index
         outbox_pending), remembering every aggregate whose earliest pending row
@@ -81,7 +82,7 @@ class SqliteOutbox:
                 "GROUP BY tenant_id, aggregate_id")
         }
         cursor = self._db.run(
-            f"SELECT {_COLUMNS}, tenant_id, aggregate_id, lease_owner, lease_until "  # noqa: S608
+            f"SELECT {_COLUMNS}, tenant_id, aggregate_id, lease_owner, lease_until, topic "  # noqa: S608
             # The partial index walks pending rows in order; left to itself the
             # planner picks outbox_due and sorts every pending row per claim.
             "FROM outbox INDEXED BY outbox_pending WHERE status = 'pending' ORDER BY position"
@@ -94,7 +95,7 @@ class SqliteOutbox:
                 if len(chosen) >= limit or (chosen and scanned >= MAX_SCAN):
                     break
                 scanned += 1
-                *record, tenant_id, aggregate_id, holder, until = row
+                *record, tenant_id, aggregate_id, holder, until, topic = row
                 key = (tenant_id, aggregate_id) if aggregate_id is not None else None
                 if key is not None and (key in blocked or record[0] > dead.get(key, record[0])):
                     blocked.add(key)
@@ -102,7 +103,7 @@ class SqliteOutbox:
                 next_at = record[3]
                 due = next_at is None or datetime.fromisoformat(next_at) <= now
                 free = until is None or holder == owner or datetime.fromisoformat(until) <= now
-                if due and free:
+                if due and free and topic not in leave:
                     chosen.append(record)
                 elif key is not None:
                     blocked.add(key)
@@ -186,3 +187,19 @@ class SqliteOutbox:
             "SELECT lease_until FROM outbox WHERE status = 'pending' AND lease_until IS NOT NULL"
         )
         return sum(1 for (until,) in rows if datetime.fromisoformat(until) > now)
+
+    def unlogged_events(self, limit: int = 10) -> list[tuple[str, int]]:
+        # A row carries an event when its payload is that event (committer.py
+        # writes one per event, the message id being the event id).
+        rows = self._db.all(
+            "SELECT carried.message_id, carried.position FROM ("
+            "  SELECT message_id, json_extract(doc, '$.payload.position') AS position,"
+            "         json_extract(doc, '$.payload.hash') AS hash"
+            "  FROM outbox WHERE json_extract(doc, '$.payload.event_id') = message_id"
+            ") AS carried LEFT JOIN events ON events.event_id = carried.message_id "
+            "WHERE events.position IS NULL OR events.position != carried.position "
+            "OR events.hash != carried.hash "
+            "ORDER BY carried.position LIMIT ?",
+            (limit,),
+        )
+        return [(str(message_id), int(position)) for message_id, position in rows]

@@ -166,3 +166,19 @@ async def test_messages_roll_back_with_the_job_that_wrote_them(store: Store) -> 
     with pytest.raises(RuntimeError):
         await store.write(job)
     assert await store.read(lambda uow: uow.outbox.counts()) == {}
+
+
+async def test_rows_of_topics_left_for_another_relay_are_never_claimed(store: Store) -> None:
+    """A relay without the gateway's invoker leaves tool-call rows alone: it
+    must not take (and mark published) what only another relay can act on."""
+    now = at(0)
+    await add(store, outbox_message("m1", topic="tool_call.approved", aggregate_id="call-1"),
+              outbox_message("m2", topic="case.opened", aggregate_id="case-1"),
+              outbox_message("m3", topic="tool_call.started", aggregate_id="call-1"))
+    taken = await store.write(lambda uow: uow.outbox.claim(
+        RELAY, now, now + timedelta(minutes=1), 10, leave={"tool_call.approved"}))
+    # m3 waits behind m1, its aggregate's earlier row
+    assert [m.message_id for m in taken] == ["m2"]
+    everything = await store.write(lambda uow: uow.outbox.claim(
+        "other", now, now + timedelta(minutes=1), 10))
+    assert [m.message_id for m in everything] == ["m1", "m3"]
