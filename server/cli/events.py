@@ -1,8 +1,10 @@
-"""`signoff events list`, `signoff audit verify`, `signoff projections rebuild`."""
+"""`signoff events list`, `signoff audit verify|anchor`, `signoff projections rebuild`."""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -10,11 +12,27 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from signoff.server.cli.common import DbOption, JsonOption, fail, json_lines, open_app, out
-from signoff.server.ops import ChainReport, verify_chain
+from signoff.server.cli.common import (
+    DbOption,
+    JsonOption,
+    escape,
+    fail,
+    json_lines,
+    open_app,
+    out,
+)
+from signoff.server.errors import InvalidInput
+from signoff.server.ops.audit import (
+    Anchor,
+    ChainReport,
+    anchor_line,
+    read_anchors,
+    verify_chain,
+)
 from signoff.server.state.projector import ProjectionGap
 from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.errors import GenerationSuperseded
+from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope
 
 events_app = typer.Typer(help="Committed events.", no_args_is_help=True)
@@ -57,25 +75,77 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+AnchorFile = Annotated[Path | None, typer.Option(
+    "--anchor", help="Also check the anchors `audit anchor --out` appended to this file.",
+    dir_okay=False)]
+
+
 @audit_app.command("verify")
-def verify(db: DbOption, as_json: JsonOption = False) -> None:
-    """Check the hash chain of the event log; exit 1 at the first break."""
+def verify(db: DbOption, anchor: AnchorFile = None, as_json: JsonOption = False) -> None:
+    """Check the hash chain, what refers to events, and the anchors; exit 1 at the first break."""
+    anchors: list[Anchor] = []
+    if anchor is not None:
+        try:
+            anchors = read_anchors(anchor)
+        except InvalidInput as exc:
+            fail(exc.message, code=2)
 
     async def run() -> ChainReport:
         async with open_app(db) as app:
-            return await app.store.read(verify_chain)
+            return await app.store.read(lambda uow: verify_chain(uow, anchors))
 
     report = anyio.run(run)
     if as_json:
         json_lines([{"ok": report.ok, "checked": report.checked, "head": report.head,
+                     "head_hash": report.head_hash, "anchors_checked": report.anchors,
                      "broken_at": report.broken_at, "problem": report.problem}])
     elif report.ok:
-        out.print(f"ok: {report.checked} event(s), chain intact up to position {report.head}")
+        held = f"; {report.anchors} anchor(s) hold" if anchor is not None else ""
+        out.print(f"ok: {report.checked} event(s), chain intact up to position {report.head}"
+                  f"{held}")
     else:
-        out.print(f"[red]BROKEN[/red] at position {report.broken_at}: {report.problem} "
+        out.print(f"[red]BROKEN[/red] at position {report.broken_at}: {escape(report.problem)} "
                   f"({report.checked} event(s) verified before it)")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def anchor_head(
+    db: DbOption,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Append the anchor to this file, one JSON line each time.",
+        dir_okay=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the head's position and hash: keep them where the database's owner
+    cannot rewrite them, and `verify --anchor` detects truncation past them."""
+
+    async def run() -> tuple[Anchor | None, str]:
+        async with open_app(db) as app:
+            def head(uow: UnitOfWork) -> Anchor | None:
+                position = uow.events.head()
+                found = uow.events.hashes_at([position]).get(position)
+                return Anchor(position, found) if found is not None else None
+
+            return await app.store.read(head), app.clock().isoformat()
+
+    taken, at = anyio.run(run)
+    if taken is None:
+        fail("the event log is empty: there is nothing to anchor yet", code=1)
+        return
+    line = anchor_line(taken, at)
+    if out_file is not None:
+        try:
+            with out_file.open("a", encoding="utf-8") as sink:
+                sink.write(line + "\n")
+        except OSError as exc:
+            fail(f"cannot append to {out_file}: {exc.strerror or exc}", code=2)
+    if as_json:
+        sys.stdout.write(line + "\n")
+    else:
+        where = f" (appended to {escape(str(out_file))})" if out_file is not None else ""
+        out.print(f"head at position {taken.position}, hash {taken.hash}{where}")
 
 
 @projections_app.command("rebuild")

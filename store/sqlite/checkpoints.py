@@ -22,3 +22,7 @@ class SqliteCheckpoints:
             "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
             (name, position),
         )
+
+    def all(self) -> dict[str, int]:
+        rows = self._db.all("SELECT name, position FROM checkpoints ORDER BY name")
+        return {str(name): int(position) for name, position in rows}

@@ -43,3 +43,13 @@ class SqliteCommands:
             "SELECT doc FROM command_results WHERE proposal_id = ? ORDER BY seq", (proposal_id,)
         )
         return [CommandResult.model_validate_json(r[0]) for r in rows]
+
+    def unlogged_events(self, limit: int = 10) -> list[tuple[str, str]]:
+        rows = self._db.all(
+            "SELECT r.proposal_id, ref.value FROM command_results AS r, "
+            "json_each(r.doc, '$.event_ids') AS ref "
+            "WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = ref.value) "
+            "ORDER BY r.seq LIMIT ?",
+            (limit,),
+        )
+        return [(str(proposal_id), str(event_id)) for proposal_id, event_id in rows]

@@ -119,3 +119,12 @@ class SqliteEventLog:
             tuple(event_ids),
         )
         return [row_to_event(r) for r in rows]
+
+    def hashes_at(self, positions: Sequence[int]) -> dict[int, str]:
+        if not positions:
+            return {}
+        rows = self._db.all(
+            f"SELECT position, hash FROM events WHERE position IN ({marks(positions)})",  # noqa: S608
+            tuple(positions),
+        )
+        return {int(position): str(hash_) for position, hash_ in rows}

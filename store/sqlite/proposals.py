@@ -91,6 +91,18 @@ class SqliteProposals:
         )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
+    def unlogged_events(self, limit: int = 10) -> list[tuple[str, str]]:
+        # Every proposal, whatever its status says: a tamperer may change that
+        # too. Each name is one lookup in the events' event_id index.
+        rows = self._db.all(
+            "SELECT p.proposal_id, ref.value FROM proposals AS p, "
+            "json_each(p.doc, '$.event_ids') AS ref "
+            "WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = ref.value) "
+            "ORDER BY p.rowid LIMIT ?",
+            (limit,),
+        )
+        return [(str(proposal_id), str(event_id)) for proposal_id, event_id in rows]
+
     # -- history: append-only ------------------------------------------------
 
     def add_event(self, event: ProposalEvent) -> ProposalEvent:
