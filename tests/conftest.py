@@ -24,7 +24,7 @@ LAYERS = ("unit", "contract", "integration", "e2e")
 FOLDER_LAYER = {
     "policies": "unit", "casework": "unit", "store": "contract", "core": "integration",
     "delivery": "integration", "review": "integration", "console": "e2e", "mcp": "e2e",
-    "e2e": "e2e",
+    "e2e": "e2e", "gateway": "integration",
 }
 FILE_LAYER = {
     "test_layout.py": "unit",
@@ -34,6 +34,8 @@ FILE_LAYER = {
     "delivery/test_nats.py": "e2e",
     "console/test_http.py": "integration",
     "mcp/test_schemas.py": "unit",
+    "gateway/test_config.py": "unit",
+    "gateway/test_catalogue.py": "unit",
 }
 TESTS = Path(__file__).resolve().parent
 
