@@ -3,6 +3,10 @@
 Pure like the rest of the package: it parses a file; the transport decides who
 is calling. Tokens are stored only as sha256 digests, so the file can be read
 without revealing a credential, and lookups compare digests in constant time.
+
+A top-level `cli_votes` says who a `signoff review approve/reject` vote is:
+"operator" (the default: direct database access is operator access, `--as`
+is trusted) or "token" (the reviewer's own token is required).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from signoff.policies.clauses import KINDS
 from signoff.policies.errors import NotAMemberError, PrincipalsLoadError, Problem
@@ -26,6 +30,12 @@ log = logging.getLogger("signoff.principals")
 
 PRINCIPAL_KEYS = ("id", "kind", "tenants", "roles", "token_sha256", "display_name")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CliVotes = Literal["operator", "token"]
+CLI_VOTES: tuple[CliVotes, ...] = ("operator", "token")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +53,32 @@ class PrincipalRecord:
             raise NotAMemberError(f"principal {self.id!r} is not a member of tenant {tenant!r}")
         return PrincipalFacts(id=self.id, kind=self.kind, tenant=tenant, roles=self.roles)
 
+    def has_token(self, token: str) -> bool:
+        """Whether `token` is this principal's (constant time in the digest)."""
+        return self.token_sha256 is not None and hmac.compare_digest(
+            self.token_sha256, token_digest(token))
+
 
 class Principals:
     """The loaded principals, by id and by token digest."""
 
-    def __init__(self, records: tuple[PrincipalRecord, ...], source: str = "<string>") -> None:
+    def __init__(self, records: tuple[PrincipalRecord, ...], source: str = "<string>",
+                 *, cli_votes: CliVotes = "operator") -> None:
         self.source = source
+        self._cli_votes = cli_votes
         self._by_id = {r.id: r for r in records}
         self._tokens = tuple((r.token_sha256, r) for r in records if r.token_sha256)
+
+    @property
+    def cli_votes(self) -> CliVotes:
+        return self._cli_votes
 
     def get(self, principal_id: str) -> PrincipalRecord | None:
         return self._by_id.get(principal_id)
 
     def by_token(self, token: str) -> PrincipalRecord | None:
         """The principal whose token digest matches `token`, if any."""
-        digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        digest = token_digest(token)
         found = None
         for stored, record in self._tokens:  # no early exit: constant time in the match
             if hmac.compare_digest(stored, digest):
@@ -87,7 +108,8 @@ def load_principals(path: Path) -> Principals:
 def parse_principals(text: str, source: str = "<string>") -> Principals:
     data = read_toml(text, source, PrincipalsLoadError)
     report = Reporter(source, text, entry_kind="principal")
-    report.keys(data, ("principal",), (), None)
+    report.keys(data, ("principal", "cli_votes"), (), None)
+    cli_votes = _cli_votes(data.get("cli_votes", "operator"), report)
     raw = data.get("principal", [])
     records: list[PrincipalRecord] = []
     if not isinstance(raw, list):
@@ -111,7 +133,15 @@ def parse_principals(text: str, source: str = "<string>") -> Principals:
             seen_tokens.add(record.token_sha256)
         records.append(record)
     report.raise_if_any(PrincipalsLoadError)
-    return Principals(tuple(records), source)
+    return Principals(tuple(records), source, cli_votes=cli_votes)
+
+
+def _cli_votes(value: object, report: Reporter) -> CliVotes:
+    for known in CLI_VOTES:
+        if value == known:
+            return known
+    report.add(("cli_votes",), None, "cli_votes", 'one of "operator", "token"', describe(value))
+    return "operator"
 
 
 def _record(table: Any, path: tuple[str, ...], fallback: str,
@@ -189,6 +219,10 @@ class PrincipalsFile(Principals):
                 except (PrincipalsLoadError, OSError) as exc:
                     log.warning("keeping the principals loaded before: %s", exc)
         return self._loaded
+
+    @property
+    def cli_votes(self) -> CliVotes:
+        return self.current().cli_votes
 
     def get(self, principal_id: str) -> PrincipalRecord | None:
         return self.current().get(principal_id)

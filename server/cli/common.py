@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape as escape_markup
 
+from signoff.policies import LoadError
 from signoff.server.app import App, Settings, build_app, default_db
+from signoff.server.errors import ConfigError
 
 DbOption = Annotated[
     Path,
@@ -53,7 +55,11 @@ err = _console(stderr=True)
 async def open_app(db: Path, *, must_exist: bool = True, **settings: Any) -> AsyncIterator[App]:
     if must_exist and not await anyio.Path(db).exists():
         fail(f"no database at {db} (run `signoff demo` or `signoff serve --demo` first)", code=2)
-    app = await build_app(Settings(db=db, **settings))
+    try:
+        app = await build_app(Settings(db=db, **settings))
+    except (LoadError, ConfigError) as exc:  # a policy, principals or domain that won't load
+        fail(str(exc), code=2)
+        raise
     try:
         yield app
     finally:

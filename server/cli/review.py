@@ -1,11 +1,13 @@
 """`signoff review list|show|approve|reject`.
 
-The CLI is an operator's tool on the database file: `--as` names the reviewer,
-who must be a member of the proposal's tenant (otherwise the proposal is "not
-found", exactly as for another tenant's id); every other rule — no agents, not
-the proposer, a required role, one vote each, pending and unexpired, the
-digest shown — is the approval service's, so CLI and console cannot disagree.
-Votes cast here record `channel="cli"`.
+The CLI is an operator's tool on the database file: `--as` names the reviewer
+(trusted as given unless the principals file asks for the reviewer's token:
+see `reviewer`), who must be a member of the proposal's tenant (otherwise the
+proposal is "not found", exactly as for another tenant's id); every other
+rule — no agents, not the proposer, a required role, one vote each, pending
+and unexpired, the digest shown — is the approval service's, so CLI and
+console cannot disagree. Votes cast here record `channel="cli"`, or "api"
+when the reviewer's token authenticated them.
 
 Policy and principals must be the ones the server runs with (an approval
 executes here, and the executor re-judges under the policy it has), hence
@@ -34,17 +36,19 @@ from signoff.server.cli.common import (
     out,
 )
 from signoff.server.cli.review_print import dumps, print_queue, print_view
+from signoff.server.cli.reviewer import TRUST, AsOption, TokenOption, reviewer
 from signoff.server.errors import NotFound, SignoffError
 from signoff.server.services.approvals import VoteResult
 from signoff.server.services.receipts import EventView
 from signoff.server.services.review_views import STATUSES
+from signoff.store.records import VoteChannel
 
 T = TypeVar("T")
 # Where an approval can leave a proposal when the executor does not commit it.
 NOT_EXECUTED = frozenset({"conflict", "failed", "rejected"})
 
-review_app = typer.Typer(help="The approval queue: list, show, approve, reject.",
-                         no_args_is_help=True)
+review_app = typer.Typer(
+    help=f"The approval queue: list, show, approve, reject.\n\n{TRUST}", no_args_is_help=True)
 
 PolicyOption = Annotated[Path | None, typer.Option(
     "--policy", envvar="SIGNOFF_POLICY", exists=True, dir_okay=False, resolve_path=True,
@@ -54,8 +58,6 @@ PrincipalsOption = Annotated[Path | None, typer.Option(
     resolve_path=True, help="Principals file the server runs with (default: the example's).")]
 DomainOption = Annotated[str, typer.Option(
     "--domain", envvar="SIGNOFF_DOMAIN", help="casework, or package.module:factory.")]
-AsOption = Annotated[str, typer.Option(
-    "--as", help="The reviewer's principal id, e.g. user:alice.")]
 DigestOption = Annotated[str | None, typer.Option(
     "--digest",
     help="The payload digest you reviewed (from `review show`); refused if it changed.")]
@@ -121,18 +123,6 @@ def show(
     print_view(view)
 
 
-async def _reviewer(app: App, proposal_id: str, who: str) -> PrincipalFacts:
-    """`--as` acting in the proposal's tenant; not a member = not found."""
-    record = app.principals.get(who)
-    if record is None:
-        raise typer.BadParameter(f"no principal {who!r} in {app.principals.source}",
-                                 param_hint="--as")
-    proposal = await app.store.read(lambda uow: uow.proposals.get(proposal_id, None))
-    if proposal is None or proposal.tenant_id not in record.tenants:
-        raise NotFound(f"proposal {proposal_id} not found")
-    return record.facts(proposal.tenant_id)
-
-
 def _report(result: VoteResult, as_json: bool) -> None:
     """The vote and where it left the proposal; exit 1 when an approval
     did not execute (the vote stands, the change was not made)."""
@@ -164,15 +154,19 @@ def _report(result: VoteResult, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
+Cast = Callable[[App, PrincipalFacts, VoteChannel], Awaitable[VoteResult]]
+
+
 def _vote(
-    db: DbOption, options: dict[str, Any], proposal_id: str, who: str, as_json: bool,
-    cast: Callable[[App, PrincipalFacts], Awaitable[VoteResult]],
+    db: DbOption, options: dict[str, Any], proposal_id: str, who: str, token: str | None,
+    as_json: bool, cast: Cast,
 ) -> None:
     async def job(app: App) -> VoteResult:
+        voter, channel = await reviewer(app, proposal_id, who, token)
         # The CLI is the operator's tool: it sweeps overdue proposals first,
         # as serve and the console do on a timer.
         await app.approvals.expire_due()
-        return await cast(app, await _reviewer(app, proposal_id, who))
+        return await cast(app, voter, channel)
 
     try:
         result = run_on_app(db, options, job)
@@ -181,29 +175,29 @@ def _vote(
     _report(result, as_json)
 
 
-@review_app.command("approve")
+@review_app.command("approve", help=f"""Vote to approve; the proposal executes when the
+quorum is reached (exit 1 if it then ends in conflict, rejected or failed).\n\n{TRUST}""")
 def approve(
     proposal_id: IdArgument, db: DbOption, who: AsOption,
     comment: Annotated[str, typer.Option(help="A note kept with the vote.")] = "",
-    digest: DigestOption = None, policy: PolicyOption = None,
+    digest: DigestOption = None, token: TokenOption = None, policy: PolicyOption = None,
     principals: PrincipalsOption = None, domain: DomainOption = "casework",
     as_json: JsonOption = False,
 ) -> None:
-    """Vote to approve; the proposal executes when the quorum is reached."""
     _vote(db, {"policy": policy, "principals": principals, "domain": domain}, proposal_id, who,
-          as_json, lambda app, voter: app.approvals.approve(
-              voter, proposal_id, digest=digest, channel="cli", comment=comment))
+          token, as_json, lambda app, voter, channel: app.approvals.approve(
+              voter, proposal_id, digest=digest, channel=channel, comment=comment))
 
 
-@review_app.command("reject")
+@review_app.command("reject", help=f"""Reject the proposal (a reason is required);
+nothing is executed.\n\n{TRUST}""")
 def reject(
     proposal_id: IdArgument, db: DbOption, who: AsOption,
     reason: Annotated[str, typer.Option(help="Why (required; the proposer reads it).")],
-    digest: DigestOption = None, policy: PolicyOption = None,
+    digest: DigestOption = None, token: TokenOption = None, policy: PolicyOption = None,
     principals: PrincipalsOption = None, domain: DomainOption = "casework",
     as_json: JsonOption = False,
 ) -> None:
-    """Reject the proposal (a reason is required); nothing is executed."""
     _vote(db, {"policy": policy, "principals": principals, "domain": domain}, proposal_id, who,
-          as_json, lambda app, voter: app.approvals.reject(
-              voter, proposal_id, reason=reason, digest=digest, channel="cli"))
+          token, as_json, lambda app, voter, channel: app.approvals.reject(
+              voter, proposal_id, reason=reason, digest=digest, channel=channel))
