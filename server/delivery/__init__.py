@@ -5,10 +5,12 @@ from signoff.server.delivery.batch import PassResult
 from signoff.server.delivery.config import SINKS_ENV, default_sinks_path, load_delivery_config
 from signoff.server.delivery.consumers import delivery_key
 from signoff.server.delivery.relay import projector_for, relay_for, relay_worker
+from signoff.server.delivery.sinks import SinkError
 
 __all__ = [
     "SINKS_ENV",
     "PassResult",
+    "SinkError",
     "default_sinks_path",
     "delivery_key",
     "load_delivery_config",

@@ -71,8 +71,11 @@ class Relay:
         self, store: Store, sinks: Sequence[Sink], clock: Clock,
         options: RelayOptions | None = None, *, owner: str | None = None,
         rng: random.Random | None = None, sensitive: frozenset[str] = frozenset(),
+        leave: frozenset[str] = frozenset(),
     ) -> None:
         self._store = store
+        # Topics another relay's consumer owns (a gateway's calls): never claimed.
+        self.leave = leave
         self.sinks = list(sinks)
         self._clock = clock
         self.options = options or RelayOptions()
@@ -103,7 +106,8 @@ class Relay:
         now = self._clock()
         until = now + timedelta(seconds=self.options.lease)
         claimed = await self._store.write(
-            lambda uow: uow.outbox.claim(self.owner, now, until, self.options.batch))
+            lambda uow: uow.outbox.claim(self.owner, now, until, self.options.batch,
+                                         leave=self.leave))
         if not claimed:
             return PassResult()
         try:
@@ -128,9 +132,7 @@ class Relay:
         batch = Batch(deadline=until - self.margin)
         groups: dict[tuple[str, str] | str, list[OutboxMessage]] = defaultdict(list)
         for message in claimed:
-            key = (message.tenant_id, message.aggregate_id) if message.aggregate_id \
-                else message.message_id
-            groups[key].append(message)
+            groups[ordering_key(message)].append(message)
         # A few workers take aggregates off one queue: aggregates go out side
         # by side (a slow webhook does not hold up the batch), each in order.
         queue = list(groups.values())
@@ -252,9 +254,23 @@ class Relay:
                 log.exception("closing sink %s failed", sink.name)
 
 
+def ordering_key(message: OutboxMessage) -> tuple[str, str] | str:
+    """Messages of one key go out one after another, in position order: an
+    aggregate's, and all calls to one upstream (in one tenant), so upstream
+    calls are made in the order they were approved."""
+    event = message.payload.get("payload")
+    upstream = event.get("upstream") if isinstance(event, dict) else None
+    if message.topic.startswith("tool_call.") and isinstance(upstream, str):
+        return (message.tenant_id, f"upstream:{upstream}")
+    if message.aggregate_id:
+        return (message.tenant_id, message.aggregate_id)
+    return message.message_id
+
+
 def relay_for(app: App, config: DeliveryConfig, *, owner: str | None = None) -> Relay:
     sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
     return Relay(app.store, sinks, app.clock, config.relay, owner=owner,
+                 leave=app.consumers.left_alone(),
                  sensitive=domain_sensitive_fields(app.domain))
 
 

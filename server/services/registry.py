@@ -99,11 +99,23 @@ class ConsumerRegistry:
 
     def __init__(self) -> None:
         self._factories: dict[str, ConsumerFactory] = {}
+        self._reserved: dict[str, frozenset[str]] = {}
 
     def add(self, name: str, factory: ConsumerFactory) -> None:
         if name in self._factories:
             raise DomainError(f"consumer {name!r} is already registered")
         self._factories[name] = factory
+
+    def reserve(self, name: str, topics: Iterable[str]) -> None:
+        """Messages of `topics` are for the consumer `name` only: a relay that
+        does not run it must leave them (to the relay that does) rather than
+        publish them elsewhere and mark them done."""
+        self._reserved[name] = frozenset(topics)
+
+    def left_alone(self) -> frozenset[str]:
+        """The reserved topics whose consumer is not registered here."""
+        return frozenset().union(*(topics for name, topics in self._reserved.items()
+                                   if name not in self._factories))
 
     def names(self) -> list[str]:
         return list(self._factories)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,8 +26,11 @@ class UnknownEventVersion(SignoffError):
 
 
 class Upcaster:
-    def __init__(self, domain: Domain) -> None:
-        self._current = dict(domain.event_versions)
+    """`extra` names event types signoff itself records beside the domain's
+    (an upstream call's), at their current versions."""
+
+    def __init__(self, domain: Domain, extra: Mapping[str, int] | None = None) -> None:
+        self._current = {**(extra or {}), **domain.event_versions}
         self._steps = dict(domain.upcasters)
 
     def current_version(self, event_type: str) -> int | None:
