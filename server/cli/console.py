@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -17,8 +18,11 @@ def console(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8766,
     secret: Annotated[str | None, typer.Option(
         envvar="SIGNOFF_CONSOLE_SECRET", show_default=False,
-        help="Key that signs session cookies (default: random per process, so sessions "
-             "end when it restarts).")] = None,
+        help="Ignored: sessions live in the database, the cookie holds a random id "
+             "(accepted so older setups still start).")] = None,
+    idle_timeout: Annotated[int, typer.Option(
+        min=1, help="Minutes without a page view or a vote after which a console session "
+                    "ends (every session also ends 8 hours after sign-in).")] = 30,
     trust_proxy_header: Annotated[str | None, typer.Option(
         help="Take the reviewer's principal id from this header (e.g. X-Forwarded-User), "
              "set by a reverse proxy that authenticates users and strips it from clients. "
@@ -32,7 +36,8 @@ def console(
     from signoff.server.console import ConsoleSettings, serve_console
 
     settings = ConsoleSettings(secret=secret, proxy_header=trust_proxy_header,
-                               secure_cookie=secure_cookie)
+                               secure_cookie=secure_cookie,
+                               idle_timeout=timedelta(minutes=idle_timeout))
     options = {"policy": policy, "principals": principals, "domain": domain}
     check_port(host, port)
     out.print(f"signoff console on http://{host}:{port}/ (database {db})")

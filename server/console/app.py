@@ -4,18 +4,18 @@ Built on the same services as the CLI (`reviewing` for what is shown, the
 approval service for votes), so the console can show nothing the rules would
 hide and do nothing the rules would refuse. Every page is scoped to the
 signed-in reviewer's tenant; votes are POSTs behind a per-session CSRF token;
-a GET never changes anything. The only thing it writes on its own is the
-expiry sweep, so overdue proposals leave the queue even if nobody votes.
+a GET never changes a proposal (it may note session activity). What it
+writes on its own is the expiry sweep, so overdue proposals leave the queue
+even if nobody votes, and the pruning of sessions too old to be valid.
 
-Routes live in `console_pages` (queue, proposal, trace, votes), sign-in and
-sessions in `console_auth`, the live queue (server-sent events) in
-`console_events`.
+Routes live in `console_pages` (queue, proposal, trace, votes), sign-in in
+`console_auth`, sessions (in the database) in `sessions`, the live queue
+(server-sent events) in `console_events`.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +26,6 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
@@ -38,16 +37,13 @@ from signoff.server.console import auth as console_auth
 from signoff.server.console import events as console_events
 from signoff.server.console import pages as console_pages
 from signoff.server.console.context import HERE, Console, ConsoleSettings, render, templates
+from signoff.server.console.cookies import Cookies
+from signoff.server.console.sessions import SessionRules, Sessions
 from signoff.server.ops import Trace, trace_of
 
 __all__ = ["ConsoleServer", "ConsoleSettings", "build_console", "serve_console"]
 
 log = logging.getLogger("signoff.console")
-SESSION_COOKIE = "signoff_session"
-SESSION_MAX_AGE = 8 * 3600  # a working day; then sign in again
-# Lax, not Strict: a link to a proposal (in a chat, a notification) opens it
-# signed in. Cross-site POSTs still carry no cookie, and every POST needs the
-# session's CSRF token anyway.
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
@@ -96,8 +92,11 @@ async def _error(request: Request, exc: Exception) -> Response:
 
 def build_console(app: App, settings: ConsoleSettings | None = None) -> Starlette:
     settings = settings or ConsoleSettings()
+    sessions = Sessions(app.store, app.clock, SessionRules(
+        idle=settings.idle_timeout, lifetime=settings.session_lifetime))
     console = Console(
         reviews=app.reviews, approvals=app.approvals, principals=app.principals,
+        sessions=sessions,
         trace=lambda proposal_id, tenant: _proposal_trace(app, proposal_id, tenant),
         settings=settings, templates=templates(), stopping=anyio.Event())
 
@@ -105,7 +104,7 @@ def build_console(app: App, settings: ConsoleSettings | None = None) -> Starlett
     async def lifespan(_web: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             if settings.expiry_sweep_seconds > 0:
-                tg.start_soon(_sweep_expired, app, settings.expiry_sweep_seconds)
+                tg.start_soon(_sweep_expired, app, sessions, settings.expiry_sweep_seconds)
             yield
             console.stopping.set()
             tg.cancel_scope.cancel()
@@ -119,9 +118,8 @@ def build_console(app: App, settings: ConsoleSettings | None = None) -> Starlett
         exception_handlers={404: _error, 403: _error, 400: _error, 405: _error, 500: _error},
         middleware=[
             Middleware(SecurityHeaders),
-            Middleware(SessionMiddleware, secret_key=settings.secret or secrets.token_urlsafe(32),
-                       session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",
-                       https_only=settings.secure_cookie),
+            Middleware(Cookies, secure=settings.secure_cookie,
+                       session_max_age=int(settings.session_lifetime.total_seconds())),
         ],
     )
     web.state.console = console
@@ -134,13 +132,18 @@ async def _proposal_trace(app: App, proposal_id: str, tenant: str) -> Trace | No
     return await trace_of(app, proposal_id, tenant) if found is not None else None
 
 
-async def _sweep_expired(app: App, every: float) -> None:
-    """Move overdue proposals to expired, as the approval service would on a vote."""
+async def _sweep_expired(app: App, sessions: Sessions, every: float) -> None:
+    """Move overdue proposals to expired, as the approval service would on a
+    vote, and forget sessions too old to be valid."""
     while True:
         try:
             await app.approvals.expire_due()
         except Exception:  # keep sweeping; the next vote expires them anyway
             log.exception("expiry sweep failed")
+        try:
+            await sessions.prune()
+        except Exception:  # an old session is refused whether pruned or not
+            log.exception("session pruning failed")
         await anyio.sleep(every)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from signoff.policies.principals import Principals
+from signoff.server.console.sessions import Sessions
 from signoff.server.ops import Trace
 from signoff.server.services.approvals import ApprovalService
 from signoff.server.services.review_views import span
@@ -27,13 +28,18 @@ HERE = Path(__file__).parent
 
 @dataclass(frozen=True)
 class ConsoleSettings:
-    # Signs the session cookie; random per process when not given.
+    # Unused since sessions live in the database (the cookie holds a random
+    # id, nothing signed); kept so `--secret` from older setups still starts.
     secret: str | None = None
     # Header a trusted reverse proxy sets to the principal id (off when None).
     proxy_header: str | None = None
     secure_cookie: bool = False
     poll_seconds: float = 1.0
     expiry_sweep_seconds: float = 30.0
+    # A session ends after this long without a page view or a vote...
+    idle_timeout: timedelta = timedelta(minutes=30)
+    # ...and this long after sign-in, however active.
+    session_lifetime: timedelta = timedelta(hours=8)
 
 
 @dataclass
@@ -43,6 +49,7 @@ class Console:
     reviews: ReviewService
     approvals: ApprovalService
     principals: Principals
+    sessions: Sessions
     # The causal trace of a proposal within a tenant (None: not there).
     trace: Callable[[str, str], Awaitable[Trace | None]]
     settings: ConsoleSettings

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from signoff.server.console.auth import Reviewer, reviewer
+from signoff.server.console.auth import Reviewer, reviewer, still_valid, visit
 from signoff.server.console.context import console_of
 from signoff.server.services.review_views import STATUSES
 from signoff.server.services.reviewing import QUEUE_LIMIT, ReviewService
@@ -49,7 +49,7 @@ async def queue_fingerprint(reviews: ReviewService, chosen: QueueFilter) -> str:
 
 
 async def queue_events(request: Request) -> Response:
-    who = reviewer(request, fragment=True)
+    who = await reviewer(request, fragment=True)
     if not isinstance(who, Reviewer):
         return who
     console = console_of(request)
@@ -59,12 +59,17 @@ async def queue_events(request: Request) -> Response:
         tenant=who.tenant, status=status if status in STATUSES else "pending_approval",
         command=command if command in console.reviews.command_types else None)
 
+    session_id = (await visit(request)).session_id or ""
+
     async def changes() -> AsyncIterator[dict[str, str]]:
         last = None
         while not console.stopping.is_set():
-            record = console.principals.get(who.record.id)
+            # The stream ends with access: signed out (in any console
+            # process), idle too long, removed from the principals file.
+            session = await console.sessions.find(session_id)
+            record = await still_valid(console, session) if session else None
             if record is None or who.tenant not in record.tenants:
-                return  # removed from the principals file: the stream ends with access
+                return
             current = await queue_fingerprint(console.reviews, chosen)
             if current != last:
                 yield {"event": "queue", "data": current}

@@ -42,14 +42,14 @@ async def home(request: Request) -> Response:
 
 
 async def queue(request: Request) -> Response:
-    who = reviewer(request)
+    who = await reviewer(request)
     if not isinstance(who, Reviewer):
         return who
     reviews = console_of(request).reviews
     chosen = _filter(request, who)
     items = await reviews.queue(tenant=who.tenant, status=chosen.store_status,
                           command_type=chosen.command)
-    return page(request, "queue.html", {
+    return await page(request, "queue.html", {
         "reviewer": who, "items": items, "filter": chosen, "statuses": STATUSES,
         "commands": reviews.command_types,
         "fingerprint": await queue_fingerprint(reviews, chosen), "query": chosen.query,
@@ -58,7 +58,7 @@ async def queue(request: Request) -> Response:
 
 async def queue_rows(request: Request) -> Response:
     """The table body alone, for the live refresh."""
-    who = reviewer(request, fragment=True)
+    who = await reviewer(request, fragment=True)
     if not isinstance(who, Reviewer):
         return who
     reviews = console_of(request).reviews
@@ -69,24 +69,24 @@ async def queue_rows(request: Request) -> Response:
 
 
 async def proposal(request: Request) -> Response:
-    who = reviewer(request)
+    who = await reviewer(request)
     if not isinstance(who, Reviewer):
         return who
     view = await console_of(request).reviews.view(request.path_params["id"], who.tenant)
     if view is None:
         raise HTTPException(404, "no such proposal")
-    return page(request, "proposal.html", {"reviewer": who, "p": view})
+    return await page(request, "proposal.html", {"reviewer": who, "p": view})
 
 
 async def trace(request: Request) -> Response:
-    who = reviewer(request)
+    who = await reviewer(request)
     if not isinstance(who, Reviewer):
         return who
     proposal_id = request.path_params["id"]
     found = await console_of(request).trace(proposal_id, who.tenant)
     if found is None:
         raise HTTPException(404, "no such proposal")
-    return page(request, "trace.html", {"reviewer": who, "proposal_id": proposal_id,
+    return await page(request, "trace.html", {"reviewer": who, "proposal_id": proposal_id,
                                         "entries": found.steps})
 
 
@@ -101,8 +101,8 @@ async def _vote(request: Request, verdict: str) -> Response:
     # The CSRF check comes first: a forged POST is refused (403) whether or
     # not the browser sent the session cookie along.
     form = await request.form(max_files=0, max_fields=8)
-    check_csrf(request, form)
-    who = reviewer(request)
+    await check_csrf(request, form)
+    who = await reviewer(request)
     if not isinstance(who, Reviewer):
         return who
     proposal_id = request.path_params["id"]
@@ -121,11 +121,11 @@ async def _vote(request: Request, verdict: str) -> Response:
     except NotFound as exc:
         raise HTTPException(404, "no such proposal") from exc
     except SignoffError as exc:
-        flash(request, "error", f"Refused: {exc.message}")
+        await flash(request, "error", f"Refused: {exc.message}")
     else:
         status = result.proposal.status
         note = f"; still needed: {result.still_needed}" if status == "pending_approval" else ""
-        flash(request, "ok", f"Your {verdict} was recorded. The proposal is {status}{note}.")
+        await flash(request, "ok", f"Your {verdict} was recorded. The proposal is {status}{note}.")
     return RedirectResponse(f"/proposals/{quote(proposal_id, safe='')}", status_code=303)
 
 

@@ -221,7 +221,57 @@ V3 = "".join(
     _refuse_taken_key(table, key) for table, keys in UNIQUE_KEYS.items() for key in keys
 )
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# V4: the web console's sessions, server-side so that signing out, removing
+# a principal or rotating its token ends them in every console process. The
+# browser's cookie holds a random id; the table only its sha256. Mutable on
+# purpose (touched on activity, revoked once), so not append-only.
+V4 = """
+CREATE TABLE console_sessions (
+    session_hash TEXT PRIMARY KEY,
+    principal_id TEXT NOT NULL,
+    credential TEXT,
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_reason TEXT,
+    state TEXT NOT NULL
+);
+CREATE INDEX console_sessions_live ON console_sessions (principal_id) WHERE revoked_at IS NULL;
+CREATE INDEX console_sessions_by_last_seen ON console_sessions (last_seen_at);
+"""
+
+# V5: the rate limits' counters, kept rather than counted (a COUNT over the
+# proposals of the last hour ran inside the writer on every command). Per
+# principal across all tenants: proposals per run id ('' for none), and per
+# minute since the epoch, the last hour being the newest 61 minutes (see
+# rate_counters.py). Backfilled from the proposals already there; minutes only
+# for the hour before the newest one, as older ones are never read.
+V5 = """
+CREATE TABLE proposal_counts_by_run (
+    principal_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    proposals INTEGER NOT NULL,
+    PRIMARY KEY (principal_id, run_id)
+) WITHOUT ROWID;
+CREATE TABLE proposal_counts_by_minute (
+    principal_id TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    proposals INTEGER NOT NULL,
+    PRIMARY KEY (principal_id, minute)
+) WITHOUT ROWID;
+INSERT INTO proposal_counts_by_run (principal_id, run_id, proposals)
+SELECT actor_id, COALESCE(run_id, ''), COUNT(*) FROM proposals GROUP BY 1, 2;
+INSERT INTO proposal_counts_by_minute (principal_id, minute, proposals)
+SELECT actor_id, minute, COUNT(*) FROM (
+    SELECT actor_id, CAST(strftime('%s', substr(created_at, 1, 16)) AS INTEGER) / 60 AS minute
+    FROM proposals
+) WHERE minute >= (
+    SELECT CAST(strftime('%s', substr(MAX(created_at), 1, 16)) AS INTEGER) / 60 - 60
+    FROM proposals
+) GROUP BY 1, 2;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

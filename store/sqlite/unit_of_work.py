@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from signoff.store.sqlite.checkpoints import SqliteCheckpoints
 from signoff.store.sqlite.commands import SqliteCommands
+from signoff.store.sqlite.console_sessions import SqliteConsoleSessions
 from signoff.store.sqlite.events import SqliteEventLog
 from signoff.store.sqlite.inbox import SqliteInbox
 from signoff.store.sqlite.outbox import SqliteOutbox
@@ -35,6 +36,7 @@ class SqliteUnitOfWork:
         self.checkpoints = SqliteCheckpoints(db)
         self.read_models = SqliteReadModels(db)
         self.runtime = SqliteRuntimeLog(db)
+        self.console_sessions = SqliteConsoleSessions(db)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:

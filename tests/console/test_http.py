@@ -53,8 +53,8 @@ async def test_sign_in_starts_a_fresh_session_and_sign_out_ends_it(app: App) -> 
         assert signed.status == 303
         assert signed.headers["location"] == "/queue"
         assert web.cookie != before
-        assert "samesite=lax" in signed.headers["set-cookie"].lower()
-        assert "httponly" in signed.headers["set-cookie"].lower()
+        assert "samesite=lax" in signed.cookie("signoff_session").lower()
+        assert "httponly" in signed.cookie("signoff_session").lower()
         queue = await web.get("/queue")
         assert queue.status == 200
         assert "Bob (legal)" in queue.body
@@ -236,12 +236,14 @@ async def test_sign_in_returns_to_the_page_asked_for_and_only_on_this_site(app: 
         web = Browserless(base)
         first = await web.get(f"/proposals/{proposal_id}")
         assert first.status == 303
-        assert first.headers["location"] == "/signin"
-        signed = await web.sign_in("demo-alice")
+        assert first.headers["location"] == f"/signin?next=%2Fproposals%2F{proposal_id}"
+        signed = await web.sign_in("demo-alice", at=first.headers["location"])
         assert signed.headers["location"] == f"/proposals/{proposal_id}"
         sneaky = Browserless(base)
         assert (await sneaky.get("//evil.example/x")).status == 404
         assert (await sneaky.sign_in("demo-alice")).headers["location"] == "/queue"
+        elsewhere = await Browserless(base).sign_in("demo-alice", at="/signin?next=//evil.example")
+        assert elsewhere.headers["location"] == "/queue"
 
 
 @pytest.mark.parametrize(("remembered", "target"), [
@@ -250,3 +252,25 @@ async def test_sign_in_returns_to_the_page_asked_for_and_only_on_this_site(app: 
 ])
 def test_after_sign_in_only_local_paths(remembered: object, target: str) -> None:
     assert local_target(remembered) == target
+
+
+async def test_a_cookie_captured_before_sign_out_is_dead_after_it(app: App, db: Path) -> None:
+    proposal_id = await escalation(app)
+    async with console_running(app) as base:
+        web = Browserless(base)
+        await web.sign_in("demo-alice")
+        page = await web.get(f"/proposals/{proposal_id}")
+        digest = page.body.split('name="digest" value="')[1].split('"')[0]
+        captured = Browserless(base, cookie=web.cookie)
+        assert (await captured.get("/queue")).status == 200
+        out = await web.post("/signout", {"csrf_token": page.csrf()})
+        assert out.status == 303
+        replayed = await captured.get("/queue")
+        assert replayed.status == 303
+        assert replayed.headers["location"].startswith("/signin")
+        before = snapshot(db)
+        vote = await captured.post(f"/proposals/{proposal_id}/approve",
+                                   {"csrf_token": page.csrf(), "digest": digest})
+        assert vote.status in (303, 403)
+        assert vote.headers.get("location", "/signin").startswith("/signin")
+        assert snapshot(db) == before
