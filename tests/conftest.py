@@ -36,6 +36,7 @@ FILE_LAYER = {
     "mcp/test_schemas.py": "unit",
     "gateway/test_config.py": "unit",
     "gateway/test_catalogue.py": "unit",
+    "gateway/test_bounds.py": "unit",
 }
 TESTS = Path(__file__).resolve().parent
 
