@@ -86,12 +86,14 @@ def test_redact_result_covers_text_structured_and_embedded_resources() -> None:
     dumped = redacted.model_dump_json()
     for leaked in ("s3cret-value", '"pw"', "abcdefghijkl", "MIIEowIBAAKCAQEAx9"):
         assert leaked not in dumped
-    assert json.loads(redacted.content[1].text) == {"password": "[redacted]", "note": "ok"}
+    keyed = redacted.content[1]
+    assert isinstance(keyed, TextContent)
+    assert json.loads(keyed.text) == {"password": "[redacted]", "note": "ok"}
     assert redacted.structured_content == {
         "api_key": "[redacted]", "nested": {"line": "Bearer [redacted]"},
         "list": ["[redacted]"]}
     # The input is untouched.
-    assert result.content[0].text == "token s3cret-value here"  # type: ignore[union-attr]
+    assert result.content[0] == TextContent(type="text", text="token s3cret-value here")
 
 
 def test_a_result_within_the_bound_is_returned_as_is() -> None:
@@ -104,11 +106,13 @@ def test_a_big_text_is_cut_and_says_so() -> None:
     bounded = bound_result(result, 10_000)
     assert size(bounded) <= 10_000 + 400
     note = bounded.content[-1]
-    assert isinstance(note, TextContent) and "5000000 bytes" in note.text
+    assert isinstance(note, TextContent)
+    assert "5000000 bytes" in note.text
     assert bounded.meta is not None
     assert bounded.meta[TRUNCATED_META] == {"bytes": 5_000_000, "max_bytes": 10_000}
     first = bounded.content[0]
-    assert isinstance(first, TextContent) and first.text.startswith("xxx")
+    assert isinstance(first, TextContent)
+    assert first.text.startswith("xxx")
 
 
 def test_text_and_its_structured_twin_share_the_bound() -> None:
@@ -116,7 +120,8 @@ def test_text_and_its_structured_twin_share_the_bound() -> None:
     bounded = bound_result(text_result(big, structured={"result": big}), 20_000)
     assert size(bounded) <= 20_000 + 600
     structured = bounded.structured_content
-    assert isinstance(structured, dict) and structured[TRUNCATED_META]["bytes"] > 1_000_000
+    assert isinstance(structured, dict)
+    assert structured[TRUNCATED_META]["bytes"] > 1_000_000
     assert structured[TRUNCATED_META]["preview"].startswith('{"result": "yyy')
 
 
@@ -128,7 +133,8 @@ def test_blocks_past_the_bound_are_dropped_and_counted() -> None:
     kinds = [b.type for b in bounded.content]
     assert kinds == ["text", "text"]
     note = bounded.content[-1]
-    assert isinstance(note, TextContent) and "2 content block(s)" in note.text
+    assert isinstance(note, TextContent)
+    assert "2 content block(s)" in note.text
 
 
 def test_cutting_never_splits_a_character() -> None:
