@@ -76,7 +76,13 @@ def _selects(rule: Rule, principal: PrincipalFacts) -> bool:
 
 
 def _limit_trace(policy: Policy, inp: PolicyInput) -> RuleTrace | None:
+    """The limits bound agents, per principal across all its tenants: the
+    hourly cap its proposals in the last hour, the per-run limit those of one
+    run (the caller counts run-less proposals as one run). People and
+    services (the delivery notifier) are not rate-limited."""
     limits, run = policy.limits, inp.run
+    if inp.principal.kind != "agent":
+        return None
     if limits.proposals_per_run is not None and run.proposals_so_far >= limits.proposals_per_run:
         return RuleTrace(
             rule_id="limits.proposals_per_run", effect="deny", matched=True,
@@ -84,9 +90,7 @@ def _limit_trace(policy: Policy, inp: PolicyInput) -> RuleTrace | None:
                  f"({run.proposals_so_far} already)",
         )
     cap = limits.per_agent_per_hour
-    # Per *agent*: people and services (the delivery notifier) are not rate-limited.
-    agent = inp.principal.kind == "agent"
-    if cap is not None and agent and run.principal_proposals_last_hour >= cap:
+    if cap is not None and run.principal_proposals_last_hour >= cap:
         return RuleTrace(
             rule_id="limits.per_agent_per_hour", effect="deny", matched=True,
             note=f"limit of {cap} proposals per hour reached "

@@ -106,10 +106,6 @@ class Proposals(Protocol):
 
     def due_for_expiry(self, now: datetime, limit: int = 500) -> list[ProposalRecord]: ...
 
-    def count_in_run(self, tenant_id: str, run_id: str) -> int: ...
-
-    def count_by_actor_since(self, tenant_id: str, actor_id: str, since: datetime) -> int: ...
-
     def add_event(self, event: ProposalEvent) -> ProposalEvent:
         """Append to the proposal's lifecycle stream; the store numbers it
         (`seq` as given is ignored) and returns it as stored."""
@@ -331,6 +327,28 @@ class ConsoleSessions(Protocol):
         ...
 
 
+class RateCounters(Protocol):
+    """How many proposals each principal has made, across all its tenants:
+    per run, and over the last hour. Kept, not counted: the service adds one
+    in the transaction that records each proposal, and a read costs the same
+    whatever the history."""
+
+    def add(self, principal_id: str, run_id: str | None, at: datetime) -> None:
+        """Count one proposal made at `at` (run_id None: without a run id)."""
+        ...
+
+    def in_run(self, principal_id: str, run_id: str | None) -> int:
+        """Proposals the principal made in this run; None reads those it made
+        without a run id, which count as one run."""
+        ...
+
+    def last_hour(self, principal_id: str, now: datetime) -> int:
+        """Proposals the principal made from the start of the minute one hour
+        before `now`'s minute on: each counts for at least an hour, and for
+        less than 61 minutes."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """Everything one transaction can touch. Obtained only inside
     `Store.write`/`Store.read`; it commits or rolls back as a whole, and
@@ -359,6 +377,9 @@ class UnitOfWork(Protocol):
 
     @property
     def runtime(self) -> RuntimeLog: ...
+
+    @property
+    def rates(self) -> RateCounters: ...
 
     @property
     def console_sessions(self) -> ConsoleSessions: ...

@@ -7,7 +7,7 @@ record they keep must be the same, so both live here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from signoff.policies import (
     AggregateFacts,
@@ -48,11 +48,14 @@ def policy_input(
     aggregate: AggregateFacts | None,
     run_id: str | None,
 ) -> PolicyInput:
-    """Everything a rule may read, counters for the limits included."""
-    in_run = uow.proposals.count_in_run(principal.tenant, run_id) if run_id else 0
-    last_hour = uow.proposals.count_by_actor_since(
-        principal.tenant, principal.id, clock() - timedelta(hours=1)
-    )
+    """Everything a rule may read, counters for the limits included.
+
+    The counters are the principal's across all its tenants (an agent in two
+    tenants has one hourly budget), and a proposal made without a run id
+    counts in the run of all the principal's run-less proposals: no run id
+    never means no limit."""
+    in_run = uow.rates.in_run(principal.id, run_id)
+    last_hour = uow.rates.last_hour(principal.id, clock())
     return PolicyInput(
         principal=principal, command_type=command_type, payload=payload, proposal=proposal,
         aggregate=aggregate,

@@ -231,6 +231,8 @@ class ProposalService:
 
     def _write_proposal(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
         uow.proposals.add(proposal)
+        # Every proposal recorded counts toward the limits, refused ones too.
+        uow.rates.add(proposal.actor.id, proposal.run_id, proposal.created_at)
         uow.proposals.add_decision(proposal.decision)
         self._lifecycle.note(
             uow, proposal, f"{proposal.command_type}.proposed", proposal.actor.id,

@@ -68,20 +68,6 @@ class SqliteProposals:
         )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
-    def count_in_run(self, tenant_id: str, run_id: str) -> int:
-        row = self._db.one(
-            "SELECT COUNT(*) FROM proposals WHERE tenant_id = ? AND run_id = ?", (tenant_id, run_id)
-        )
-        return int(row[0])
-
-    def count_by_actor_since(self, tenant_id: str, actor_id: str, since: datetime) -> int:
-        row = self._db.one(
-            "SELECT COUNT(*) FROM proposals WHERE tenant_id = ? AND actor_id = ? "
-            "AND created_at >= ?",
-            (tenant_id, actor_id, ts(since)),
-        )
-        return int(row[0])
-
     def by_correlation(self, correlation_id: str, limit: int = 500) -> list[ProposalRecord]:
         # The expression matches the index proposals_by_correlation (schema V2).
         rows = self._db.all(

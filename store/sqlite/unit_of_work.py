@@ -13,6 +13,7 @@ from signoff.store.sqlite.events import SqliteEventLog
 from signoff.store.sqlite.inbox import SqliteInbox
 from signoff.store.sqlite.outbox import SqliteOutbox
 from signoff.store.sqlite.proposals import SqliteProposals
+from signoff.store.sqlite.rate_counters import SqliteRateCounters
 from signoff.store.sqlite.read_models import SqliteReadModels
 from signoff.store.sqlite.runtime_log import SqliteRuntimeLog
 from signoff.store.sqlite.sql import Sql
@@ -36,6 +37,7 @@ class SqliteUnitOfWork:
         self.checkpoints = SqliteCheckpoints(db)
         self.read_models = SqliteReadModels(db)
         self.runtime = SqliteRuntimeLog(db)
+        self.rates = SqliteRateCounters(db)
         self.console_sessions = SqliteConsoleSessions(db)
 
     @contextlib.contextmanager

@@ -160,14 +160,18 @@ def test_limits_deny_once_reached(so_far: int, last_hour: int, effect: str, rule
 
 
 @pytest.mark.parametrize("kind", ["user", "service"])
-def test_the_hourly_limit_applies_to_agents_only(kind: str) -> None:
+@pytest.mark.parametrize(("so_far", "last_hour", "rule"), [
+    (0, 10**6, "limits.per_agent_per_hour"),
+    (10**6, 0, "limits.proposals_per_run"),
+])
+def test_the_limits_apply_to_agents_only(kind: str, so_far: int, last_hour: int,
+                                         rule: str) -> None:
     gate = Gate(policy(LIMITED))
-    run = RunFacts(id=None, proposals_so_far=0, principal_proposals_last_hour=10**6)
+    run = RunFacts(id=None, proposals_so_far=so_far, principal_proposals_last_hour=last_hour)
     person = PrincipalFacts(id=f"{kind}:x", kind=kind, tenant="acme")
     assert gate.evaluate(proposal_input("x.y", principal=person, run=run)).effect == "allow"
     agent = PrincipalFacts(id="agent:x", kind="agent", tenant="acme")
-    assert gate.evaluate(proposal_input("x.y", principal=agent, run=run)).rule_id == (
-        "limits.per_agent_per_hour")
+    assert gate.evaluate(proposal_input("x.y", principal=agent, run=run)).rule_id == rule
 
 
 def test_limits_are_optional() -> None:

@@ -10,7 +10,7 @@ from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import ProposalRecord
 
-from .factories import OTHER_TENANT, T0, TENANT, at, proposal
+from .factories import OTHER_TENANT, TENANT, at, proposal
 
 pytestmark = pytest.mark.anyio
 
@@ -143,60 +143,7 @@ async def test_due_for_expiry_is_pending_proposals_past_their_deadline(store: St
     assert await store.read(lambda uow: uow.proposals.due_for_expiry(at(4))) == []
 
 
-async def test_count_in_run_is_per_tenant_and_run(store: Store) -> None:
-    await add(
-        store,
-        proposal("p1", run_id="run-1"),
-        proposal("p2", run_id="run-1", status="executed"),
-        proposal("p3", run_id="run-2"),
-        proposal("p4", run_id=None),
-        proposal("p5", run_id="run-1", tenant_id=OTHER_TENANT),
-    )
-
-    def counts(uow: UnitOfWork) -> tuple[int, int, int, int]:
-        return (
-            uow.proposals.count_in_run(TENANT, "run-1"),
-            uow.proposals.count_in_run(TENANT, "run-2"),
-            uow.proposals.count_in_run(OTHER_TENANT, "run-1"),
-            uow.proposals.count_in_run(TENANT, "run-9"),
-        )
-
-    assert await store.read(counts) == (2, 1, 1, 0)
-
-
-async def test_count_by_actor_since_counts_from_the_instant_inclusive(store: Store) -> None:
-    await add(
-        store,
-        proposal("p1", actor_id="agent-1", created_at=at(0)),
-        proposal("p2", actor_id="agent-1", created_at=at(10)),
-        proposal("p3", actor_id="agent-1", created_at=at(20), status="rejected"),
-        proposal("p4", actor_id="agent-2", created_at=at(20)),
-        proposal("p5", actor_id="agent-1", created_at=at(20), tenant_id=OTHER_TENANT),
-    )
-
-    async def since(actor_id: str, minutes: float, tenant_id: str = TENANT) -> int:
-        return await store.read(
-            lambda uow: uow.proposals.count_by_actor_since(tenant_id, actor_id, at(minutes))
-        )
-
-    assert await since("agent-1", -1) == 3
-    assert await since("agent-1", 10) == 2
-    assert await since("agent-1", 10.001) == 1
-    assert await since("agent-1", 21) == 0
-    assert await since("agent-2", 0) == 1
-    assert await since("agent-1", 0, OTHER_TENANT) == 1
-
-
-PLUS_TWO = timezone(timedelta(hours=2))
 MINUS_FIVE = timezone(timedelta(hours=-5))
-
-
-async def test_count_by_actor_since_compares_instants_across_utc_offsets(store: Store) -> None:
-    # Created 09:00Z, written in +02:00 (11:00+02:00); `since` is 10:00Z.
-    await add(store, proposal("p1", created_at=T0.astimezone(PLUS_TWO)))
-    assert await store.read(
-        lambda uow: uow.proposals.count_by_actor_since(TENANT, "agent-1", at(60))
-    ) == 0
 
 
 async def test_due_for_expiry_compares_instants_across_utc_offsets(store: Store) -> None:
