@@ -22,6 +22,15 @@ from signoff.server.clock import Clock, IdFactory, random_ids, system_clock
 from signoff.server.delivery.consumers import notifier_factory
 from signoff.server.domain import Domain
 from signoff.server.errors import ConfigError
+from signoff.server.gateway import (
+    INVOKER,
+    INVOKER_TOPICS,
+    TOOL_CALL_EVENTS,
+    GatewaySetup,
+    Resolutions,
+    Settler,
+    load_setup,
+)
 from signoff.server.services.approvals import ApprovalService
 from signoff.server.services.executor import Executor
 from signoff.server.services.lifecycle import Lifecycle
@@ -112,6 +121,8 @@ class Settings:
     domain: str = "casework"
     policy: Path | None = None
     principals: Path | None = None
+    # A gateway file: its propose tools join the commands (from its lock).
+    gateway: Path | None = None
     synchronous: Synchronous = "FULL"
     clock: Clock = system_clock
     ids: IdFactory = random_ids
@@ -121,6 +132,9 @@ class Settings:
         command (serve, review, console) resolves it the same way, so they
         judge under the same policy version."""
         return self.policy or _env_path("SIGNOFF_POLICY") or example_file("policy.toml")
+
+    def gateway_path(self) -> Path | None:
+        return self.gateway or _env_path("SIGNOFF_GATEWAY")
 
     def principals_path(self) -> Path:
         return (
@@ -163,6 +177,10 @@ class App:
     approvals: ApprovalService
     reviews: ReviewService
     queries: QueryService
+    # With a gateway file: what it declares, and who settles unknown outcomes.
+    gateway: GatewaySetup | None
+    settler: Settler
+    resolutions: Resolutions
     clock: Clock
     ids: IdFactory
 
@@ -183,11 +201,15 @@ async def build_app(settings: Settings) -> App:
     domain = load_domain(settings.domain)
     commands = CommandRegistry()
     commands.add(domain.commands, source=f"domain {domain.name}")
+    gateway_path = settings.gateway_path()
+    gateway = load_setup(gateway_path) if gateway_path is not None else None
+    if gateway is not None:
+        commands.add(gateway.commands, source=gateway.source)
     policy = load_policy(settings.policy_path(), commands.names())
     principals = PrincipalsFile(settings.principals_path())
     gate = GateHolder(policy)
     clock, ids = settings.clock, settings.ids
-    upcaster = Upcaster(domain)
+    upcaster = Upcaster(domain, extra=TOOL_CALL_EVENTS)
     loaders = Loaders(upcaster)
     committer = Committer(domain, upcaster, clock, ids)
     lifecycle = Lifecycle(clock, ids)
@@ -198,6 +220,9 @@ async def build_app(settings: Settings) -> App:
         store=store, commands=commands, citations=domain.evidence, gate=gate,
         executor=executor, lifecycle=lifecycle, loaders=loaders, clock=clock, ids=ids)
     consumers = ConsumerRegistry()
+    if gateway is not None:  # calls wait for the relay that runs the invoker
+        consumers.reserve(INVOKER, INVOKER_TOPICS)
+    settler = Settler(committer=committer, loaders=loaders, lifecycle=lifecycle)
     for notification in domain.notifications:
         consumers.add(notification.name, notifier_factory(
             notification, store=store, submit=proposals.submit, principals=principals,
@@ -212,5 +237,7 @@ async def build_app(settings: Settings) -> App:
             projections=domain.projections, principals=principals, executor=executor,
             clock=clock),
         queries=QueryService(store, domain, upcaster, lambda p, q: gate().policy.may_query(p, q)),
+        gateway=gateway, settler=settler,
+        resolutions=Resolutions(store=store, settler=settler),
         clock=clock, ids=ids,
     )

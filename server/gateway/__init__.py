@@ -1,1 +1,59 @@
-"""The gateway: existing MCP servers behind the gate (reads pass through, writes become proposals)."""
+"""The gateway: existing MCP servers behind the gate.
+
+Reads pass through; writes become proposals the executor approves and the
+invoker calls upstream exactly once. Other surfaces import from here only.
+"""
+
+from signoff.server.gateway.adopt import (
+    STARTER_PRINCIPALS,
+    claude_servers,
+    gateway_file,
+    starter_policy,
+)
+from signoff.server.gateway.calls import EVENT_VERSIONS as TOOL_CALL_EVENTS
+from signoff.server.gateway.calls import TOOL_CALL
+from signoff.server.gateway.catalogue import Drift, Lock, PinnedTool, drift, pin, write_lock
+from signoff.server.gateway.config import load_gateway
+from signoff.server.gateway.environment import missing_env
+from signoff.server.gateway.invoker import INVOKER, Answer, Invoker
+from signoff.server.gateway.invoker import TOPICS as INVOKER_TOPICS
+from signoff.server.gateway.model import GatewayConfig, Upstream
+from signoff.server.gateway.resolution import RESOLUTIONS, Resolution, Resolutions
+from signoff.server.gateway.runtime import GatewayRuntime, result_document, running
+from signoff.server.gateway.settle import Settler
+from signoff.server.gateway.setup import GatewaySetup, load_setup
+from signoff.server.gateway.upstream import Upstreams, UpstreamUnavailable
+
+__all__ = [
+    "INVOKER",
+    "INVOKER_TOPICS",
+    "RESOLUTIONS",
+    "STARTER_PRINCIPALS",
+    "TOOL_CALL",
+    "TOOL_CALL_EVENTS",
+    "Answer",
+    "Drift",
+    "GatewayConfig",
+    "GatewayRuntime",
+    "GatewaySetup",
+    "Invoker",
+    "Lock",
+    "PinnedTool",
+    "Resolution",
+    "Resolutions",
+    "Settler",
+    "Upstream",
+    "UpstreamUnavailable",
+    "Upstreams",
+    "claude_servers",
+    "drift",
+    "gateway_file",
+    "load_gateway",
+    "load_setup",
+    "missing_env",
+    "pin",
+    "result_document",
+    "running",
+    "starter_policy",
+    "write_lock",
+]

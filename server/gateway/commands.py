@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from signoff.server.domain import CommandType, DecideContext, NewEvent, Rejection
 from signoff.server.gateway.calls import APPROVED, TOOL_CALL, ToolCall
-from signoff.server.gateway.model import GatewayConfig, Upstream
+from signoff.server.gateway.model import Upstream
 
 MAX_PROBLEMS = 10
 
@@ -105,16 +105,3 @@ def _description(upstream: Upstream, tool: Pinned) -> str:
     return (f"[{upstream.name}] {tool.description.strip()}\n\nThrough signoff: this records a "
             f"proposal to call {upstream.name}.{tool.name}; the call is made once, after the "
             "policy (and a reviewer, if it asks for one) allows it.")
-
-
-def gateway_commands(
-    config: GatewayConfig, pinned: Sequence[Pinned], *, propose: set[tuple[str, str]]
-) -> list[CommandType[Any, ToolCall]]:
-    """Command types for the pinned tools each upstream exposes as `propose`.
-    `propose` lists (upstream, tool) pairs the lock marks as propose tools."""
-    commands = []
-    for tool in pinned:
-        upstream = config.upstream(tool.upstream)
-        if upstream is not None and (tool.upstream, tool.name) in propose:
-            commands.append(propose_command(upstream, tool))
-    return commands

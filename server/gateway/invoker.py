@@ -83,7 +83,8 @@ class Invoker:
 
     def __init__(
         self, *, store: Store, settler: Settler, call_upstream: CallUpstream,
-        current_digest: Callable[[str, str], str | None], clock: Clock, timeout: float,
+        current_digest: Callable[[str, str, str], Awaitable[str | None]], clock: Clock,
+        timeout: float,
     ) -> None:
         self.name = INVOKER
         self.timeout = timeout
@@ -121,7 +122,8 @@ class Invoker:
             return
         crash_point("invoker.after_started")
         call = attempt.call
-        if self._current_digest(call.upstream, call.tool) != call.tool_digest:
+        if await self._current_digest(call.upstream, message.tenant_id, call.tool) != (
+                call.tool_digest):
             answer = Answer("answered", {"isError": True, "content": [{"type": "text", "text": (
                 f"{call.upstream}.{call.tool} changed (or disappeared) after it was approved; "
                 "it was not called")}]}, reason="the tool drifted after approval; not called")
