@@ -26,6 +26,7 @@ from signoff.server.gateway.pinned import PinnedTool, listed_digest
 from signoff.server.gateway.settle import Settler
 from signoff.server.gateway.setup import GatewaySetup
 from signoff.server.gateway.upstream import Upstreams, UpstreamUnavailable
+from signoff.server.services.registry import ConsumerFactory
 from signoff.store.ports import Store
 
 log = logging.getLogger("signoff.gateway")
@@ -105,10 +106,12 @@ class GatewayRuntime:
                           reason=f"answered in {outcome.seconds:.2f}s")
         return Answer(outcome.kind, reason=outcome.message)
 
-    def invoker(self, *, store: Store, settler: Settler, clock: Clock) -> Invoker:
+    def invoker(self, *, store: Store, settler: Settler, clock: Clock) -> ConsumerFactory:
+        """The invoker, for the consumer registry of the relay in this process."""
         timeout = max((u.timeout_seconds for u in self.setup.config.upstreams), default=60.0)
-        return Invoker(store=store, settler=settler, call_upstream=self.call,
-                       current_digest=self.current_digest, clock=clock, timeout=timeout)
+        return lambda _place: Invoker(
+            store=store, settler=settler, call_upstream=self.call,
+            current_digest=self.current_digest, clock=clock, timeout=timeout)
 
 
 @asynccontextmanager
