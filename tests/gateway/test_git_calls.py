@@ -64,6 +64,7 @@ async def test_an_allowed_add_runs_once_and_a_commit_waits_for_its_reviewer(
         await drain(relay)
         assert world.commits() == ["initial"]  # nothing happens before the vote
         stored = await app.store.read(lambda uow: uow.proposals.get(commit.proposal_id, None))
+        assert stored is not None
         vote = await app.approvals.approve(principal(app, "user:rita", TENANT),
                                            commit.proposal_id, digest=stored.payload_digest,
                                            channel="cli")
