@@ -19,6 +19,7 @@ from signoff.server.gateway.invoker import INVOKER, Answer, Invoker
 from signoff.server.gateway.invoker import TOPICS as INVOKER_TOPICS
 from signoff.server.gateway.model import GatewayConfig, Upstream
 from signoff.server.gateway.resolution import RESOLUTIONS, Resolution, Resolutions
+from signoff.server.gateway.review import CallView, call_view, preview
 from signoff.server.gateway.runtime import GatewayRuntime, result_document, running
 from signoff.server.gateway.settle import Settler
 from signoff.server.gateway.setup import GatewaySetup, load_setup
@@ -32,6 +33,7 @@ __all__ = [
     "TOOL_CALL",
     "TOOL_CALL_EVENTS",
     "Answer",
+    "CallView",
     "Drift",
     "GatewayConfig",
     "GatewayRuntime",
@@ -45,6 +47,7 @@ __all__ = [
     "Upstream",
     "UpstreamUnavailable",
     "Upstreams",
+    "call_view",
     "claude_servers",
     "drift",
     "gateway_file",
@@ -52,6 +55,7 @@ __all__ = [
     "load_setup",
     "missing_env",
     "pin",
+    "preview",
     "result_document",
     "running",
     "starter_policy",

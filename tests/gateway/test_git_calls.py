@@ -11,7 +11,7 @@ import pytest
 from signoff.server.app import App
 from signoff.server.delivery.relay import Relay
 from signoff.server.errors import Forbidden
-from signoff.server.gateway import INVOKER
+from signoff.server.gateway import INVOKER, call_view, preview
 from tests.conftest import principal
 
 from .git_world import TENANT, GitWorld, make_world, serving
@@ -103,3 +103,24 @@ async def test_the_agent_cannot_vote_and_arguments_are_checked_against_the_pin(
         with pytest.raises(Forbidden):
             await app.approvals.approve(principal(app, AGENT, TENANT), commit.proposal_id,
                                         digest=None, channel="cli")
+
+
+async def test_a_reviewer_sees_the_call_its_pinned_description_and_the_preview(
+    world: GitWorld,
+) -> None:
+    async with serving(world) as (app, runtime, relay):
+        await propose(app, "tool.repo.git_add", repo_path=str(world.repo), files=["notes.txt"])
+        await drain(relay)
+        commit = await propose(app, "tool.repo.git_commit", repo_path=str(world.repo),
+                               message="Add notes")
+        stored = await app.store.read(lambda uow: uow.proposals.get(commit.proposal_id, None))
+        assert stored is not None
+        assert app.gateway is not None
+        view = call_view(app.gateway, stored)
+        assert view is not None
+        assert view.will_call == "approving will call repo.git_commit once"
+        assert view.arguments == {"repo_path": str(world.repo), "message": "Add notes"}
+        assert view.description == app.gateway.pinned("repo", "git_commit").description  # type: ignore[union-attr]
+        assert view.preview_tool == "git_diff_staged"
+        shown = await preview(runtime, view, TENANT)
+        assert "+a line" in shown  # the staged change the commit would record
