@@ -20,6 +20,7 @@ import pytest
 
 from signoff.server.app import Settings, build_app
 from signoff.server.ops.audit import verify_chain
+from signoff.server.services.proposals import CallContext
 from tests.conftest import principal
 
 from .conftest import send_notice
@@ -127,8 +128,11 @@ async def test_two_relay_processes_publish_each_row_once(tmp_path: Path) -> None
         agent = principal(app, "agent:triage")
         for n in range(60):
             case = f"case-acme-00{1 + n % 3}"
-            await app.proposals.submit(agent, "brief.create", {
-                "case_id": case, "summary": f"note {n}", "confidence": 0.9})
+            # Runs of 20: under the policy's per-run limit of 50.
+            receipt = await app.proposals.submit(agent, "brief.create", {
+                "case_id": case, "summary": f"note {n}", "confidence": 0.9},
+                CallContext(run_id=f"run-{n // 20}"))
+            assert receipt.status == "executed", receipt
     finally:
         await app.close()
     with sqlite3.connect(db) as conn:
