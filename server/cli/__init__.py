@@ -67,6 +67,10 @@ from signoff.server.cli.trace import trace  # noqa: E402
 
 app.command("trace")(trace)
 
+from signoff.server.cli.gateway import gateway_app  # noqa: E402
+
+app.add_typer(gateway_app, name="gateway")
+
 
 def main() -> None:
     """The CLI; a reader that goes away (`signoff ... | head`) ends it quietly."""

@@ -6,14 +6,26 @@ invoker calls upstream exactly once. Other surfaces import from here only.
 
 from signoff.server.gateway.adopt import (
     STARTER_PRINCIPALS,
+    ClaudeServer,
     claude_servers,
+    env_name,
     gateway_file,
     starter_policy,
+    upstream_name,
 )
 from signoff.server.gateway.calls import EVENT_VERSIONS as TOOL_CALL_EVENTS
 from signoff.server.gateway.calls import TOOL_CALL
-from signoff.server.gateway.catalogue import Drift, Lock, PinnedTool, drift, pin, write_lock
-from signoff.server.gateway.config import load_gateway
+from signoff.server.gateway.catalogue import (
+    CatalogueError,
+    Drift,
+    Lock,
+    PinnedTool,
+    drift,
+    load_lock,
+    pin,
+    write_lock,
+)
+from signoff.server.gateway.config import load_gateway, parse_gateway
 from signoff.server.gateway.environment import missing_env
 from signoff.server.gateway.invoker import INVOKER, Answer, Invoker
 from signoff.server.gateway.invoker import TOPICS as INVOKER_TOPICS
@@ -34,6 +46,8 @@ __all__ = [
     "TOOL_CALL_EVENTS",
     "Answer",
     "CallView",
+    "CatalogueError",
+    "ClaudeServer",
     "Drift",
     "GatewayConfig",
     "GatewayRuntime",
@@ -50,14 +64,18 @@ __all__ = [
     "call_view",
     "claude_servers",
     "drift",
+    "env_name",
     "gateway_file",
     "load_gateway",
+    "load_lock",
     "load_setup",
     "missing_env",
+    "parse_gateway",
     "pin",
     "preview",
     "result_document",
     "running",
     "starter_policy",
+    "upstream_name",
     "write_lock",
 ]

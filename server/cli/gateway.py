@@ -1,0 +1,137 @@
+"""`signoff gateway`: pin an upstream catalogue and check it for drift.
+
+Both start the upstreams only to list their tools, and stop them again.
+Exit codes: 2 for a gateway file that does not load or an environment
+variable it names that is not set (nothing started); 1 for what the
+upstreams said (a catalogue that cannot be pinned, drift); 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import anyio
+import typer
+
+from signoff.server.cli.common import JsonOption, err, escape, fail, out
+from signoff.server.cli.gateway_listing import Listing, list_upstreams, listed_tools
+from signoff.server.errors import ConfigError
+from signoff.server.gateway import (
+    CatalogueError,
+    GatewayConfig,
+    Lock,
+    Upstream,
+    load_gateway,
+    missing_env,
+    pin,
+    write_lock,
+)
+
+gateway_app = typer.Typer(
+    no_args_is_help=True, help="Existing MCP servers behind the gate: init, pin, status.")
+
+GatewayPath = Annotated[Path, typer.Argument(dir_okay=False, help="The gateway file (TOML).")]
+TenantOption = Annotated[str | None, typer.Option(
+    help="Start per-tenant upstreams as this tenant (default: the first tenant each "
+         "serves, else the placeholder tenant 'pin').")]
+StartTimeout = Annotated[float, typer.Option(
+    "--start-timeout", min=1.0, help="Seconds each upstream may take to start.")]
+
+
+def load_config(path: Path) -> GatewayConfig:
+    """The gateway file, or exit 2 with every problem (file, line, key)."""
+    try:
+        return load_gateway(path)
+    except ConfigError as exc:
+        fail(exc.message, code=2)
+        raise
+
+
+def require_env(config: GatewayConfig) -> None:
+    """Exit 2 naming each env:NAME the file uses that is not set."""
+    missing = missing_env(config, os.environ)
+    if missing:
+        fail("the gateway file needs environment variables that are not set:\n  "
+             + "\n  ".join(missing), code=2)
+
+
+def where(config: GatewayConfig, upstream: Upstream) -> str:
+    line = f":{upstream.line}" if upstream.line else ""
+    return f"{config.path}{line}: upstream {upstream.name!r}"
+
+
+def of_upstream(name: str, messages: Sequence[str]) -> list[str]:
+    """The messages about one upstream: catalogue messages name it as
+    `upstream 'NAME':`."""
+    return [m for m in messages if f"upstream {name!r}:" in m]
+
+
+def problems_exit(problems: Sequence[str], as_json: bool) -> NoReturn:
+    for problem in problems:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "problem": problem}))
+        else:
+            err.print(f"[red]error:[/red] {escape(problem)}")
+    raise typer.Exit(1)
+
+
+def listings(config: GatewayConfig, tenant: str | None, start_timeout: float) -> list[Listing]:
+    async def run() -> list[Listing]:
+        return await list_upstreams(config.upstreams, tenant=tenant,
+                                    start_timeout=start_timeout)
+
+    return anyio.run(run)
+
+
+@gateway_app.command("pin")
+def pin_command(path: GatewayPath, tenant: TenantOption = None, as_json: JsonOption = False,
+                start_timeout: StartTimeout = 30.0) -> None:
+    """List each upstream's tools and pin them in PATH.lock (name, description,
+    input schema, annotations and their digest). Serve exposes only pinned tools."""
+    config = load_config(path)
+    require_env(config)
+    listed = listings(config, tenant, start_timeout)
+    failed = [f"{where(config, e.upstream)}: could not list its tools: "
+              f"{'; '.join(e.explained)}"
+              for e in listed if e.tools is None]
+    if failed:
+        problems_exit([*failed, "nothing was pinned"], as_json)
+    try:
+        lock = pin(config, listed_tools(listed))
+    except CatalogueError as exc:
+        problems_exit([*exc.problems, "nothing was pinned"], as_json)
+    try:
+        write_lock(lock, config.lock_path)
+    except ConfigError as exc:
+        fail(exc.message)
+    for entry in listed:
+        _print_pinned(lock, entry, as_json)
+    if not as_json:
+        out.print(f"Pinned {len(lock.tools)} tool(s) of {len(listed)} upstream(s) in "
+                  f"{escape(str(config.lock_path))}. `signoff serve --gateway "
+                  f"{escape(str(path))}` exposes them.")
+
+
+def _pinned_json(lock: Lock, entry: Listing) -> dict[str, Any]:
+    tools = lock.of(entry.upstream.name)
+    return {"upstream": entry.upstream.name, "tenant": entry.tenant,
+            "read": sorted(t.name for t in tools if t.exposure == "read"),
+            "propose": sorted(t.name for t in tools if t.exposure == "propose"),
+            "warnings": of_upstream(entry.upstream.name, lock.warnings)}
+
+
+def _print_pinned(lock: Lock, entry: Listing, as_json: bool) -> None:
+    doc = _pinned_json(lock, entry)
+    if as_json:
+        typer.echo(json.dumps(doc))
+        return
+    out.print(f"[bold]{escape(doc['upstream'])}[/bold] (listed as tenant "
+              f"{escape(doc['tenant'])})")
+    out.print(f"  read:    {escape(', '.join(doc['read']) or '(none)')}")
+    out.print(f"  propose: {escape(', '.join(doc['propose']) or '(none)')}")
+    for warning in doc["warnings"]:
+        out.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
