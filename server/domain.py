@@ -104,6 +104,12 @@ class CommandType(Generic[P, S]):
     digest of what the command stands for beyond its payload (the pinned
     tool's): the digest reviewers vote on covers it, and a command whose
     `pinned` changed since the proposal is not executed.
+
+    What a reviewer reads first: `summary` says in one line what the
+    command would do (from its payload: the queue shows it), and
+    `review_fields` names the fields they must see on the proposal, looked
+    up in the payload, else in the aggregate's state after the change (a
+    notice approval's payload names the draft; its body is in the state).
     """
 
     name: str
@@ -118,6 +124,8 @@ class CommandType(Generic[P, S]):
     external: bool = False
     input_schema: Mapping[str, Any] | None = None
     pinned: str | None = None
+    summary: Callable[[P], str] | None = None
+    review_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.requires_version and self.target is None:

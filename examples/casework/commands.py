@@ -179,6 +179,8 @@ CREATE_BRIEF: Final = CommandType[CreateBrief, CaseState](
     "that is not closed. The first brief moves an open case to under_review. Use it to record "
     "reasoning before proposing a risk change or escalation." + _PROPOSAL,
     target=lambda p: p.case_id,
+    summary=lambda p: f"Add a brief to {p.case_id}: {p.summary}",
+    review_fields=("summary",),
 )
 
 CREATE_NOTICE_DRAFT: Final = CommandType[CreateNoticeDraft, NoticeState](
@@ -190,6 +192,8 @@ CREATE_NOTICE_DRAFT: Final = CommandType[CreateNoticeDraft, NoticeState](
     description="Draft a notice to the regulated party of a case that is not closed. The draft "
     "is not sent: the receipt's aggregate_id is the new draft_id, which request_notice_approval "
     "takes next." + _PROPOSAL,
+    summary=lambda p: f"Draft a notice on {p.case_id}: {p.body}",
+    review_fields=("body",),
 )
 
 APPROVE_NOTICE: Final = CommandType[RequestNoticeApproval, NoticeState](
@@ -202,6 +206,8 @@ APPROVE_NOTICE: Final = CommandType[RequestNoticeApproval, NoticeState](
     "approve, the notice can be sent with send_approved_notice." + _PROPOSAL,
     target=lambda p: p.draft_id,
     requires_version=True,
+    summary=lambda p: "Approve a notice's text for sending (legal sign-off)",
+    review_fields=("body", "case_id"),
 )
 
 SEND_NOTICE: Final = CommandType[SendApprovedNotice, NoticeState](
@@ -214,6 +220,8 @@ SEND_NOTICE: Final = CommandType[SendApprovedNotice, NoticeState](
     "approved. Delivery happens once, after the proposal executes." + _PROPOSAL,
     target=lambda p: p.draft_id,
     requires_version=True,
+    summary=lambda p: "Send a notice legal approved",
+    review_fields=("body", "case_id"),
 )
 
 RECORD_DELIVERY: Final = CommandType[RecordNoticeDelivery, NoticeState](
@@ -226,6 +234,8 @@ RECORD_DELIVERY: Final = CommandType[RecordNoticeDelivery, NoticeState](
     "only by the notification service (service:notifier) after the delivery happened; the "
     "policy allows it to service principals alone." + _PROPOSAL,
     target=lambda p: p.draft_id,
+    summary=lambda p: "Record that a sent notice was delivered",
+    review_fields=("case_id",),
 )
 
 UPDATE_RISK: Final = CommandType[UpdateRisk, CaseState](
@@ -238,6 +248,8 @@ UPDATE_RISK: Final = CommandType[UpdateRisk, CaseState](
     "a different level. Cite the evidence and state your confidence honestly." + _PROPOSAL,
     target=lambda p: p.case_id,
     requires_version=True,
+    summary=lambda p: f"Set the risk level of {p.case_id} to {p.risk_level}",
+    review_fields=("risk_level", "title"),
 )
 
 ESCALATE_CASE: Final = CommandType[EscalateCase, CaseState](
@@ -251,6 +263,8 @@ ESCALATE_CASE: Final = CommandType[EscalateCase, CaseState](
     "it." + _PROPOSAL,
     target=lambda p: p.case_id,
     requires_version=True,
+    summary=lambda p: f"Escalate {p.case_id} to the enforcement team",
+    review_fields=("title", "allegation_summary", "risk_level"),
 )
 
 CLOSE_CASE: Final = CommandType[CloseCase, CaseState](
@@ -263,6 +277,8 @@ CLOSE_CASE: Final = CommandType[CloseCase, CaseState](
     "warranted. Closing is final: a closed case accepts no further actions." + _PROPOSAL,
     target=lambda p: p.case_id,
     requires_version=True,
+    summary=lambda p: f"Close {p.case_id} for good (a closed case takes no further actions)",
+    review_fields=("title", "allegation_summary", "risk_level"),
 )
 
 COMMANDS: Final[tuple[CommandType[Any, Any], ...]] = (

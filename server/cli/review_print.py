@@ -35,8 +35,15 @@ def print_view(v: ProposalView) -> None:
     who = v.proposer.display_name or v.proposer.id
     out.print(f"[bold]{escape(v.proposal_id)}[/bold]  {v.status}"
               + (f" — {escape(v.status_reason)}" if v.status_reason else ""))
+    if v.summary:
+        out.print(f"[bold]{escape(v.summary)}[/bold]", overflow="fold")
+    for f in v.review_fields:  # what the command says a reviewer must see, first
+        value = f.value if isinstance(f.value, str) else json.dumps(f.value, default=str)
+        where = "as proposed" if f.source == "payload" else f"on the {v.aggregate_type}"
+        out.print(f"{escape(f.name)} ({escape(where)}): {escape(value)}", overflow="fold")
+    run = f" in run {escape(v.run_id)}" if v.run_id else ""
     out.print(f"tenant {escape(v.tenant_id)}; proposed by {escape(who)} "
-              f"({escape(v.proposer.id)}, {v.proposer.kind}) in run {escape(v.run_id or '-')}, "
+              f"({escape(v.proposer.id)}, {v.proposer.kind}){run}, "
               f"correlation {escape(v.correlation_id)}, {span(v.age_seconds)} ago")
     out.print(f"command {escape(v.command_type)} (tool {escape(v.tool or '-')}) on "
               f"{escape(v.aggregate_type)}/{escape(v.aggregate_id)}, expected version "
@@ -85,7 +92,8 @@ def print_change(v: ProposalView) -> None:
         out.print(f"  append {escape(new.event_type)} v{new.event_version} {dumps(new.payload)}")
     table = Table("field", "now", "after approval")
     for change in c.changes:
-        table.add_row(escape(change.field), dumps(change.before), dumps(change.after))
+        table.add_row(escape(change.field), dumps(change.before),
+                      escape(c.given_on_commit.get(change.field, "")) or dumps(change.after))
     if c.changes:
         out.print(table)
     for name, doc in c.read_models.items():

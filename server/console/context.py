@@ -64,7 +64,7 @@ def console_of(request: Request) -> Console:
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
 def templates() -> Jinja2Templates:

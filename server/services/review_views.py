@@ -31,6 +31,8 @@ class QueueItem(BaseModel):
     tenant_id: str
     status: str
     command_type: str
+    # What the proposal would do, in one line (None: the command says not).
+    summary: str | None = None
     aggregate_type: str
     aggregate_id: str
     proposer_id: str
@@ -76,6 +78,15 @@ class FieldChange(BaseModel):
     after: Any
 
 
+class ReviewField(BaseModel):
+    """A field the command says a reviewer must see, and where it came from:
+    the payload, or the aggregate's state after the change."""
+
+    name: str
+    value: Any
+    source: Literal["payload", "state"]
+
+
 class ChangePreview(BaseModel):
     """What executing the proposal now would do to its aggregate."""
 
@@ -90,6 +101,9 @@ class ChangePreview(BaseModel):
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     changes: list[FieldChange] = []
+    # Fields whose new value exists only once committed (an event's id),
+    # with what it will be: their `after` is None, never a stand-in value.
+    given_on_commit: dict[str, str] = {}
     # projection name -> its current document for this aggregate
     read_models: dict[str, dict[str, Any]] = {}
 
@@ -102,6 +116,9 @@ class ProposalView(BaseModel):
     status: str
     status_reason: str
     command_type: str
+    summary: str | None = None
+    # What the command says a reviewer must see (shown before the rest).
+    review_fields: list[ReviewField] = []
     tool: str | None
     aggregate_type: str
     aggregate_id: str

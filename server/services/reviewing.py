@@ -29,12 +29,17 @@ from signoff.server.services.review_views import (
     ProposalView,
     Proposer,
     QueueItem,
+    ReviewField,
     state_doc,
 )
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope, ProposalRecord, Vote
 
 QUEUE_LIMIT = 200
+SUMMARY_MAX = 200
+# The id a previewed (uncommitted) event is folded under; a state field that
+# ends up holding it is shown as "given on commit", never as this value.
+_UNCOMMITTED = "signoff:uncommitted-event:"
 
 
 def _needed(proposal: ProposalRecord, votes: Sequence[Vote]) -> str:
@@ -55,11 +60,26 @@ def _timing(proposal: ProposalRecord, now: datetime) -> dict[str, Any]:
     }
 
 
-def queue_item(proposal: ProposalRecord, votes: Sequence[Vote], now: datetime) -> QueueItem:
+def summary_of(spec: CommandType[Any, Any] | None, proposal: ProposalRecord) -> str | None:
+    """The command's one-line summary of this proposal, if it declares one.
+    A summary that fails is left out: it must not take the queue down."""
+    if spec is None or spec.summary is None:
+        return None
+    try:
+        text = spec.summary(spec.payload.model_validate(proposal.payload))
+    except Exception:
+        return None
+    line = " ".join(str(text).split())
+    return line if len(line) <= SUMMARY_MAX else line[:SUMMARY_MAX - 1] + "…"
+
+
+def queue_item(proposal: ProposalRecord, votes: Sequence[Vote], now: datetime,
+               summary: str | None = None) -> QueueItem:
     d = proposal.decision
     return QueueItem(
         proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id, status=proposal.status,
-        command_type=proposal.command_type, aggregate_type=proposal.aggregate_type,
+        command_type=proposal.command_type, summary=summary,
+        aggregate_type=proposal.aggregate_type,
         aggregate_id=proposal.aggregate_id, proposer_id=proposal.actor.id,
         proposer_kind=proposal.actor.kind, rule_id=d.rule_id,
         approver_roles=list(d.approver_roles), approvers_required=d.approvers_required,
@@ -99,7 +119,9 @@ class ReviewService:
         def read(uow: UnitOfWork) -> list[QueueItem]:
             found = uow.proposals.find(tenant_id=tenant, status=status,
                                        command_type=command_type, limit=limit)
-            return [queue_item(p, uow.proposals.votes(p.proposal_id), now) for p in found]
+            return [queue_item(p, uow.proposals.votes(p.proposal_id), now,
+                               summary_of(self._commands.get(p.command_type), p))
+                    for p in found]
 
         return await self._store.read(read)
 
@@ -118,10 +140,13 @@ class ReviewService:
         spec = self._commands.get(proposal.command_type)
         record = self._principals.get(proposal.actor.id)
         pending = proposal.status in ("pending_approval", "approved")
+        change = self.preview(uow, proposal, spec, now) if pending else None
         return ProposalView(
             proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id,
             status=proposal.status, status_reason=proposal.status_reason,
-            command_type=proposal.command_type, tool=spec.tool if spec else None,
+            command_type=proposal.command_type, summary=summary_of(spec, proposal),
+            review_fields=_review_fields(spec, proposal, change),
+            tool=spec.tool if spec else None,
             aggregate_type=proposal.aggregate_type, aggregate_id=proposal.aggregate_id,
             expected_version=proposal.expected_version,
             proposer=Proposer(id=proposal.actor.id, kind=proposal.actor.kind,
@@ -134,7 +159,7 @@ class ReviewService:
             decision=proposal.decision, votes=votes,
             still_needed=_needed(proposal, votes), created_at=proposal.created_at,
             updated_at=proposal.updated_at, expires_at=proposal.expires_at,
-            change=self.preview(uow, proposal, spec, now) if pending else None,
+            change=change,
             committed_events=[EventView.of(e) for e in uow.events.by_ids(proposal.event_ids)],
             **_timing(proposal, now),
         )
@@ -182,8 +207,8 @@ class ReviewService:
                 f"{plan.reason}: approving would end in a conflict")})
         if plan.outcome == "rejected":
             return base.model_copy(update={"outcome": "rejected", "reason": plan.reason})
-        after = state_doc(_fold(spec, proposal, plan.events, current.state, current.version,
-                                now))
+        after, given_on_commit = _uncommitted_ids(state_doc(_fold(
+            spec, proposal, plan.events, current.state, current.version, now)), plan.events)
         before = base.before
         types = {e.event_type for e in uow.events.stream(
             proposal.tenant_id, spec.aggregate.name, proposal.aggregate_id)}
@@ -195,7 +220,8 @@ class ReviewService:
             "after": after,
             "changes": [FieldChange(field=k, before=before.get(k), after=after.get(k))
                         for k in dict.fromkeys([*before, *after])
-                        if before.get(k) != after.get(k)],
+                        if before.get(k) != after.get(k) or k in given_on_commit],
+            "given_on_commit": given_on_commit,
             "read_models": self._read_models(uow, proposal, types),
         })
 
@@ -222,10 +248,50 @@ def _fold(
     apply: Callable[[Any, EventEnvelope], Any] = spec.aggregate.apply
     for offset, new in enumerate(events, start=1):
         state = apply(state, EventEnvelope(
-            event_id="preview", event_type=new.type, event_version=new.version,
+            event_id=f"{_UNCOMMITTED}{offset}", event_type=new.type, event_version=new.version,
             tenant_id=proposal.tenant_id, aggregate_type=spec.aggregate.name,
             aggregate_id=proposal.aggregate_id, aggregate_version=version + offset,
             actor_type=proposal.actor.kind, actor_id=proposal.actor.id,
             payload_schema=f"{new.type}/v{new.version}", payload=dict(new.payload),
             occurred_at=now))
     return state
+
+
+def _uncommitted_ids(
+    after: dict[str, Any], events: Sequence[Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The state after the change with every stand-in event id taken out
+    (None in its place), and for each field that held one, what it will be."""
+    notes: dict[str, str] = {}
+
+    def clean(value: Any, field: str) -> Any:
+        if isinstance(value, str) and value.startswith(_UNCOMMITTED):
+            offset = int(value.removeprefix(_UNCOMMITTED))
+            event_type = events[offset - 1].type if 0 < offset <= len(events) else "new"
+            notes[field] = f"the id of the {event_type} event, given when it is committed"
+            return None
+        if isinstance(value, list):
+            return [clean(v, field) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v, field) for k, v in value.items()}
+        return value
+
+    return {k: clean(v, k) for k, v in after.items()}, notes
+
+
+def _review_fields(
+    spec: CommandType[Any, Any] | None, proposal: ProposalRecord, change: ChangePreview | None,
+) -> list[ReviewField]:
+    """The fields the command says a reviewer must see: from the payload,
+    else from the state after the change (or as it is, when the change
+    cannot happen). Fields found in neither are left out."""
+    if spec is None:
+        return []
+    state = (change.after or change.before) if change is not None else {}
+    fields = []
+    for name in spec.review_fields:
+        if name in proposal.payload:
+            fields.append(ReviewField(name=name, value=proposal.payload[name], source="payload"))
+        elif name in state:
+            fields.append(ReviewField(name=name, value=state[name], source="state"))
+    return fields
