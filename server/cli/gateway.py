@@ -1,4 +1,6 @@
-"""`signoff gateway`: pin an upstream catalogue and check it for drift.
+"""`signoff gateway`: pin an upstream catalogue and check it for drift
+(`init`, which writes a gateway file from a Claude Desktop config, is in
+`gateway_init.py`).
 
 Both start the upstreams only to list their tools, and stop them again.
 Exit codes: 2 for a gateway file that does not load or an environment
@@ -25,7 +27,9 @@ from signoff.server.gateway import (
     GatewayConfig,
     Lock,
     Upstream,
+    drift,
     load_gateway,
+    load_lock,
     missing_env,
     pin,
     write_lock,
@@ -47,8 +51,13 @@ def load_config(path: Path) -> GatewayConfig:
     try:
         return load_gateway(path)
     except ConfigError as exc:
-        fail(exc.message, code=2)
+        fail(escape_lines(exc.message), code=2)
         raise
+
+
+def escape_lines(text: str) -> str:
+    """`escape` line by line: a message of several lines stays several lines."""
+    return "\n".join(escape(line) for line in text.splitlines())
 
 
 def require_env(config: GatewayConfig) -> None:
@@ -56,7 +65,7 @@ def require_env(config: GatewayConfig) -> None:
     missing = missing_env(config, os.environ)
     if missing:
         fail("the gateway file needs environment variables that are not set:\n  "
-             + "\n  ".join(missing), code=2)
+             + "\n  ".join(escape(m) for m in missing), code=2)
 
 
 def where(config: GatewayConfig, upstream: Upstream) -> str:
@@ -107,7 +116,7 @@ def pin_command(path: GatewayPath, tenant: TenantOption = None, as_json: JsonOpt
     try:
         write_lock(lock, config.lock_path)
     except ConfigError as exc:
-        fail(exc.message)
+        fail(escape_lines(exc.message))
     for entry in listed:
         _print_pinned(lock, entry, as_json)
     if not as_json:
@@ -135,3 +144,66 @@ def _print_pinned(lock: Lock, entry: Listing, as_json: bool) -> None:
     out.print(f"  propose: {escape(', '.join(doc['propose']) or '(none)')}")
     for warning in doc["warnings"]:
         out.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
+
+
+@gateway_app.command("status")
+def status_command(path: GatewayPath, tenant: TenantOption = None, as_json: JsonOption = False,
+                   start_timeout: StartTimeout = 30.0) -> None:
+    """Compare the pinned catalogue with what the upstreams list now: connected
+    or not, pinned and matching, changed, new, gone. Exit 1 on any drift."""
+    config = load_config(path)
+    try:
+        lock = load_lock(config)
+    except ConfigError as exc:  # never pinned, or a lock that does not check out
+        if as_json:
+            typer.echo(json.dumps({"clean": False, "error": exc.message}))
+        fail(escape_lines(exc.message))
+    require_env(config)
+    listed = listings(config, tenant, start_timeout)
+    found = drift(lock, listed_tools(listed))
+    docs = [_status_json(doc, entry, lock)
+            for doc, entry in zip(found.to_json()["upstreams"], listed, strict=True)]
+    for doc in docs:
+        if as_json:
+            typer.echo(json.dumps(doc))
+        else:
+            _print_status(doc)
+    clean = all(doc["clean"] for doc in docs)
+    if not as_json:
+        out.print("Every exposed tool matches its pin." if clean else
+                  "Drifted tools are withheld by `serve`. Review the changes, then run "
+                  f"`signoff gateway pin {escape(str(path))}` to pin what the upstreams "
+                  "list now.")
+    raise typer.Exit(0 if clean else 1)
+
+
+def _status_json(doc: dict[str, Any], entry: Listing, lock: Lock) -> dict[str, Any]:
+    # A tool the file moved between read and propose since the pin is served
+    # as the file says; the lock is stale until pinned again.
+    warnings = of_upstream(entry.upstream.name, lock.warnings)
+    return {**doc, "tenant": entry.tenant, "connected": entry.tools is not None,
+            "error": "; ".join(entry.explained) if entry.tools is None else None,
+            "warnings": warnings, "clean": doc["clean"] and not warnings}
+
+
+def _print_status(doc: dict[str, Any]) -> None:
+    head = f"[bold]{escape(doc['upstream'])}[/bold] (tenant {escape(doc['tenant'])}): "
+    if not doc["connected"]:
+        out.print(head + f"[red]not connected[/red]: {escape(doc['error'] or '')}")
+        _names("pinned, unverified", doc["unverified"])
+        return
+    out.print(head + ("connected, [green]clean[/green]" if doc["clean"]
+                      else "connected, [red]drifted[/red]"))
+    _names("pinned and matching", doc["matching"])
+    for change in doc["changed"]:
+        out.print(f"  [red]changed[/red]: {escape(change['name'])} — its "
+                  f"{escape(', '.join(change['fields']))} not as pinned; withheld")
+    _names("[yellow]new[/yellow]", doc["new"], " — not pinned; withheld")
+    _names("[yellow]gone[/yellow]", doc["gone"], " — pinned; the upstream no longer lists it")
+    for warning in doc["warnings"]:
+        out.print(f"  [yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _names(label: str, names: Sequence[str], note: str = "") -> None:
+    if names:
+        out.print(f"  {label} ({len(names)}): {escape(', '.join(names))}{note}")
