@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import mcp_types as types
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client import IncomingMessage, Transport
 
 from signoff.server.gateway.bounds import redact_text
@@ -37,6 +38,8 @@ State = Literal["starting", "up", "down", "closed"]
 CLIENT_INFO = types.Implementation(name="signoff-gateway", version="1")
 # After the process exits, how long its last lines may take to arrive.
 EOF_GRACE_SECONDS = 1.0
+# The first protocol on which list changes need a `subscriptions/listen`.
+MODERN = "2026-07-28"
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,11 @@ class Connection:
         # handshake's deadline is this enclosing scope's, lifted once up.
         with anyio.CancelScope(deadline=deadline) as scope:
             async with Client(transport, mode=self._mode, cache=None, client_info=CLIENT_INFO,
-                              message_handler=self._on_message) as client:
+                              message_handler=self._on_message) as client, \
+                    anyio.create_task_group() as tg:
+                if self._on_tools_changed is not None and client.protocol_version >= MODERN:
+                    # Subscribed before anyone lists: no change falls in between.
+                    await tg.start(self._listen, client)
                 scope.deadline = math.inf
                 session = Session(client)
                 self._session, self.pid, self._retry_at = session, process.pid, None
@@ -188,6 +195,7 @@ class Connection:
                 finally:
                     self._session = None
                     session.over.set()
+                    tg.cancel_scope.cancel()
         if scope.cancelled_caught:
             return f"no answer to the handshake within {self._connect_timeout:g} s"
         if process.returncode is not None:
@@ -211,6 +219,25 @@ class Connection:
             if self.resolved.transport == "stdio":
                 tg.start_soon(ended)
             tg.start_soon(stopped)
+
+    async def _listen(self, client: Client, *,
+                      task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+                      ) -> None:
+        """2026-07-28 servers announce list changes only to a listener."""
+        started = False
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                task_status.started()
+                started = True
+                async for _event in subscription:
+                    if self._on_tools_changed is not None:
+                        self._on_tools_changed()
+        except (MCPError, RuntimeError) as exc:  # not offered, or the stream was lost
+            log.info("%s: no tools/list_changed subscription (%s)", self.label, _describe(exc),
+                     extra={"upstream": self.resolved.name, "tenant": self.resolved.tenant})
+        finally:
+            if not started:
+                task_status.started()
 
     def _transport(self, process: ProcessState) -> Transport:
         resolved = self.resolved

@@ -190,3 +190,21 @@ async def test_a_command_that_is_not_installed_is_not_sent(upstreams: Upstreams)
     outcome = await upstreams.call_tool(missing, "acme", "echo", {"text": "x"})
     assert outcome.kind == "not_sent"
     assert "command not found: 'no-such-mcp-server-x'" in outcome.message
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_tools_list_change_is_heard(mode: str) -> None:
+    heard: list[tuple[str, str | None]] = []
+    changed = anyio.Event()
+
+    def hook(upstream: str, tenant: str | None) -> None:
+        heard.append((upstream, tenant))
+        changed.set()
+
+    async with Upstreams(environ={TOKEN_VAR: TOKEN}, connect_timeout=START_BOUND, mode=mode,
+                         on_tools_changed=hook) as upstreams:
+        toy = toybox()
+        assert text(await upstreams.call_tool(toy, "acme", "change_tools", {})) == "announced"
+        with anyio.fail_after(START_BOUND):
+            await changed.wait()
+    assert heard[0] == ("toy", "acme")

@@ -137,6 +137,16 @@ def ask_input(ctx: Context) -> str | InputRequiredResult:
 
 
 @server.tool()
+async def change_tools(ctx: Context) -> str:
+    """Announce that the tool list changed, as the protocol in use says to."""
+    if (ctx.protocol_version or "") >= "2026-07-28":
+        await ctx.notify_tools_changed()
+    else:
+        await ctx.session.send_tool_list_changed()
+    return "announced"
+
+
+@server.tool()
 def capabilities(ctx: Context) -> dict[str, Any]:
     """What the client declared."""
     caps = ctx.client_capabilities
