@@ -7,8 +7,10 @@ what the gateway file declares, so signoff spawns it itself:
 - the environment is exactly the declared one: no PATH, no HOME unless
   declared. The executable is looked up once, before the spawn, on the
   declared PATH if there is one, else on signoff's own PATH, so
-  `command = ["mcp-server-git", ...]` is found; a server that starts other
-  programs by name (`npx`, `uvx`, `#!/usr/bin/env node`) needs PATH declared.
+  `command = ["mcp-server-git", ...]` is found. Without a declared PATH, the
+  programs a server starts by name are looked for where the C library looks
+  by default (/bin:/usr/bin): `git` is found, `npx`, `uvx` or
+  `#!/usr/bin/env node` from elsewhere need `PATH = "env:PATH"` declared.
 - a request counts as sent once its line was written whole into the child's
   stdin; a write that fails because the pipe is closed was never read, so the
   caller may safely try again (`CallMark.sent` stays False).

@@ -145,12 +145,18 @@ class Upstreams:
         return None if connection is None else connection.status()
 
     async def start(self, upstream: Upstream, tenant: str) -> None:
-        """Start its connection now, not on first use (errors show in status)."""
+        """Start its connection now rather than on first use; a failure to
+        start shows in `status`. Raises NotFound (a tenant it does not
+        serve) and ConfigError (an env:NAME that is not set)."""
         self._connection(upstream, tenant)
 
     async def list_tools(self, upstream: Upstream, tenant: str) -> list[types.Tool]:
-        """Every tool it lists, all pages. Raises UpstreamUnavailable."""
-        connection = self._connection(upstream, tenant)
+        """Every tool it lists, all pages. Raises UpstreamUnavailable (and
+        NotFound for a tenant it does not serve)."""
+        try:
+            connection = self._connection(upstream, tenant)
+        except ConfigError as exc:
+            raise UpstreamUnavailable(exc.message) from None
         timeout = upstream.timeout_seconds
         try:
             session = await connection.session(wait=self._connect_timeout)

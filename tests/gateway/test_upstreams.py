@@ -18,7 +18,7 @@ from mcp_types import TextContent
 from signoff.server.errors import NotFound
 from signoff.server.gateway.bounds import TRUNCATED_META
 from signoff.server.gateway.model import Upstream
-from signoff.server.gateway.upstream import Backoff, CallOutcome, Upstreams
+from signoff.server.gateway.upstream import Backoff, CallOutcome, Upstreams, UpstreamUnavailable
 from tests.gateway.upstreams import TOKEN, TOKEN_VAR, toybox
 
 pytestmark = pytest.mark.anyio
@@ -208,3 +208,14 @@ async def test_a_tools_list_change_is_heard(mode: str) -> None:
         with anyio.fail_after(START_BOUND):
             await changed.wait()
     assert heard[0] == ("toy", "acme")
+
+
+async def test_a_missing_secret_is_named_and_nothing_starts() -> None:
+    async with Upstreams(environ={}) as upstreams:
+        toy = toybox()
+        outcome = await upstreams.call_tool(toy, "acme", "echo", {"text": "x"})
+        assert outcome.kind == "not_sent"
+        assert f"environment variable {TOKEN_VAR} is not set" in outcome.message
+        with pytest.raises(UpstreamUnavailable, match=TOKEN_VAR):
+            await upstreams.list_tools(toy, "acme")
+        assert upstreams.status(toy, "acme") is None
