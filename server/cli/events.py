@@ -22,13 +22,7 @@ from signoff.server.cli.common import (
     out,
 )
 from signoff.server.errors import InvalidInput
-from signoff.server.ops.audit import (
-    Anchor,
-    ChainReport,
-    anchor_line,
-    read_anchors,
-    verify_chain,
-)
+from signoff.server.ops import Anchor, ChainReport, anchor_line, read_anchors, verify_chain
 from signoff.server.state.projector import ProjectionGap
 from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.errors import GenerationSuperseded

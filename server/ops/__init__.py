@@ -1,7 +1,7 @@
 """Operations: the causal trace, the audit of the hash chain, the demo and
 the Claude Desktop installer. Other surfaces import from here."""
 
-from signoff.server.ops.audit import ChainReport, verify_chain
+from signoff.server.ops.audit import Anchor, ChainReport, anchor_line, read_anchors, verify_chain
 from signoff.server.ops.claude_desktop import (
     ConfigFileError,
     default_config_path,
@@ -15,15 +15,18 @@ from signoff.server.ops.trace import Trace, TraceStep, trace_of
 __all__ = [
     "AGENT",
     "TENANT",
+    "Anchor",
     "ChainReport",
     "ConfigFileError",
     "DemoError",
     "Step",
     "Trace",
     "TraceStep",
+    "anchor_line",
     "default_config_path",
     "install",
     "play",
+    "read_anchors",
     "server_entry",
     "signoff_executable",
     "trace_of",

@@ -3,6 +3,7 @@ queries over it say how far behind they are; a rebuild while queries run."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
 from signoff.server.domain import NewEvent
 from signoff.server.errors import NotFound
+from signoff.server.services.proposals import CallContext
 from signoff.server.state.committer import Causation
 from signoff.server.state.projector import (
     ProjectionGap,
@@ -65,11 +67,17 @@ async def head(app: App) -> int:
     return await app.store.read(lambda uow: uow.events.head())
 
 
+RUNS = itertools.count(1)
+
+
 async def add_briefs(app: App, n: int, case_id: str = CASE_ID) -> None:
+    """`n` briefs in a run of their own, as one MCP connection would make
+    them (the demo policy allows 50 proposals per run)."""
     agent = principal(app, "agent:triage")
+    call = CallContext(run_id=f"briefs-{next(RUNS)}")
     for i in range(n):
         receipt = await app.proposals.submit(agent, "brief.create", {
-            "case_id": case_id, "summary": f"brief {i}", "confidence": 0.9})
+            "case_id": case_id, "summary": f"brief {i}", "confidence": 0.9}, call)
         assert receipt.status == "executed", receipt
 
 
