@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,6 +24,7 @@ from signoff.server.cli.common import DbOption, err, fail
 from signoff.server.cli.listen import check_port, startup_failure
 from signoff.server.delivery import SINKS_ENV, load_delivery_config, relay_worker
 from signoff.server.errors import ConfigError
+from signoff.server.gateway import INVOKER, GatewayRuntime, missing_env, running
 from signoff.server.mcp import (
     DEFAULT_INTERVAL,
     AuthConfigError,
@@ -77,6 +79,10 @@ def serve_command(
         envvar=SINKS_ENV, exists=True, dir_okay=False, resolve_path=True,
         help="Sinks TOML file for the outbox relay that runs inside the server "
              "(default: the notification consumer only).")] = None,
+    gateway: Annotated[Path | None, typer.Option(
+        envvar="SIGNOFF_GATEWAY", exists=True, dir_okay=False, resolve_path=True,
+        help="Gateway file: also serve the upstream MCP servers it names (pinned with "
+             "`signoff gateway pin`).")] = None,
     watch_interval: Annotated[float, typer.Option(
         min=0.05, hidden=True, help="Seconds between checks of subscribed proposals.")]
     = DEFAULT_INTERVAL,
@@ -115,15 +121,17 @@ def serve_command(
         configure_tracing()  # exports spans only when OTEL_EXPORTER_OTLP_ENDPOINT is set
         try:
             app = await build_app(Settings(db=db, domain=domain, policy=policy,
-                                           principals=principals))
+                                           principals=principals, gateway=gateway))
         except (LoadError, ConfigError) as exc:
             fail(str(exc), code=2)
             raise
-        async with app:
+        async with app, AsyncExitStack() as stack:
             if demo:
                 await app.seed_if_empty()
+            runtime = await _gateway(app, stack)
             identity = FixedIdentity(caller) if auth is None else BearerIdentity(app.principals)
-            server = build_server(app, identity, auth=auth, watch_interval=watch_interval)
+            server = build_server(app, identity, auth=auth, watch_interval=watch_interval,
+                                  gateway=runtime)
             if auth is not None:
                 err.print(f"signoff: serving MCP on {server_url(host, port)} "
                           f"({auth.token_count} bearer token(s) configured)")
@@ -132,6 +140,20 @@ def serve_command(
 
     with startup_failure(host, port):
         anyio.run(run)
+
+
+async def _gateway(app: App, stack: AsyncExitStack) -> GatewayRuntime | None:
+    """The gateway's upstreams for as long as the server runs, and its
+    invoker in the relay that runs inside the server."""
+    if app.gateway is None:
+        return None
+    missing = missing_env(app.gateway.config, os.environ)
+    if missing:
+        fail("the gateway needs these environment variables: " + "; ".join(missing), code=2)
+    runtime = await stack.enter_async_context(running(app.gateway))
+    app.consumers.add(INVOKER, runtime.invoker(store=app.store, settler=app.settler,
+                                               clock=app.clock))
+    return runtime
 
 
 def _principals(path: Path | None) -> Principals:

@@ -18,28 +18,48 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from signoff.server.services.proposals import MAX_ARGUMENT_BYTES, problems_of
 from signoff.server.services.receipts import FieldProblem
 
 WHOLE = "(arguments)"
+MAX_PROBLEMS = 10
 
 
 def argument_problems(model: type[BaseModel], arguments: Mapping[str, Any]) -> list[FieldProblem]:
     """What is wrong with `arguments` for a tool taking `model`; [] when nothing is."""
+    size = _size(arguments)
+    if isinstance(size, FieldProblem):
+        return [size]
     try:
-        text = json.dumps(arguments, ensure_ascii=False, allow_nan=False)
-        size = len(text.encode())  # measured as the proposal service measures it
-    except UnicodeEncodeError:  # a lone surrogate: not text (a ValueError, so first)
-        return [FieldProblem(field=WHOLE, problem="not valid Unicode text")]
-    except (TypeError, ValueError):
-        return [FieldProblem(field=WHOLE, problem="not JSON")]
-    if size > MAX_ARGUMENT_BYTES:
-        return [FieldProblem(field=WHOLE,
-                             problem=f"{size} bytes; the limit is {MAX_ARGUMENT_BYTES}")]
-    try:
-        model.model_validate_json(text, strict=True)
+        model.model_validate_json(json.dumps(arguments, ensure_ascii=False), strict=True)
     except ValidationError as exc:
         return problems_of(exc)
     return []
+
+
+def schema_problems(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[FieldProblem]:
+    """The same check against a JSON Schema that no model describes (a
+    gateway tool's pinned schema), with a real JSON Schema validator."""
+    size = _size(arguments)
+    if isinstance(size, FieldProblem):
+        return [size]
+    validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+    errors = sorted(validator_class(schema).iter_errors(arguments), key=lambda e: list(e.path))
+    return [FieldProblem(field=".".join(str(p) for p in e.path) or WHOLE, problem=e.message)
+            for e in errors[:MAX_PROBLEMS]]
+
+
+def _size(arguments: Mapping[str, Any]) -> int | FieldProblem:
+    try:
+        text = json.dumps(arguments, ensure_ascii=False, allow_nan=False)
+    except UnicodeEncodeError:  # a lone surrogate: not text (a ValueError, so first)
+        return FieldProblem(field=WHOLE, problem="not valid Unicode text")
+    except (TypeError, ValueError):
+        return FieldProblem(field=WHOLE, problem="not JSON")
+    size = len(text.encode())  # measured as the proposal service measures it
+    if size > MAX_ARGUMENT_BYTES:
+        return FieldProblem(field=WHOLE, problem=f"{size} bytes; the limit is {MAX_ARGUMENT_BYTES}")
+    return size

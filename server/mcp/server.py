@@ -44,11 +44,13 @@ from mcp_types import (
 from starlette.applications import Starlette
 
 from signoff.server.app import App
+from signoff.server.gateway import GatewayRuntime
 from signoff.server.mcp.auth import HttpAuth
+from signoff.server.mcp.gateway_tools import gateway_specs
 from signoff.server.mcp.identity import Identity
 from signoff.server.mcp.resources import DEFAULT_INTERVAL, ProposalResource, ProposalWatch
 from signoff.server.mcp.runtime_log import RuntimeLogWriter
-from signoff.server.mcp.tools import ToolRunner, error_result, make_tool, tool_specs
+from signoff.server.mcp.tools import ToolRunner, ToolSpec, error_result, make_tool, tool_specs
 
 log = logging.getLogger("signoff.mcp")
 
@@ -72,8 +74,10 @@ def _version() -> str:
 
 class SignoffServer(Server[Any]):
     def __init__(self, app: App, identity: Identity, *, runtime_log: RuntimeLogWriter,
-                 auth: HttpAuth | None = None, watch_interval: float = DEFAULT_INTERVAL) -> None:
+                 auth: HttpAuth | None = None, watch_interval: float = DEFAULT_INTERVAL,
+                 gateway: GatewayRuntime | None = None) -> None:
         self.app = app
+        self.gateway = gateway
         self.identity = identity
         self.runtime_log = runtime_log
         self.auth = auth
@@ -81,7 +85,8 @@ class SignoffServer(Server[Any]):
         self.watch = ProposalWatch(app, self._bus, interval=watch_interval)
         proposals = ProposalResource(app, identity, self.watch)
         self._runner = ToolRunner(app, identity, runtime_log)
-        self._specs = {spec.name: spec for spec in tool_specs(app.domain)}
+        # The domain's tools, fixed; the gateway's, as each tenant's upstreams list them.
+        self._specs = {spec.name: spec for spec in tool_specs(app.domain, app.commands)}
         self._tools = {name: make_tool(spec) for name, spec in self._specs.items()}
         super().__init__(
             "signoff", title="signoff", instructions=INSTRUCTIONS, version=_version(),
@@ -104,20 +109,32 @@ class SignoffServer(Server[Any]):
         tool = self._tools.get(name)
         return None if tool is None else tool.input_schema
 
+    async def _specs_for(self, tenant: str) -> dict[str, ToolSpec]:
+        if self.gateway is None:
+            return self._specs
+        found = {s.name: s for s in await gateway_specs(self.app, self.gateway, tenant)}
+        for name, spec in found.items():  # for the HTTP Mcp-Param header check
+            self._tools.setdefault(name, make_tool(spec))
+        return {**self._specs, **found}
+
     async def _list_tools(self, ctx: ServerRequestContext[Any, Any],
                           params: PaginatedRequestParams | None) -> ListToolsResult:
         """The tools the current caller may use, and only those."""
         principal = self.identity.current()
         if principal is None:
             return ListToolsResult(tools=[])
+        specs = await self._specs_for(principal.tenant)
         return ListToolsResult(tools=[
-            self._tools[name] for name, spec in self._specs.items()
+            self._tools.get(name) or make_tool(spec) for name, spec in specs.items()
             if self._runner.permits(spec, principal)
         ])
 
     async def _call_tool(self, ctx: ServerRequestContext[Any, Any],
                          params: CallToolRequestParams) -> CallToolResult | InputRequiredResult:
         spec = self._specs.get(params.name)
+        principal = self.identity.current()
+        if spec is None and principal is not None and self.gateway is not None:
+            spec = (await self._specs_for(principal.tenant)).get(params.name)
         if spec is None:
             return error_result(f"Unknown tool: {params.name}")
         # The high-level Context, for the SDK's resolver (requester confirmation).
@@ -147,8 +164,10 @@ class SignoffServer(Server[Any]):
 
 def build_server(app: App, identity: Identity, *, auth: HttpAuth | None = None,
                  runtime_log: RuntimeLogWriter | None = None,
-                 watch_interval: float = DEFAULT_INTERVAL) -> SignoffServer:
-    """The MCP server for `app`, answering as `identity` says the caller is.
+                 watch_interval: float = DEFAULT_INTERVAL,
+                 gateway: GatewayRuntime | None = None) -> SignoffServer:
+    """The MCP server for `app`, answering as `identity` says the caller is,
+    with the gateway's upstream tools when `gateway` runs beside it.
     Run it inside `server.running()` so its runtime log gets written."""
     return SignoffServer(app, identity, runtime_log=runtime_log or RuntimeLogWriter(app.store),
-                         auth=auth, watch_interval=watch_interval)
+                         auth=auth, watch_interval=watch_interval, gateway=gateway)

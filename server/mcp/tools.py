@@ -35,13 +35,14 @@ from signoff.server.app import App
 from signoff.server.domain import CommandType, Domain, QueryType
 from signoff.server.errors import Forbidden, InvalidInput, NotFound
 from signoff.server.mcp import schemas
-from signoff.server.mcp.arguments import argument_problems
+from signoff.server.mcp.arguments import argument_problems, schema_problems
 from signoff.server.mcp.confirmation import submit_with_confirmation
 from signoff.server.mcp.identity import Identity
 from signoff.server.mcp.runtime_log import RuntimeLogWriter, arguments_digest
 from signoff.server.observability import tool_span
 from signoff.server.services.proposals import CallContext, problems_of
 from signoff.server.services.receipts import FieldProblem, Receipt, refusal
+from signoff.server.services.registry import CommandRegistry
 from signoff.store.records import RuntimeEntry
 
 log = logging.getLogger("signoff.mcp")
@@ -71,15 +72,33 @@ Invoke = Callable[
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """A tool: its arguments are described by a model (a domain's tools) or,
+    where a model has none, by `input_schema` (a gateway tool's pinned one);
+    `output` None publishes no output schema (an upstream's answer as is)."""
+
     name: str
     kind: ToolKind
     description: str
-    arguments: type[BaseModel]
-    output: type[BaseModel]
+    arguments: type[BaseModel] | None
+    output: type[BaseModel] | None
     annotations: ToolAnnotations
     permits: Callable[[App, PrincipalFacts], bool]
     invoke: Invoke
     command_type: str | None = None
+    input_schema: Mapping[str, Any] | None = None
+    meta: Mapping[str, Any] | None = None
+
+    def published_input(self) -> dict[str, Any]:
+        if self.input_schema is not None:
+            return dict(self.input_schema)
+        assert self.arguments is not None, self.name
+        return schemas.input_schema(self.arguments)
+
+    def problems(self, arguments: Mapping[str, Any]) -> list[FieldProblem]:
+        if self.input_schema is not None:
+            return schema_problems(self.input_schema, arguments)
+        assert self.arguments is not None, self.name
+        return argument_problems(self.arguments, arguments)
 
 
 # --- results ------------------------------------------------------------------
@@ -182,8 +201,10 @@ def _may_propose(command_type: str) -> Callable[[App, PrincipalFacts], bool]:
     return lambda app, principal: app.gate().may_propose(principal, command_type)
 
 
-def tool_specs(domain: Domain) -> list[ToolSpec]:
-    """Every query, get_proposal, then every command, in the domain's order."""
+def tool_specs(domain: Domain, commands: CommandRegistry) -> list[ToolSpec]:
+    """Every query, get_proposal, then every command the registry holds that
+    a model describes (the gateway's are listed per tenant, as their
+    upstreams list them: `gateway_tools`)."""
     specs = [
         ToolSpec(q.name, "query", schemas.query_description(q), q.args, q.result,
                  schemas.QUERY_ANNOTATIONS, _may_query(q.name), _query_invoke(q))
@@ -197,7 +218,7 @@ def tool_specs(domain: Domain) -> list[ToolSpec]:
         ToolSpec(c.tool, "command", schemas.command_description(c), schemas.command_arguments(c),
                  Receipt, schemas.COMMAND_ANNOTATIONS, _may_propose(c.name),
                  _command_invoke(c), command_type=c.name)
-        for c in domain.commands
+        for c in commands if c.input_schema is None
     ]
     return specs
 
@@ -244,7 +265,7 @@ class ToolRunner:
         elif problems:
             answer = Answer(refused(spec, "validation_error", "invalid _meta", problems),
                             "validation_error")
-        elif problems := argument_problems(spec.arguments, arguments):
+        elif problems := spec.problems(arguments):
             answer = Answer(refused(spec, "validation_error", "invalid arguments", problems),
                             "validation_error")
         else:
@@ -289,6 +310,7 @@ def make_tool(spec: ToolSpec) -> MCPTool:
     argument model's, the output schema the result model's."""
     return MCPTool(
         name=spec.name, title=spec.name.replace("_", " ").capitalize(),
-        description=spec.description, input_schema=schemas.input_schema(spec.arguments),
-        output_schema=schemas.output_schema(spec.output), annotations=spec.annotations,
+        description=spec.description, input_schema=spec.published_input(),
+        output_schema=schemas.output_schema(spec.output) if spec.output else None,
+        annotations=spec.annotations, meta=dict(spec.meta) if spec.meta else None,
     )

@@ -11,6 +11,7 @@ from signoff.examples.casework.payloads import CreateBrief
 from signoff.server.domain import CommandType, DomainError
 from signoff.server.mcp.schemas import command_arguments
 from signoff.server.mcp.tools import call_context, tool_specs
+from signoff.server.services.registry import CommandRegistry
 
 DOMAIN = build_domain()
 
@@ -52,7 +53,9 @@ def test_a_payload_field_may_not_shadow_a_proposal_field() -> None:
 
 
 def test_every_domain_operation_is_a_tool_once() -> None:
-    names = [spec.name for spec in tool_specs(DOMAIN)]
+    commands = CommandRegistry()
+    commands.add(DOMAIN.commands, source="domain")
+    names = [spec.name for spec in tool_specs(DOMAIN, commands)]
     assert len(names) == len(set(names)) == len(DOMAIN.queries) + 1 + len(DOMAIN.commands)
 
 

@@ -226,7 +226,8 @@ async def test_a_confirmation_is_one_vote_toward_a_larger_quorum(app: App) -> No
         "case_id": CASE, "risk_level": "high", "expected_version": await case_version(app),
         "confidence": 0.9})
     proposal_id = receipt.proposal_id
-    assert proposal_id is not None and receipt.status == "pending_approval"
+    assert proposal_id is not None
+    assert receipt.status == "pending_approval"
     [stored] = await proposals(app)
     confirmed = await app.approvals.confirm_as_requester(
         principal(app, "user:carol"), proposal_id, accept=True, digest=stored.payload_digest)
