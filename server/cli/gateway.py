@@ -20,7 +20,8 @@ import anyio
 import typer
 
 from signoff.server.cli.common import JsonOption, err, escape, fail, out
-from signoff.server.cli.gateway_listing import Listing, list_upstreams, listed_tools
+from signoff.server.cli.gateway_init import init_command
+from signoff.server.cli.gateway_listing import Listing, StartTimeout, list_upstreams, listed_tools
 from signoff.server.errors import ConfigError
 from signoff.server.gateway import (
     CatalogueError,
@@ -38,12 +39,12 @@ from signoff.server.gateway import (
 gateway_app = typer.Typer(
     no_args_is_help=True, help="Existing MCP servers behind the gate: init, pin, status.")
 
+gateway_app.command("init")(init_command)
+
 GatewayPath = Annotated[Path, typer.Argument(dir_okay=False, help="The gateway file (TOML).")]
 TenantOption = Annotated[str | None, typer.Option(
     help="Start per-tenant upstreams as this tenant (default: the first tenant each "
          "serves, else the placeholder tenant 'pin').")]
-StartTimeout = Annotated[float, typer.Option(
-    "--start-timeout", min=1.0, help="Seconds each upstream may take to start.")]
 
 
 def load_config(path: Path) -> GatewayConfig:

@@ -21,9 +21,11 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Annotated
 
 import anyio
 import mcp_types
+import typer
 
 from signoff.server.cli.common import err, escape
 from signoff.server.errors import SignoffError
@@ -33,6 +35,9 @@ PLACEHOLDER_TENANT = "pin"
 STDERR_LINES = 5
 TENANT_MARK = "{tenant}"
 _NEXT_START = re.compile(r"; next start in [0-9.]+ s$")
+
+StartTimeout = Annotated[float, typer.Option(
+    "--start-timeout", min=1.0, help="Seconds each upstream may take to start.")]
 
 
 @dataclass(frozen=True)
