@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import typer
@@ -19,26 +20,35 @@ from rich.table import Table
 
 from signoff.server.app import Settings, build_app
 from signoff.server.cli.common import DbOption, JsonOption, fail, json_lines, out
+from signoff.server.cli.demo_gateway import gateway_footer, render_gateway
 from signoff.server.cli.trace import render as render_trace
-from signoff.server.ops import AGENT, TENANT, DemoError, Step, Trace, play
+from signoff.server.ops import AGENT, TENANT, DemoError, Step, Trace, play, play_gateway
 
 
 def demo_command(
     db: DbOption,
+    scenario: Annotated[Literal["casework", "gateway"], typer.Argument(
+        help="casework (the default), or gateway: a real mcp-server-git behind the gate.")]
+    = "casework",
     force: Annotated[bool, typer.Option(
         "--force", help="Delete an existing database at --db first.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Seed the casework example into a fresh database and play one scripted agent
     session through a real MCP client: queries, an auto-approved draft, an escalation
-    that waits for approval, a reviewer approving it, the executor committing, the trace."""
+    that waits for approval, a reviewer approving it, the executor committing, the trace.
+    `gateway` plays the same story against a real upstream MCP server (mcp-server-git)."""
     db = db.resolve()
+    folder = db.parent / "signoff-demo-gateway"
     if db.exists() and db.stat().st_size > 0:
         if not force:
             fail(f"{db} already exists and is not empty; the demo needs a fresh database. "
                  "Pass --db NEW_PATH, or --force to delete this one first.", code=2)
         for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             path.unlink(missing_ok=True)
+    if scenario == "gateway":
+        _gateway(db, folder, force=force, as_json=as_json)
+        return
     on_step = (lambda step: json_lines([step.as_json()])) if as_json else render
 
     async def run() -> None:
@@ -55,6 +65,23 @@ def demo_command(
         fail(f"the demo did not go as scripted: {exc}")
     if not as_json:
         footer(db)
+
+
+def _gateway(db: Path, folder: Path, *, force: bool, as_json: bool) -> None:
+    if folder.exists():
+        if not force:
+            fail(f"{folder} already exists; pass --force to replace it", code=2)
+        shutil.rmtree(folder)
+    on_step = (lambda step: json_lines([step.as_json()])) if as_json else render_gateway
+    if not as_json:
+        out.print(f"[bold]signoff demo gateway[/bold]: mcp-server-git on a scratch repository "
+                  f"in {folder}; the agent is agent:claude in tenant local.\n")
+    try:
+        anyio.run(play_gateway, db, on_step)
+    except DemoError as exc:
+        fail(f"the demo did not go as scripted: {exc}")
+    if not as_json:
+        gateway_footer(db, folder)
 
 
 def render(step: Step) -> None:

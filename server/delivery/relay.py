@@ -39,6 +39,7 @@ import anyio
 from signoff.server.clock import Clock
 from signoff.server.delivery.batch import Batch, PassResult, Plan, settle
 from signoff.server.delivery.config import (
+    LEASE_FACTOR,
     DeliveryConfig,
     RelayOptions,
     build_sinks,
@@ -269,7 +270,12 @@ def ordering_key(message: OutboxMessage) -> tuple[str, str] | str:
 
 def relay_for(app: App, config: DeliveryConfig, *, owner: str | None = None) -> Relay:
     sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
-    return Relay(app.store, sinks, app.clock, config.relay, owner=owner,
+    # Consumers' timeouts (a gateway's upstream calls) are known only now: a
+    # lease too short for them is lengthened, never left to fail the start.
+    needed = LEASE_FACTOR * max((s.timeout for s in sinks), default=0.0)
+    options = config.relay if config.relay.lease >= needed else \
+        config.relay.model_copy(update={"lease": needed})
+    return Relay(app.store, sinks, app.clock, options, owner=owner,
                  leave=app.consumers.left_alone(),
                  sensitive=domain_sensitive_fields(app.domain))
 

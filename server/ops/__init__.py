@@ -4,12 +4,15 @@ the Claude Desktop installer. Other surfaces import from here."""
 from signoff.server.ops.audit import Anchor, ChainReport, anchor_line, read_anchors, verify_chain
 from signoff.server.ops.claude_desktop import (
     ConfigFileError,
+    Plan,
     default_config_path,
     install,
+    plan,
     server_entry,
     signoff_executable,
 )
 from signoff.server.ops.demo import AGENT, TENANT, DemoError, Step, play
+from signoff.server.ops.demo_gateway import play_gateway
 from signoff.server.ops.trace import Trace, TraceStep, trace_of
 
 __all__ = [
@@ -19,13 +22,16 @@ __all__ = [
     "ChainReport",
     "ConfigFileError",
     "DemoError",
+    "Plan",
     "Step",
     "Trace",
     "TraceStep",
     "anchor_line",
     "default_config_path",
     "install",
+    "plan",
     "play",
+    "play_gateway",
     "read_anchors",
     "server_entry",
     "signoff_executable",

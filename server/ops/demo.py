@@ -65,7 +65,7 @@ def facts(app: App, principal_id: str) -> PrincipalFacts:
     return record.facts(TENANT)
 
 
-class _Session:
+class Session:
     """Numbers the steps and tags every tool call with the demo's run id."""
 
     def __init__(self, client: Client, run_id: str, on_step: OnStep) -> None:
@@ -82,6 +82,11 @@ class _Session:
         self._on_step(step)
         return step
 
+    async def peek(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """A call that is not a step of the story (polling)."""
+        result = await self._client.call_tool(tool, arguments)
+        return dict(result.structured_content or {})
+
     async def call(self, title: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         meta = cast(RequestParamsMeta, {"signoff/run_id": self._run_id})
         result = await self._client.call_tool(tool, arguments, meta=meta)
@@ -91,7 +96,7 @@ class _Session:
         return data
 
 
-def _expect(data: dict[str, Any], key: str, wanted: str) -> None:
+def expect(data: dict[str, Any], key: str, wanted: str) -> None:
     if data.get(key) != wanted:
         raise DemoError(f"expected {key} {wanted!r}, got {data.get(key)!r}: {data}")
 
@@ -102,7 +107,7 @@ async def play(app: App, on_step: OnStep = lambda _step: None) -> list[Step]:
     run_id = app.ids("run")
     server = build_server(app, FixedIdentity(agent))
     async with server.running(), Client(server) as client:
-        s = _Session(client, run_id, on_step)
+        s = Session(client, run_id, on_step)
         await s.call("The agent lists the cases it can see", "list_cases", {})
         summary = await s.call("It reads one case's summary", "get_case_summary",
                                {"case_id": CASE})
@@ -121,7 +126,7 @@ async def play(app: App, on_step: OnStep = lambda _step: None) -> list[Step]:
              "rationale": "Statements show a platform fee missing from the schedule.",
              "evidence_refs": refs, "confidence": 0.8,
              "idempotency_key": f"{run_id}-notice"})
-        _expect(draft, "status", "executed")
+        expect(draft, "status", "executed")
         escalation = await s.call(
             "It proposes escalating the case: the policy asks a supervisor, so it waits",
             "propose_case_escalation",
@@ -129,12 +134,12 @@ async def play(app: App, on_step: OnStep = lambda _step: None) -> list[Step]:
              "rationale": "Undisclosed fees confirmed by statements and a recorded call.",
              "evidence_refs": refs, "confidence": 0.85,
              "idempotency_key": f"{run_id}-escalate"})
-        _expect(escalation, "status", "pending_approval")
+        expect(escalation, "status", "pending_approval")
         proposal_id = str(escalation["proposal_id"])
         await _review(app, s, reviewer, proposal_id)
         final = await s.call("The agent follows up: the escalation is executed",
                              "get_proposal", {"proposal_id": proposal_id})
-        _expect(final, "status", "executed")
+        expect(final, "status", "executed")
         await server.runtime_log.flush()
         trace = await trace_of(app, proposal_id, TENANT)
         if trace is None:
@@ -143,7 +148,7 @@ async def play(app: App, on_step: OnStep = lambda _step: None) -> list[Step]:
     return s.steps
 
 
-async def _review(app: App, s: _Session, reviewer: PrincipalFacts, proposal_id: str) -> None:
+async def _review(app: App, s: Session, reviewer: PrincipalFacts, proposal_id: str) -> None:
     """The reviewer approves the digest they were shown, as `signoff review
     approve` would; quorum is one supervisor, so the executor commits it."""
     proposal = await app.store.read(lambda uow: uow.proposals.get(proposal_id, TENANT))
