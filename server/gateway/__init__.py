@@ -29,7 +29,7 @@ from signoff.server.gateway.config import load_gateway, parse_gateway
 from signoff.server.gateway.environment import missing_env
 from signoff.server.gateway.invoker import INVOKER, Answer, Invoker
 from signoff.server.gateway.invoker import TOPICS as INVOKER_TOPICS
-from signoff.server.gateway.model import GatewayConfig, Upstream
+from signoff.server.gateway.model import GatewayConfig, Upstream, env_reference
 from signoff.server.gateway.resolution import RESOLUTIONS, Resolution, Resolutions
 from signoff.server.gateway.review import CallView, call_view, preview
 from signoff.server.gateway.runtime import GatewayRuntime, result_document, running
@@ -65,6 +65,7 @@ __all__ = [
     "claude_servers",
     "drift",
     "env_name",
+    "env_reference",
     "gateway_file",
     "load_gateway",
     "load_lock",
