@@ -1,18 +1,24 @@
-"""`signoff install-claude`: add (or update) signoff in Claude Desktop's config."""
+"""`signoff install-claude`: add (or update) signoff in Claude Desktop's config;
+with `--gateway`, the entry serves a gateway, and `--replace` removes the
+entries now behind it (a backup of the old config is kept)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from signoff.server.cli.common import DbOption, err, fail, out
+from signoff.server.cli.common import DbOption, err, escape, fail, out
+from signoff.server.errors import ConfigError
+from signoff.server.gateway import GatewayConfig, load_gateway
 from signoff.server.ops import (
     ConfigFileError,
+    Plan,
     default_config_path,
     install,
+    plan,
     server_entry,
     signoff_executable,
 )
@@ -27,17 +33,31 @@ def install_claude_command(
     = "agent:triage",
     tenant: Annotated[str, typer.Option(help="The tenant Claude acts in.")] = "acme",
     name: Annotated[str, typer.Option(help="The server's name in mcpServers.")] = "signoff",
+    gateway: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="Serve this gateway file (`serve --gateway`).")]
+    = None,
+    policy: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="The policy file serve loads.")] = None,
+    principals: Annotated[Path | None, typer.Option(
+        exists=True, dir_okay=False, help="The principals file serve loads.")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="With --gateway: remove the entries now behind the gateway "
+        "(after a backup of the config).")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the entry; change nothing.")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Write the entry even if the database does not exist yet.")] = False,
 ) -> None:
     """Add signoff to Claude Desktop's mcpServers (other servers and settings are kept)."""
-    entry = server_entry(signoff_executable(), db, principal, tenant)
-    if dry_run:
-        out.print_json(json.dumps({"mcpServers": {name: entry}}))
-        return
+    if replace and gateway is None:
+        fail("--replace removes the entries behind a gateway: it needs --gateway", code=2)
+    loaded = _gateway(gateway) if gateway is not None else None
+    entry = server_entry(signoff_executable(), db, principal, tenant, gateway=gateway,
+                         policy=policy, principals=principals)
     path = config or default_config_path()
+    if dry_run:
+        _dry_run(path, name, entry, loaded, replace)
+        return
     if not db.exists():
         # A typo in --db would give Claude a server that fails on every start.
         if not force:
@@ -46,9 +66,71 @@ def install_claude_command(
         err.print(f"note: {db.resolve()} does not exist yet; create it with "
                   f"`signoff demo --db {db}`")
     try:
-        install(path, name, entry)
+        planned, backup = install(path, name, entry, gateway=loaded, replace=replace)
     except ConfigFileError as exc:
         fail(f"{path} was left untouched: {exc}. Fix or move it, then run this again.")
+        raise
     except OSError as exc:
         fail(f"cannot write {path}: {exc}")
-    out.print(f"Added {name!r} to {path}. Restart Claude Desktop to use it.")
+        raise
+    served = f", serving the gateway {loaded.path.resolve()}" if loaded is not None else ""
+    out.print(escape(f"Added {name!r} to {path}{served}. Restart Claude Desktop to use it."))
+    if loaded is not None:
+        _gateway_notes(planned, backup, name, loaded)
+
+
+def _gateway(path: Path) -> GatewayConfig:
+    try:
+        loaded = load_gateway(path)
+    except ConfigError as exc:
+        fail("\n".join(escape(line) for line in exc.message.splitlines()), code=2)
+        raise
+    if not loaded.lock_path.exists():
+        err.print(escape(f"note: {path} is not pinned yet: run `signoff gateway pin {path}` "
+                         "before Claude Desktop starts it (serve refuses an unpinned gateway)"))
+    return loaded
+
+
+def _dry_run(path: Path, name: str, entry: dict[str, Any], gateway: GatewayConfig | None,
+             replace: bool) -> None:
+    """What would be written: the entry (env values hidden) and what would go."""
+    if gateway is None:
+        out.print_json(json.dumps({"mcpServers": {name: entry}}))
+        return
+    try:
+        existing = path.read_text(encoding="utf-8") if path.exists() else None
+        planned = plan(existing, name, entry, gateway=gateway, replace=replace)
+    except (ConfigFileError, OSError) as exc:
+        fail(f"{path} cannot be read as a Claude Desktop config: {exc}")
+        raise
+    shown = dict(planned.entry)
+    if "env" in shown:
+        shown["env"] = {k: "<hidden>" for k in shown["env"]}
+    doc: dict[str, Any] = {"mcpServers": {name: shown},
+                           "removed" if replace else "behind_gateway": list(planned.behind)}
+    out.print_json(json.dumps(doc))
+
+
+def _gateway_notes(planned: Plan, backup: Path | None, name: str,
+                   gateway: GatewayConfig) -> None:
+    if planned.removed:
+        out.print(escape(f"Removed from mcpServers, now behind the gateway: "
+                         f"{', '.join(planned.removed)}."))
+    elif backup is not None:
+        out.print("No entry of mcpServers is behind the gateway: none removed.")
+    if backup is not None:
+        out.print(escape(f"The old config is kept in {backup}."))
+    if planned.moved_env:
+        out.print(escape(f"Moved their {', '.join(planned.moved_env)} into the {name!r} "
+                         "entry's env (still only in this file), for the gateway's env:NAME "
+                         "references."))
+    if planned.behind and not planned.removed:
+        out.print(escape(f"Still in mcpServers, and behind the gateway too: "
+                         f"{', '.join(planned.behind)}. Claude sees their tools twice, once "
+                         "ungated; run this again with --replace to remove them (a backup is "
+                         "kept)."))
+    if planned.unset_env:
+        err.print(escape(f"note: {gateway.path} reads {', '.join(planned.unset_env)} from the "
+                         f"environment, and the {name!r} entry's env does not set them: add "
+                         "them there unless Claude Desktop's own environment has them, or "
+                         "serve will refuse to start."))

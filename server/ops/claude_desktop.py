@@ -6,6 +6,13 @@ path: Claude Desktop does not use the shell's PATH) with an absolute database
 path and the principal/tenant the agent acts as. Every other server and every
 other top-level key of the file is kept; a file that is not valid JSON is
 refused and left untouched, since rewriting it would lose the user's settings.
+
+With a gateway, the entry serves it (`serve --gateway`), and the entries it
+now stands for can be removed (`replace`): those whose command line is an
+upstream's, or whose key is an upstream's name as `gateway init` derives it.
+Their env values that the gateway file references move into signoff's entry
+(they stay in this file, where they were), since the processes Claude Desktop
+starts get no shell exports; the old file is backed up beside it first.
 """
 
 from __future__ import annotations
@@ -16,10 +23,13 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from signoff.server.errors import SignoffError
+from signoff.server.gateway import GatewayConfig, env_name, env_reference, upstream_name
 
 CONFIG_NAME = "claude_desktop_config.json"
 
@@ -56,36 +66,138 @@ def signoff_executable() -> str:
     return str(Path(sys.argv[0]).resolve())
 
 
-def server_entry(executable: str, db: Path, principal: str, tenant: str) -> dict[str, Any]:
-    return {
-        "command": executable,
-        "args": ["serve", "--db", str(db.resolve()), "--principal", principal,
-                 "--tenant", tenant],
-    }
+def server_entry(executable: str, db: Path, principal: str, tenant: str, *,
+                 gateway: Path | None = None, policy: Path | None = None,
+                 principals: Path | None = None) -> dict[str, Any]:
+    args = ["serve"]
+    if gateway is not None:
+        args += ["--gateway", str(gateway.resolve())]
+    args += ["--db", str(db.resolve()), "--principal", principal, "--tenant", tenant]
+    for option, path in (("--policy", policy), ("--principals", principals)):
+        if path is not None:
+            args += [option, str(path.resolve())]
+    return {"command": executable, "args": args}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What installing does to a config: the new config and what changed."""
+
+    config: dict[str, Any]
+    entry: dict[str, Any]
+    # Entries the gateway stands for: removed (replace) or left in place.
+    behind: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    # Environment variables moved from removed entries into signoff's.
+    moved_env: tuple[str, ...] = ()
+    # Variables the gateway file references that signoff's entry lacks.
+    unset_env: tuple[str, ...] = ()
+
+
+def _loaded(existing: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The config and its mcpServers. Raises ConfigFileError."""
+    if existing is None or not existing.strip():
+        return {}, {}
+    try:
+        config = json.loads(existing)
+    except json.JSONDecodeError as exc:
+        raise ConfigFileError(f"it is not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise ConfigFileError("its top level is not a JSON object")
+    servers = config.get("mcpServers", {})
+    if not isinstance(servers, dict):
+        raise ConfigFileError("its mcpServers is not a JSON object")
+    return config, servers
 
 
 def merged(existing: str | None, name: str, entry: dict[str, Any]) -> dict[str, Any]:
     """The config with `mcpServers[name]` set to `entry`, all else kept."""
-    if existing is None or not existing.strip():
-        config: dict[str, Any] = {}
-    else:
-        try:
-            loaded = json.loads(existing)
-        except json.JSONDecodeError as exc:
-            raise ConfigFileError(f"it is not valid JSON ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigFileError("its top level is not a JSON object")
-        config = loaded
-    servers = config.get("mcpServers", {})
-    if not isinstance(servers, dict):
-        raise ConfigFileError("its mcpServers is not a JSON object")
-    return {**config, "mcpServers": {**servers, name: entry}}
+    return plan(existing, name, entry).config
 
 
-def install(path: Path, name: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """Write the merged config atomically (a crash leaves the old file whole)."""
+def behind_gateway(servers: Mapping[str, Any], gateway: GatewayConfig,
+                   keep: str) -> list[str]:
+    """Keys of the entries (other than `keep`) an upstream of `gateway` stands for."""
+    names = {u.name for u in gateway.upstreams}
+    commands = {u.command for u in gateway.upstreams if u.command}
+    found = []
+    for key, entry in servers.items():
+        if key == keep or not isinstance(entry, dict):
+            continue
+        command, args = entry.get("command"), entry.get("args", [])
+        argv = (command, *map(str, args)) if isinstance(command, str) and isinstance(
+            args, list) else None
+        if argv in commands or upstream_name(key) in names:
+            found.append(key)
+    return found
+
+
+def _references(gateway: GatewayConfig) -> set[str]:
+    values = [v for u in gateway.upstreams for v in (*u.env.values(), *u.headers.values())]
+    return {name for name in map(env_reference, values) if name is not None}
+
+
+def _moved(servers: Mapping[str, Any], keys: list[str], wanted: set[str]) -> dict[str, str]:
+    """The env values of `keys` whose variable (as `gateway init` names it)
+    the gateway references; a name given two different values is left out."""
+    found: dict[str, str] = {}
+    clashing: set[str] = set()
+    for key in keys:
+        env = servers[key].get("env")
+        for var, value in (env.items() if isinstance(env, dict) else ()):
+            target = env_name(str(var))
+            if (target in wanted and isinstance(value, str)
+                    and found.setdefault(target, value) != value):
+                clashing.add(target)
+    return {k: v for k, v in found.items() if k not in clashing}
+
+
+def plan(existing: str | None, name: str, entry: dict[str, Any], *,
+         gateway: GatewayConfig | None = None, replace: bool = False) -> Plan:
+    """`mcpServers[name]` set to `entry` (keeping the env an earlier install
+    gave it), and with `replace` the entries behind `gateway` removed."""
+    config, servers = _loaded(existing)
+    old = servers.get(name)
+    env = dict(old["env"]) if isinstance(old, dict) and isinstance(old.get("env"), dict) else {}
+    behind = behind_gateway(servers, gateway, name) if gateway is not None else []
+    wanted = _references(gateway) if gateway is not None else set()
+    moved = _moved(servers, behind, wanted) if replace else {}
+    env.update(moved)
+    entry = {**entry, "env": env} if env else entry
+    removed = behind if replace else []
+    kept = {k: v for k, v in servers.items() if k not in removed}
+    return Plan(config={**config, "mcpServers": {**kept, name: entry}}, entry=entry,
+                behind=tuple(behind), removed=tuple(removed), moved_env=tuple(sorted(moved)),
+                unset_env=tuple(sorted(wanted - set(env))))
+
+
+def backup_path(path: Path, now: datetime) -> Path:
+    """`claude_desktop_config.json.bak-<UTC time>`, never an existing file."""
+    stem = f"{path.name}.bak-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    candidate, n = path.with_name(stem), 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{stem}-{n}")
+    return candidate
+
+
+def install(path: Path, name: str, entry: dict[str, Any], *,
+            gateway: GatewayConfig | None = None, replace: bool = False,
+            now: datetime | None = None) -> tuple[Plan, Path | None]:
+    """Write the planned config atomically (a crash leaves the old file
+    whole); with `replace`, back the old file up first. Returns the plan and
+    the backup's path."""
     existing = path.read_text(encoding="utf-8") if path.exists() else None
-    config = merged(existing, name, entry)
+    planned = plan(existing, name, entry, gateway=gateway, replace=replace)
+    backup = None
+    if replace and existing is not None:
+        backup = backup_path(path, now or datetime.now(UTC))
+        shutil.copy2(path, backup)
+    _write(path, planned.config)
+    return planned, backup
+
+
+def _write(path: Path, config: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".claude_desktop_config.", dir=path.parent)
     try:
@@ -96,4 +208,3 @@ def install(path: Path, name: str, entry: dict[str, Any]) -> dict[str, Any]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return config

@@ -122,3 +122,27 @@ def test_existing_files_are_never_overwritten_without_force(tmp_path: Path) -> N
     assert (tmp_path / "policy.toml").read_text() == "# mine\n"
     assert not (tmp_path / "gateway.toml").exists()
     assert not (tmp_path / "principals.toml").exists()
+
+
+def test_install_claude_replace_swaps_the_adopted_entry(adopted: Adopted,
+                                                         tmp_path: Path) -> None:
+    setup, _ = adopted
+    text = (setup / "gateway.toml").read_text()
+    gateway = tmp_path / "gateway.toml"
+    gateway.write_text(text[:text.index("# Could not be listed")])  # the broken one left out
+    config = setup.parent / "claude_desktop_config.json"
+    copy = tmp_path / "claude_desktop_config.json"
+    copy.write_text(config.read_text())
+    db = tmp_path / "signoff.db"
+    db.touch()
+    result = signoff("install-claude", "--config", str(copy), "--db", str(db),
+                     "--gateway", str(gateway), "--principal", STARTER_AGENT,
+                     "--tenant", STARTER_TENANT, "--replace")
+    assert result.returncode == 0, result.stderr
+    servers = json.loads(copy.read_text())["mcpServers"]
+    assert set(servers) == {"broken", "remote", "signoff"}
+    assert servers["signoff"]["args"][:3] == ["serve", "--gateway", str(gateway.resolve())]
+    assert servers["signoff"]["env"] == {"GITHUB_TOKEN": SECRET}
+    [backup] = tmp_path.glob("claude_desktop_config.json.bak-*")
+    assert backup.read_text() == config.read_text()
+    assert "Git Repo" in result.stdout
