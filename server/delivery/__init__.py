@@ -2,14 +2,22 @@
 projector that catches up after a commit. Other surfaces import from here."""
 
 from signoff.server.delivery.batch import PassResult
-from signoff.server.delivery.config import SINKS_ENV, default_sinks_path, load_delivery_config
+from signoff.server.delivery.config import (
+    SINKS_ENV,
+    DeliveryConfig,
+    RelayOptions,
+    default_sinks_path,
+    load_delivery_config,
+)
 from signoff.server.delivery.consumers import delivery_key
 from signoff.server.delivery.relay import projector_for, relay_for, relay_worker
 from signoff.server.delivery.sinks import SinkError
 
 __all__ = [
     "SINKS_ENV",
+    "DeliveryConfig",
     "PassResult",
+    "RelayOptions",
     "SinkError",
     "default_sinks_path",
     "delivery_key",

@@ -22,6 +22,7 @@ import anyio
 from mcp import Client
 
 from signoff.server.app import App, Settings, build_app
+from signoff.server.delivery import DeliveryConfig, RelayOptions, relay_for
 from signoff.server.gateway import (
     INVOKER,
     call_view,
@@ -76,9 +77,6 @@ async def pin_catalogue(gateway: Path) -> None:
 
 @asynccontextmanager
 async def _relaying(app: App, stop: anyio.Event) -> AsyncIterator[None]:
-    from signoff.server.delivery import relay_for
-    from signoff.server.delivery.config import DeliveryConfig, RelayOptions
-
     relay = relay_for(app, DeliveryConfig(relay=RelayOptions(poll=0.05)))
     async with anyio.create_task_group() as tg:
         tg.start_soon(relay.run, stop)
