@@ -25,6 +25,7 @@ from signoff.server.app import App, Settings, build_app
 from signoff.server.delivery import DeliveryConfig, RelayOptions, relay_for
 from signoff.server.gateway import (
     INVOKER,
+    Upstreams,
     call_view,
     load_gateway,
     load_setup,
@@ -33,7 +34,6 @@ from signoff.server.gateway import (
     running,
     write_lock,
 )
-from signoff.server.gateway.upstream import Upstreams
 from signoff.server.mcp import FixedIdentity, build_server
 from signoff.server.ops.demo import DemoError, OnStep, Session, Step, expect
 from signoff.server.ops.demo_gateway_files import GATEWAY, POLICY, PRINCIPALS
