@@ -7,6 +7,14 @@ without revealing a credential, and lookups compare digests in constant time.
 A top-level `cli_votes` says who a `signoff review approve/reject` vote is:
 "operator" (the default: direct database access is operator access, `--as`
 is trusted) or "token" (the reviewer's own token is required).
+
+A principal's `transports` says how it may reach the MCP server: "stdio"
+(named by `serve --principal`) and/or "http" (a bearer token or JWT). By
+default agents and users may use both and services neither: a service runs
+inside signoff (the outbox's consumers) and never calls MCP.
+
+A top-level `demo = true` marks the file as a demo's: its token digests are of
+public tokens, so a server accepts its principals only as a demo.
 """
 
 from __future__ import annotations
@@ -28,10 +36,16 @@ from signoff.policies.toml_checks import Reporter, describe, read_toml
 
 log = logging.getLogger("signoff.principals")
 
-PRINCIPAL_KEYS = ("id", "kind", "tenants", "roles", "token_sha256", "display_name")
+PRINCIPAL_KEYS = ("id", "kind", "tenants", "roles", "token_sha256", "display_name",
+                  "transports")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CliVotes = Literal["operator", "token"]
 CLI_VOTES: tuple[CliVotes, ...] = ("operator", "token")
+Transport = Literal["stdio", "http"]
+TRANSPORTS: tuple[Transport, ...] = ("stdio", "http")
+DEFAULT_TRANSPORTS: dict[PrincipalKind, tuple[Transport, ...]] = {
+    "agent": TRANSPORTS, "user": TRANSPORTS, "service": (),
+}
 
 
 def token_digest(token: str) -> str:
@@ -46,6 +60,18 @@ class PrincipalRecord:
     roles: tuple[str, ...] = ()
     token_sha256: str | None = None
     display_name: str | None = None
+    # None: the default of its kind (DEFAULT_TRANSPORTS).
+    declared_transports: tuple[Transport, ...] | None = None
+
+    @property
+    def transports(self) -> tuple[Transport, ...]:
+        if self.declared_transports is not None:
+            return self.declared_transports
+        return DEFAULT_TRANSPORTS[self.kind]
+
+    def may_connect(self, transport: Transport) -> bool:
+        """Whether this principal may be the caller on `transport`."""
+        return transport in self.transports
 
     def facts(self, tenant: str) -> PrincipalFacts:
         """The principal acting in `tenant`; raises NotAMemberError otherwise."""
@@ -63,15 +89,21 @@ class Principals:
     """The loaded principals, by id and by token digest."""
 
     def __init__(self, records: tuple[PrincipalRecord, ...], source: str = "<string>",
-                 *, cli_votes: CliVotes = "operator") -> None:
+                 *, cli_votes: CliVotes = "operator", demo: bool = False) -> None:
         self.source = source
         self._cli_votes = cli_votes
+        self._demo = demo
         self._by_id = {r.id: r for r in records}
         self._tokens = tuple((r.token_sha256, r) for r in records if r.token_sha256)
 
     @property
     def cli_votes(self) -> CliVotes:
         return self._cli_votes
+
+    @property
+    def demo(self) -> bool:
+        """The file says it is a demo's (`demo = true`): its tokens are public."""
+        return self._demo
 
     def get(self, principal_id: str) -> PrincipalRecord | None:
         return self._by_id.get(principal_id)
@@ -108,8 +140,9 @@ def load_principals(path: Path) -> Principals:
 def parse_principals(text: str, source: str = "<string>") -> Principals:
     data = read_toml(text, source, PrincipalsLoadError)
     report = Reporter(source, text, entry_kind="principal")
-    report.keys(data, ("principal", "cli_votes"), (), None)
+    report.keys(data, ("principal", "cli_votes", "demo"), (), None)
     cli_votes = _cli_votes(data.get("cli_votes", "operator"), report)
+    demo = report.boolean(data, "demo", (), None) if "demo" in data else False
     raw = data.get("principal", [])
     records: list[PrincipalRecord] = []
     if not isinstance(raw, list):
@@ -133,7 +166,7 @@ def parse_principals(text: str, source: str = "<string>") -> Principals:
             seen_tokens.add(record.token_sha256)
         records.append(record)
     report.raise_if_any(PrincipalsLoadError)
-    return Principals(tuple(records), source, cli_votes=cli_votes)
+    return Principals(tuple(records), source, cli_votes=cli_votes, demo=bool(demo))
 
 
 def _cli_votes(value: object, report: Reporter) -> CliVotes:
@@ -169,12 +202,23 @@ def _record(table: Any, path: tuple[str, ...], fallback: str,
         report.add((*path, "token_sha256"), entry, "token_sha256",
                    "64 lowercase hex digits (the sha256 of the token)", describe(token))
     name = report.string(table, "display_name", path, entry, required=False)
+    transports = None
+    if "transports" in table:
+        transports = report.strings(table, "transports", path, entry, allow_empty=True,
+                                    choices=TRANSPORTS)
     if len(report.problems) > before or pid is None or tenants is None:
         return None
     return PrincipalRecord(
         id=pid, kind=_kind(kind), tenants=tenants, roles=roles or (),
         token_sha256=token if isinstance(token, str) else None, display_name=name,
+        declared_transports=_transports(transports),
     )
+
+
+def _transports(values: tuple[str, ...] | None) -> tuple[Transport, ...] | None:
+    if values is None:
+        return None
+    return tuple(t for t in TRANSPORTS if t in values)
 
 
 def _kind(value: object) -> PrincipalKind:
@@ -223,6 +267,10 @@ class PrincipalsFile(Principals):
     @property
     def cli_votes(self) -> CliVotes:
         return self.current().cli_votes
+
+    @property
+    def demo(self) -> bool:
+        return self.current().demo
 
     def get(self, principal_id: str) -> PrincipalRecord | None:
         return self.current().get(principal_id)

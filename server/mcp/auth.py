@@ -17,6 +17,11 @@ Two kinds of token, either or both:
   configured issuer, this server's URL as audience, an expiry, `sub` = the
   principal id and `tenant` (optional when the principal has one tenant).
 
+Only principals whose record allows "http" (`transports`; by default agents
+and users, not services) authenticate: a tokens-file entry for any other is
+an error at load, a principals-file digest of one is ignored with a note, and
+a JWT naming one is refused.
+
 A verified token becomes an `AccessToken` whose subject is the principal and
 whose `tenant` claim is the tenant; `identity.BearerIdentity` turns it into
 facts per request. Anything else is None, which the SDK answers with 401.
@@ -135,6 +140,9 @@ def _token_entry(path: Path, number: int, table: Any, principals: Principals) ->
         raise AuthConfigError(f"{where}: unknown principal {entry.principal!r}")
     if entry.tenant not in record.tenants:
         raise AuthConfigError(f"{where}: {entry.principal} is not a member of {entry.tenant!r}")
+    if not record.may_connect("http"):
+        raise AuthConfigError(f"{where}: {entry.principal} may not authenticate over HTTP "
+                              f"(its transports: {_listing(record.transports)})")
     return entry
 
 
@@ -146,7 +154,10 @@ def principal_file_tokens(principals: Principals) -> tuple[list[TokenEntry], lis
     for record in principals:
         if record.token_sha256 is None:
             continue
-        if len(record.tenants) == 1:
+        if not record.may_connect("http"):
+            notes.append(f"the principals-file token of {record.id} is ignored over HTTP: its "
+                         f"transports are {_listing(record.transports)}")
+        elif len(record.tenants) == 1:
             entries.append(TokenEntry(record.token_sha256, record.id, record.tenants[0]))
         else:
             notes.append(f"the principals-file token of {record.id} is ignored over HTTP: it is "
@@ -208,6 +219,9 @@ class SignoffTokenVerifier(TokenVerifier):
         record = self._principals.get(principal)
         if record is None:
             return None
+        if not record.may_connect("http"):
+            log.info("bearer token refused: %s may not authenticate over HTTP", principal)
+            return None
         try:
             record.facts(tenant)
         except NotAMemberError:
@@ -222,6 +236,10 @@ class SignoffTokenVerifier(TokenVerifier):
             expires_at=expires_at,
             claims={TENANT_CLAIM: tenant},
         )
+
+
+def _listing(items: Sequence[str]) -> str:
+    return ", ".join(items) or "none"
 
 
 def _tenant_of(record: PrincipalRecord, claimed: object) -> str | None:

@@ -6,7 +6,8 @@ process (`--principal/--tenant`); over HTTP each request carries a bearer
 token, which `mcp_auth` has already verified and turned into an
 `AccessToken` whose subject is the principal id and whose `tenant` claim is
 the tenant. Facts (kind, roles) are looked up in the principals file at
-request time, so a token never carries authority of its own.
+request time, so a token never carries authority of its own. A principal is
+the caller only over a transport its record allows (`transports`).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class BearerIdentity:
             return None
         tenant = (token.claims or {}).get(TENANT_CLAIM)
         record = self._principals.get(token.subject)
-        if record is None or not isinstance(tenant, str):
+        if record is None or not isinstance(tenant, str) or not record.may_connect("http"):
             return None
         try:
             return record.facts(tenant)
@@ -88,6 +89,11 @@ def resolve_principal(
         raise IdentityError(
             f"unknown principal {principal_id!r}: it is not in {principals.source} "
             f"(known: {known})"
+        )
+    if not record.may_connect("stdio"):
+        raise IdentityError(
+            f"principal {principal_id!r} may not connect over stdio (its transports: "
+            f"{_listing(record.transports)}; set `transports` in {principals.source})"
         )
     if not tenant:
         if len(record.tenants) != 1:
