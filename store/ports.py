@@ -127,6 +127,15 @@ class Proposals(Protocol):
         """Proposals sharing a correlation id, oldest first, for the trace."""
         ...
 
+    def decided_since(
+        self, since: datetime, *, tenant_id: str | None = None, after: str | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[ProposalRecord, DecisionRecord]]:
+        """Proposals made at or after `since` (oldest first, then by id) with
+        their first decision, a page at a time: `after` is the last
+        proposal id of the previous page (ids break ties of one instant)."""
+        ...
+
     def unlogged_events(self, limit: int = 10) -> list[tuple[str, str]]:
         """(proposal_id, event_id) for event ids a proposal names that the
         event log does not hold. One pass over the proposals that name events,

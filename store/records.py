@@ -123,6 +123,10 @@ class DecisionRecord(Record):
     decided_at: datetime
     # "submit" for the first decision, "execute" for a re-evaluation.
     stage: Literal["submit", "execute"] = "submit"
+    # What the gate judged beyond the proposal itself (the aggregate's facts
+    # and the run's counters), so the decision can be judged again exactly
+    # (`policy replay`). None for decisions recorded before signoff kept it.
+    judged: dict[str, Any] | None = None
 
 
 class ProposalRecord(Record):

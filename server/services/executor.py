@@ -184,7 +184,7 @@ class Executor:
         gate = self._gate()
         if gate.policy.version == proposal.decision.policy_version:
             return None
-        decision = judge(gate, policy_input(
+        judged = policy_input(
             uow, self._clock, principal=proposer_of(proposal),
             command_type=proposal.command_type, payload=proposal.payload,
             proposal=ProposalFacts(
@@ -193,10 +193,11 @@ class Executor:
             ),
             aggregate=facts,
             run_id=proposal.run_id,
-        ), correlation_id=proposal.correlation_id)
+        )
+        decision = judge(gate, judged, correlation_id=proposal.correlation_id)
         record = decision_record(
             decision, proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id,
-            now=self._clock(), ids=self._ids, stage="execute",
+            now=self._clock(), ids=self._ids, judged=judged, stage="execute",
         )
         uow.proposals.add_decision(record)
         if decision.effect == "deny":

@@ -63,6 +63,23 @@ def policy_input(
     )
 
 
+def recorded_input(proposal: ProposalRecord, decision: DecisionRecord) -> PolicyInput | None:
+    """The input `decision` judged, rebuilt from the proposal and what the
+    decision kept; None when it kept nothing (recorded before it did)."""
+    if decision.judged is None:
+        return None
+    aggregate = decision.judged.get("aggregate")
+    return PolicyInput(
+        principal=proposer_of(proposal), command_type=proposal.command_type,
+        payload=dict(proposal.payload),
+        proposal=ProposalFacts(rationale=proposal.rationale,
+                               evidence_refs=proposal.evidence_refs,
+                               confidence=proposal.confidence),
+        aggregate=AggregateFacts.model_validate(aggregate) if aggregate else None,
+        run=RunFacts.model_validate(decision.judged.get("run") or {}),
+    )
+
+
 def judge(gate: Gate, inp: PolicyInput, *, correlation_id: str | None) -> Decision:
     """The gate's decision, in a span that says who asked and what it said."""
     with span("policy.evaluate", correlation_id=correlation_id,
@@ -83,10 +100,12 @@ def proposer_of(proposal: ProposalRecord) -> PrincipalFacts:
 
 def decision_record(
     decision: Decision, *, proposal_id: str, tenant_id: str, now: datetime, ids: IdFactory,
-    stage: str = "submit",
+    judged: PolicyInput, stage: str = "submit",
 ) -> DecisionRecord:
     approvers = decision.approvers
     return DecisionRecord(
+        judged={"aggregate": judged.aggregate.model_dump(mode="json") if judged.aggregate
+                else None, "run": judged.run.model_dump(mode="json")},
         decision_id=ids("dec"), proposal_id=proposal_id, tenant_id=tenant_id,
         effect=decision.effect, rule_id=decision.rule_id, reason=decision.reason,
         policy_version=decision.policy_version,

@@ -197,15 +197,17 @@ class ProposalService:
             rationale=meta.rationale, evidence_refs=tuple(meta.evidence_refs),
             confidence=meta.confidence,
         )
-        decision = judge(self._gate(), policy_input(
+        judged = policy_input(
             uow, self._clock, principal=principal, command_type=spec.name, payload=payload_doc,
             proposal=facts, aggregate=aggregate_facts(spec.aggregate, aggregate_id, loaded),
             run_id=call.run_id,
-        ), correlation_id=call.correlation_id)
+        )
+        decision = judge(self._gate(), judged, correlation_id=call.correlation_id)
         proposal_id = self._ids("prop")
         now = self._clock()  # decided and recorded at one instant
         record = decision_record(
             decision, proposal_id=proposal_id, tenant_id=principal.tenant, now=now, ids=self._ids,
+            judged=judged,
         )
         proposal = ProposalRecord(
             proposal_id=proposal_id, tenant_id=principal.tenant, command_id=self._ids("cmd"),

@@ -4,6 +4,7 @@ changes), and the append-only lifecycle stream, decisions and votes."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from signoff.store.errors import DuplicateRecord, DuplicateVote
 from signoff.store.records import DecisionRecord, ProposalEvent, ProposalRecord, Vote
@@ -76,6 +77,28 @@ class SqliteProposals:
             (correlation_id, limit),
         )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
+
+    def decided_since(
+        self, since: datetime, *, tenant_id: str | None = None, after: str | None = None,
+        limit: int = 1000,
+    ) -> list[tuple[ProposalRecord, DecisionRecord]]:
+        where = ["p.created_at >= ?"]
+        args: list[Any] = [ts(since)]
+        if tenant_id is not None:
+            where.append("p.tenant_id = ?")
+            args.append(tenant_id)
+        if after is not None:  # keyset paging: (created_at, id) after the last row seen
+            where.append("(p.created_at, p.proposal_id) > "
+                         "((SELECT created_at FROM proposals WHERE proposal_id = ?), ?)")
+            args += [after, after]
+        # The first decision of each proposal (decisions are appended in order);
+        # `where` holds only the fixed clauses above, never caller text.
+        sql = ("SELECT p.doc, d.doc FROM proposals p JOIN decisions d ON d.rowid = ("  # noqa: S608
+               "SELECT MIN(rowid) FROM decisions WHERE proposal_id = p.proposal_id) "
+               f"WHERE {' AND '.join(where)} ORDER BY p.created_at, p.proposal_id LIMIT ?")
+        rows = self._db.all(sql, (*args, limit))
+        return [(ProposalRecord.model_validate_json(p), DecisionRecord.model_validate_json(d))
+                for p, d in rows]
 
     def unlogged_events(self, limit: int = 10) -> list[tuple[str, str]]:
         # Every proposal, whatever its status says: a tamperer may change that

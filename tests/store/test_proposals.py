@@ -168,3 +168,25 @@ async def test_by_correlation_is_the_trace_oldest_first(store: Store) -> None:
     first = await store.read(lambda uow: uow.proposals.by_correlation("trace-1", limit=1))
     assert ids(first) == ["p-early"]
     assert await store.read(lambda uow: uow.proposals.by_correlation("nope")) == []
+
+
+async def test_decided_since_pages_through_proposals_with_their_first_decision(
+    store: Store,
+) -> None:
+    # two share an instant: the id breaks the tie, so paging loses none
+    made = [proposal(f"p{i}", created_at=at(min(i, 3))) for i in range(5)]
+
+    def add(uow: UnitOfWork) -> None:
+        for p in made:
+            uow.proposals.add(p)
+            uow.proposals.add_decision(p.decision)
+
+    await store.write(add)
+    first = await store.read(lambda uow: uow.proposals.decided_since(at(-60), limit=3))
+    rest = await store.read(lambda uow: uow.proposals.decided_since(
+        at(-60), after=first[-1][0].proposal_id, limit=3))
+    seen = [p.proposal_id for p, _ in first + rest]
+    assert sorted(seen) == sorted(p.proposal_id for p in made)
+    assert len(set(seen)) == 5
+    assert all(d.proposal_id == p.proposal_id for p, d in first + rest)
+    assert await store.read(lambda uow: uow.proposals.decided_since(at(60))) == []
