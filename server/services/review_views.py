@@ -143,6 +143,10 @@ class ProposalView(BaseModel):
     overdue: bool
     change: ChangePreview | None
     committed_events: list[EventView]
+    # For a call to an upstream tool: the arguments and what approving will
+    # call, then the upstream's pinned description and annotations (untrusted
+    # text, capped), as the gateway describes it.
+    call: dict[str, Any] | None = None
 
 
 def span(seconds: int | None) -> str:

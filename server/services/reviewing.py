@@ -95,8 +95,10 @@ class ReviewService:
     def __init__(
         self, *, store: Store, commands: CommandRegistry, citations: Citations,
         projections: Sequence[Projection], principals: Principals, executor: Executor,
-        clock: Clock,
+        clock: Clock, describe_call: Callable[[ProposalRecord], dict[str, Any] | None]
+        = lambda _p: None,
     ) -> None:
+        self._describe_call = describe_call
         self._store = store
         self._commands = commands
         self._citations = citations
@@ -161,6 +163,7 @@ class ReviewService:
             updated_at=proposal.updated_at, expires_at=proposal.expires_at,
             change=change,
             committed_events=[EventView.of(e) for e in uow.events.by_ids(proposal.event_ids)],
+            call=self._describe_call(proposal),
             **_timing(proposal, now),
         )
 
