@@ -202,9 +202,9 @@ def _may_propose(command_type: str) -> Callable[[App, PrincipalFacts], bool]:
 
 
 def tool_specs(domain: Domain, commands: CommandRegistry) -> list[ToolSpec]:
-    """Every query, get_proposal, then every command the registry holds that
-    a model describes (the gateway's are listed per tenant, as their
-    upstreams list them: `gateway_tools`)."""
+    """Every query, get_proposal, every command the registry holds that a
+    model describes (the gateway's are listed per tenant, as their upstreams
+    list them: `gateway_tools`), then withdraw_proposal."""
     specs = [
         ToolSpec(q.name, "query", schemas.query_description(q), q.args, q.result,
                  schemas.QUERY_ANNOTATIONS, _may_query(q.name), _query_invoke(q))
@@ -220,6 +220,9 @@ def tool_specs(domain: Domain, commands: CommandRegistry) -> list[ToolSpec]:
                  _command_invoke(c), command_type=c.name)
         for c in commands if c.input_schema is None
     ]
+    from signoff.server.mcp.withdraw import withdraw_spec  # it builds on this module
+
+    specs.append(withdraw_spec())
     return specs
 
 

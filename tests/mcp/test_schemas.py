@@ -56,7 +56,8 @@ def test_every_domain_operation_is_a_tool_once() -> None:
     commands = CommandRegistry()
     commands.add(DOMAIN.commands, source="domain")
     names = [spec.name for spec in tool_specs(DOMAIN, commands)]
-    assert len(names) == len(set(names)) == len(DOMAIN.queries) + 1 + len(DOMAIN.commands)
+    # + get_proposal and withdraw_proposal
+    assert len(names) == len(set(names)) == len(DOMAIN.queries) + 2 + len(DOMAIN.commands)
 
 
 def test_call_context_from_meta() -> None:

@@ -1,5 +1,5 @@
 """What an agent sees over real stdio, in both protocol generations: exactly
-the domain's queries, its commands and get_proposal, with honest annotations
+the domain's queries, its commands, get_proposal and withdraw_proposal, with honest annotations
 and schemas; and one query and one command work in each generation."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ACTING_NAME = re.compile(r"^(approve|reject|execute|commit|write|vote|delete|set
 
 def check_tools(tools: list[Tool]) -> None:
     by_name = {t.name: t for t in tools}
-    assert set(by_name) == QUERY_TOOLS | COMMAND_TOOLS
+    assert set(by_name) == QUERY_TOOLS | COMMAND_TOOLS | {"withdraw_proposal"}
     assert not HIDDEN & set(by_name)
     assert not [name for name in by_name if ACTING_NAME.match(name)]
     for name in QUERY_TOOLS:
