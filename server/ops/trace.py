@@ -6,10 +6,11 @@ the status changes, the command result, the committed events, their outbox
 deliveries and what consumers did with them (inbox rows, and the proposals
 they made, such as the notification service's `notice.record_delivery`,
 found through their idempotency key, and followed only for a service
-principal of the delivery's tenant). Each step names the steps that caused
-it, and the list is in causal order (a cause always before its effects,
-otherwise by time), so a console can draw it as a timeline and a terminal as
-a tree. Details pass through `redact`.
+principal of the delivery's tenant). A gateway proposal's upstream call is
+its side effect, attempt by attempt (`trace_calls`). Each step names the
+steps that caused it, and the list is in causal order (a cause always before
+its effects, otherwise by time), so a console can draw it as a timeline and a
+terminal as a tree. Details pass through `redact`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from signoff.server.delivery import delivery_key
 from signoff.server.observability import redact
+from signoff.server.ops.trace_calls import AGGREGATE as CALL_AGGREGATE
+from signoff.server.ops.trace_calls import call_steps, status_causes
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, OutboxMessage, ProposalRecord
 
@@ -67,6 +70,7 @@ class _Builder:
         # idempotency key a consumer uses -> (delivery step id, its tenant)
         self.deliveries: dict[str, tuple[str, str]] = {}
         self.inbox_steps: dict[str, list[str]] = {}  # delivery step id -> inbox step ids
+        self.event_steps: dict[str, str] = {}  # event id -> its step, where not "event:<id>"
 
     def mine(self, tenant_id: str) -> bool:
         return self.tenant is None or tenant_id == self.tenant
@@ -141,6 +145,7 @@ class _Builder:
         later = [d for d in decisions if d.decision_id != submit.decision_id]
         votes = list(self.uow.proposals.votes(pid))
         latest, statuses = first, {}
+        changes: list[tuple[str, str, list[str]]] = []  # status, its step, the event ids
         for event in self.uow.proposals.events(pid):
             if event.event_type == "proposal.vote_cast" and votes:
                 vote = votes.pop(0)
@@ -163,19 +168,39 @@ class _Builder:
                     f"status:{pid}:{event.seq}", "status", f"proposal {status}",
                     at=event.occurred_at, actor=event.actor_id, causes=[latest],
                     proposal_id=pid, change=dict(event.payload))
+                changes.append((status, latest, list(event.payload.get("event_ids", []))))
         for result in self.uow.commands.results(pid):
             self.add(f"result:{result.command_id}:{result.status}", "result",
                      f"command result: {result.outcome} ({result.status})",
                      at=result.recorded_at, causes=[latest], proposal_id=pid,
                      command_id=result.command_id, message=result.message,
                      event_ids=list(result.event_ids))
-        executed = statuses.get("executed", latest)
-        for committed in self.uow.events.by_ids(p.event_ids):
-            self.event(committed, executed, pid)
+        if p.aggregate_type == CALL_AGGREGATE:
+            self.upstream_call(p, latest, changes)
+        else:
+            executed = statuses.get("executed", latest)
+            for committed in self.uow.events.by_ids(p.event_ids):
+                self.event(committed, executed, pid)
         for row in self.uow.outbox.by_causation(p.command_id, LIMIT):
             cause = {"approval.requested": first,
                      "approval.expired": statuses.get("expired")}.get(row.topic)
-            self.delivery(row, cause or f"event:{row.message_id}", pid)
+            event_step = self.event_steps.get(row.message_id, f"event:{row.message_id}")
+            self.delivery(row, cause or event_step, pid)
+
+    def upstream_call(self, p: ProposalRecord, latest: str,
+                      changes: list[tuple[str, str, list[str]]]) -> None:
+        """The call upstream, as the side effect of the executor's approval
+        (its first `executing`); each status change cites the call step it
+        recorded."""
+        approved = next((step for status, step, _ in changes if status == "executing"), latest)
+        events = self.uow.events.stream(p.tenant_id, CALL_AGGREGATE, p.aggregate_id)
+        by_event = call_steps(events, self.add, name=p.command_type.removeprefix("tool."),
+                              cause=approved, proposal_id=p.proposal_id)
+        self.event_steps.update(by_event)
+        # The approval is caused by the executor's status change, not the other way.
+        outcomes = {e: s for e, s in by_event.items() if self.steps[s].kind != "event"}
+        for status_step, call_step in status_causes(changes, outcomes).items():
+            self.cite(status_step, call_step)
 
     def event(self, e: EventEnvelope, cause: str | None, pid: str | None) -> None:
         if self.mine(e.tenant_id):
