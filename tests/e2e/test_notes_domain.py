@@ -98,5 +98,7 @@ def test_a_domain_path_that_is_not_a_module_is_a_clear_error(tmp_path: Path) -> 
                      "--principals", str(NOTES / "principals.toml"), "--principal",
                      "agent:scribe", "--tenant", "home", "--demo", cwd=tmp_path)
     assert result.returncode == 2
-    assert "cannot load domain 'nowhere/domain.py'" in " ".join(result.stderr.split())
+    said = " ".join(result.stderr.split())
+    assert "cannot load domain" in said
+    assert "nowhere/domain.py" in said
     assert not (tmp_path / "x.db").exists()
