@@ -45,11 +45,13 @@ from starlette.applications import Starlette
 
 from signoff.server.app import App
 from signoff.server.gateway import GatewayRuntime
+from signoff.server.mcp.app_card import AppCard, bind
 from signoff.server.mcp.auth import HttpAuth
 from signoff.server.mcp.gateway_tools import gateway_specs
 from signoff.server.mcp.identity import Identity
 from signoff.server.mcp.resources import DEFAULT_INTERVAL, ProposalResource, ProposalWatch
 from signoff.server.mcp.runtime_log import RuntimeLogWriter
+from signoff.server.mcp.tasks import DEFAULT_POLL_INTERVAL_MS, TasksExtension, install
 from signoff.server.mcp.tools import ToolRunner, ToolSpec, error_result, make_tool, tool_specs
 
 log = logging.getLogger("signoff.mcp")
@@ -75,7 +77,8 @@ def _version() -> str:
 class SignoffServer(Server[Any]):
     def __init__(self, app: App, identity: Identity, *, runtime_log: RuntimeLogWriter,
                  auth: HttpAuth | None = None, watch_interval: float = DEFAULT_INTERVAL,
-                 gateway: GatewayRuntime | None = None) -> None:
+                 gateway: GatewayRuntime | None = None,
+                 task_poll_ms: int = DEFAULT_POLL_INTERVAL_MS) -> None:
         self.app = app
         self.gateway = gateway
         self.identity = identity
@@ -86,24 +89,29 @@ class SignoffServer(Server[Any]):
         proposals = ProposalResource(app, identity, self.watch)
         self._runner = ToolRunner(app, identity, runtime_log)
         # The domain's tools, fixed; the gateway's, as each tenant's upstreams list them.
-        self._specs = {spec.name: spec for spec in tool_specs(app.domain, app.commands)}
+        self._specs = {spec.name: spec for spec in bind(tool_specs(app.domain, app.commands))}
         self._tools = {name: make_tool(spec) for name, spec in self._specs.items()}
+        card = AppCard(proposals)  # the MCP App's ui:// resource, then the proposals'
         super().__init__(
             "signoff", title="signoff", instructions=INSTRUCTIONS, version=_version(),
             get_tool_input_schema=self._input_schema,
             on_list_tools=self._list_tools, on_call_tool=self._call_tool,
-            on_list_resources=proposals.list_resources,
+            on_list_resources=card.list_resources,
             on_list_resource_templates=proposals.list_templates,
-            on_read_resource=proposals.read, on_subscribe_resource=proposals.subscribe,
+            on_read_resource=card.read, on_subscribe_resource=proposals.subscribe,
             on_unsubscribe_resource=proposals.unsubscribe,
             on_subscriptions_listen=ListenHandler(self._bus),
         )
+        self.extensions[card.identifier] = {}  # MCP Apps, for the card
         # After the SDK's OpenTelemetry middleware, as MCPServer orders them:
         # the boundary seals requestState under a key held by this process.
         self.middleware += [
             RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=self.name),
             proposals.scope_listen,
         ]
+        # MCP Tasks: a proposal that waits answers with a task (tasks.py).
+        self.tasks = TasksExtension(app, identity, poll_interval_ms=task_poll_ms)
+        install(self, self.tasks, self._call_tool)
 
     def _input_schema(self, name: str) -> Mapping[str, Any] | None:
         tool = self._tools.get(name)
@@ -112,7 +120,7 @@ class SignoffServer(Server[Any]):
     async def _specs_for(self, tenant: str) -> dict[str, ToolSpec]:
         if self.gateway is None:
             return self._specs
-        found = {s.name: s for s in await gateway_specs(self.app, self.gateway, tenant)}
+        found = {s.name: s for s in bind(await gateway_specs(self.app, self.gateway, tenant))}
         for name, spec in found.items():  # for the HTTP Mcp-Param header check
             self._tools.setdefault(name, make_tool(spec))
         return {**self._specs, **found}
@@ -165,9 +173,11 @@ class SignoffServer(Server[Any]):
 def build_server(app: App, identity: Identity, *, auth: HttpAuth | None = None,
                  runtime_log: RuntimeLogWriter | None = None,
                  watch_interval: float = DEFAULT_INTERVAL,
-                 gateway: GatewayRuntime | None = None) -> SignoffServer:
+                 gateway: GatewayRuntime | None = None,
+                 task_poll_ms: int = DEFAULT_POLL_INTERVAL_MS) -> SignoffServer:
     """The MCP server for `app`, answering as `identity` says the caller is,
     with the gateway's upstream tools when `gateway` runs beside it.
     Run it inside `server.running()` so its runtime log gets written."""
     return SignoffServer(app, identity, runtime_log=runtime_log or RuntimeLogWriter(app.store),
-                         auth=auth, watch_interval=watch_interval, gateway=gateway)
+                         auth=auth, watch_interval=watch_interval, gateway=gateway,
+                         task_poll_ms=task_poll_ms)
