@@ -1,67 +1,58 @@
-"""Delivery benchmarks: ratios against baselines measured in the same run.
+"""The read side and delivery against raw baselines, rounds alternating.
 
-    python bench/bench_delivery.py            # the full run
-    python bench/bench_delivery.py --quick    # smaller sizes, for a smoke run
-    python bench/bench_delivery.py --json     # one JSON object per line
+    python bench/bench_delivery.py [--quick] [--json] [--rounds N] [--dir DIR]
 
-Measures, on the same disk:
-  1. relay throughput: the outbox relay draining N committed events into the
-     JSONL sink (claim with leases, publish, fsync per batch, settle), vs
-     writing the same JSON lines to a file directly with the same fsyncs;
-  2. projector catch-up: the async `case_timeline` projection over 100 000
-     events (interleaved over 1 000 cases) from checkpoint 0, vs a raw ordered
-     read (`SELECT payload FROM events ORDER BY position` + json.loads);
-  3. end-to-end lag: from a command's commit (its receipt returned) to the
-     async read model reflecting it, p50 and p99, under a steady offered load
-     (default 500 commands/s; the achieved rate is reported), with the
-     projector polling as `serve` does (0.2 s) and tightly (0.01 s).
+Arms, each run once per round, each on its own fresh copy of a filled
+database (copied untimed), so every round starts from the same state:
+
+  raw read     `SELECT payload FROM events ORDER BY position` + json.loads;
+  rebuild      `projections rebuild` (every projection, inline and async);
+  catch-up     the async projector from checkpoint 0 to the head;
+  direct       the outbox's messages as JSON lines written straight to a
+               file, fsync every relay batch (the same fsyncs as the relay);
+  relay        the outbox relay draining the same rows into the JSONL sink
+               (claims with leases, publishes, fsyncs per batch, settles).
+
+Then, untimed against any baseline: the lag from a command's receipt to the
+async read model reflecting it, under a steady offered load, with the
+projector polling as `serve` does (0.2 s) and tightly (0.01 s).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import bisect
 import json
 import os
-import shutil
 import sqlite3
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import bench_policy, fresh
-from rich.console import Console
-from rich.table import Table
+from benchlib import copy_db, emit, err, fresh, open_app, parser, workdir
+from rounds import Row, alternate, at_least, ratio_row, value_row
 
-from signoff.server.app import App, Settings, build_app
+from signoff.server.app import App
 from signoff.server.delivery.config import RelayOptions
 from signoff.server.delivery.relay import Relay
 from signoff.server.delivery.sinks import JsonlSink, encode, message_document
 from signoff.server.domain import NewEvent
 from signoff.server.state.committer import Causation
 from signoff.server.state.projector import Projector
+from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.records import Actor
 
-console = Console(stderr=True)
+BENCH = "delivery"
 BATCH = 500
-
-
-async def open_app(folder: Path, name: str) -> App:
-    app = await build_app(Settings(db=fresh(folder, name), policy=bench_policy(folder)))
-    await app.seed_if_empty()
-    return app
 
 
 async def fill(app: App, events: int, cases: int = 1000) -> None:
     """`events` case events over `cases` synthetic cases, interleaved (case 0,
-    1, ... 999, then each one's next event): setup, not measured."""
+    1, ... then each one's next event), in large transactions: setup."""
     seeder = Causation(actor=Actor(id="system:bench", kind="system"))
-    rounds = max(events // cases, 1)
-    for r in range(rounds):
+    cases = min(cases, max(events // 10, 1))
+    for r in range(max(events // cases, 1)):
         def write(uow: Any, r: int = r) -> None:
             for c in range(cases):
                 event = NewEvent("case.opened", {
@@ -73,76 +64,102 @@ async def fill(app: App, events: int, cases: int = 1000) -> None:
                                      events=[event], causation=seeder)
 
         await app.store.write(write)
-        console.print(f"  filled {(r + 1) * cases:,}/{rounds * cases:,} events", end="\r")
-    console.print()
 
 
-async def relay_throughput(folder: Path, events: int) -> tuple[float, float]:
-    app = await open_app(folder, "relay.db")
+class Copies:
+    """A fresh copy of the filled database for every timed run."""
+
+    def __init__(self, folder: Path, filled: Path) -> None:
+        self.folder, self.filled, self.n = folder, filled, 0
+
+    async def app(self) -> App:
+        self.n += 1
+        path = copy_db(self.filled, fresh(self.folder, f"copy-{self.n % 2}.db"))
+        os.sync()  # the copy's writeback is not the next arm's fsync
+        app, _ = await open_app(path, seed=False)
+        return app
+
+
+def raw_read(path: Path) -> float:
+    start = time.perf_counter()
+    count = 0
+    with sqlite3.connect(path) as conn:
+        for (payload,) in conn.execute("SELECT payload FROM events ORDER BY position"):
+            json.loads(payload)
+            count += 1
+    conn.close()
+    return count / (time.perf_counter() - start)
+
+
+async def timed_on_copy(copies: Copies, work: Any) -> float:
+    app = await copies.app()
     try:
-        await fill(app, events, cases=min(events // 10, 1000))
-        rows = await app.store.read(lambda uow: uow.outbox.find(status="pending", limit=10**7))
+        total = await app.store.read(lambda uow: uow.events.head())
+        start = time.perf_counter()
+        await work(app)
+        return float(total) / (time.perf_counter() - start)
+    finally:
+        await app.close()
 
-        def direct() -> float:
-            """The baseline: the same lines, one write each, fsync per batch."""
-            path = fresh(folder, "direct.jsonl")
-            start = time.perf_counter()
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                for i, row in enumerate(rows, start=1):
-                    os.write(fd, encode(message_document(row)) + b"\n")
-                    if i % BATCH == 0:
-                        os.fsync(fd)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            return len(rows) / (time.perf_counter() - start)
 
-        baseline = await asyncio.to_thread(direct)
+async def catch_up(app: App) -> None:
+    [status] = await Projector(app.store, app.domain, app.upcaster).catch_up()
+    assert status.lag == 0, status
+    assert status.stalled is None, status
+
+
+async def rebuild(app: App) -> None:
+    await rebuild_projections(app.store, app.domain, app.upcaster)
+
+
+async def relay_rate(copies: Copies, folder: Path) -> float:
+    app = await copies.app()
+    try:
         sink = JsonlSink("bench", fresh(folder, "relay.jsonl"))
         relay = Relay(app.store, [sink], app.clock, RelayOptions(batch=BATCH), owner="bench")
         start = time.perf_counter()
         result = await relay.drain()
         elapsed = time.perf_counter() - start
         await relay.close()
-        assert result.published == len(rows), result
-        return len(rows) / elapsed, baseline
+        return result.published / elapsed
     finally:
         await app.close()
 
 
-async def projector_catch_up(folder: Path, events: int) -> tuple[float, float]:
-    app = await open_app(folder, "projector.db")
+async def direct_rate(copies: Copies, folder: Path) -> float:
+    """The relay's baseline: the same lines, one write each, fsync per batch."""
+    app = await copies.app()
+    try:
+        rows = await app.store.read(lambda uow: uow.outbox.find(status="pending",
+                                                                limit=10**7))
+    finally:
+        await app.close()
+    path = fresh(folder, "direct.jsonl")
+    start = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        for i, row in enumerate(rows, start=1):
+            os.write(fd, encode(message_document(row)) + b"\n")
+            if i % BATCH == 0:
+                os.fsync(fd)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return len(rows) / (time.perf_counter() - start)
+
+
+async def filled(folder: Path, name: str, events: int) -> Path:
+    app, _ = await open_app(fresh(folder, name))
     try:
         await fill(app, events)
-        total = await app.store.read(lambda uow: uow.events.head())
-        path = app.settings.db
-
-        def raw() -> float:
-            start = time.perf_counter()
-            with sqlite3.connect(path) as conn:
-                for (payload,) in conn.execute("SELECT payload FROM events ORDER BY position"):
-                    json.loads(payload)
-            return total / (time.perf_counter() - start)
-
-        baseline = await asyncio.to_thread(raw)
-        projector = Projector(app.store, app.domain, app.upcaster)
-        start = time.perf_counter()
-        [status] = await projector.catch_up()
-        elapsed = time.perf_counter() - start
-        assert status.lag == 0, status
-        assert status.stalled is None, status
-        return total / elapsed, baseline
     finally:
         await app.close()
+    return folder / name
 
 
 async def end_to_end_lag(folder: Path, rate: float, seconds: float, poll: float
                          ) -> dict[str, float]:
-    app = await open_app(folder, f"lag-{poll}.db")
-    agent = app.principals.get("agent:triage")
-    assert agent is not None
-    triage = agent.facts("acme")
+    app, triage = await open_app(fresh(folder, f"lag-{poll}.db"))
     committed: list[tuple[int, float]] = []  # (position, when its receipt came back)
     lags: list[float] = []
     seen, target = 0, 2**62
@@ -194,59 +211,53 @@ async def end_to_end_lag(folder: Path, rate: float, seconds: float, poll: float
             "samples": len(lags)}
 
 
+async def run(folder: Path, rounds: int, events: int, relay_n: int, rate: float,
+              seconds: float) -> list[Row]:
+    rows: list[Row] = []
+    # The lag runs first: the large fills below leave the disk writing back.
+    for poll in (0.2, 0.01):
+        err.print(f"[bold]delivery: lag at {rate:.0f} cmd/s offered, poll {poll}s[/bold]")
+        lag = await end_to_end_lag(folder, rate, seconds, poll)
+        for q in ("p50_ms", "p99_ms"):
+            rows.append(value_row(BENCH, f"commit → read model lag {q[:3]} (poll {poll}s)",
+                                  [lag[q]], "ms", offered=rate, achieved=lag["achieved"],
+                                  samples=lag["samples"]))
+    err.print(f"[bold]delivery: filling {events:,} and {relay_n:,} events[/bold]")
+    read_side = Copies(folder, await filled(folder, "read.db", events))
+    outbox = Copies(folder, await filled(folder, "outbox.db", relay_n))
+    os.sync()
+    err.print(f"[bold]delivery: {rounds} alternating rounds[/bold]")
+    got = await alternate({
+        "raw_read": lambda: raw_read(read_side.filled),
+        "rebuild": lambda: timed_on_copy(read_side, rebuild),
+        "catch_up": lambda: timed_on_copy(read_side, catch_up),
+        "direct": lambda: direct_rate(outbox, folder),
+        "relay": lambda: relay_rate(outbox, folder),
+    }, rounds)
+    rows += [
+        ratio_row(BENCH, f"projections rebuild ÷ raw ordered read + decode ({events:,} events)",
+                  ("rebuild", got["rebuild"]), ("raw_read", got["raw_read"]), at_least(0.3),
+                  unit="events/s"),
+        ratio_row(BENCH, "projector catch-up ÷ raw ordered read + decode",
+                  ("catch_up", got["catch_up"]), ("raw_read", got["raw_read"]), at_least(0.3),
+                  unit="events/s"),
+        ratio_row(BENCH, f"relay to JSONL ÷ direct writes with the same fsyncs ({relay_n:,})",
+                  ("relay", got["relay"]), ("direct", got["direct"]), at_least(0.5),
+                  unit="messages/s"),
+    ]
+    return rows
+
+
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--rate", type=float, default=500.0, help="offered commands/s")
-    parser.add_argument("--dir", type=Path, default=None, help="where the databases go")
-    args = parser.parse_args()
-    relay_n = 5_000 if args.quick else 20_000
-    projector_n = 20_000 if args.quick else 100_000
-    seconds = 3.0 if args.quick else 10.0
-    folder = args.dir or Path(tempfile.mkdtemp(prefix="signoff-bench-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    try:
-        # The lag runs first: the large fills below leave the disk busy writing
-        # back for a while, which would show up as fsync latency here.
-        for poll in (0.2, 0.01):
-            console.print(f"[bold]lag at {args.rate:.0f} cmd/s offered, poll {poll}s[/bold]")
-            lag = await end_to_end_lag(folder, args.rate, seconds, poll)
-            for q in ("p50_ms", "p99_ms"):
-                rows.append({"bench": f"commit->read model lag {q[:3]} (poll {poll}s)",
-                             "value": lag[q], "unit": "ms", "baseline": poll * 1000,
-                             "baseline_name": "poll interval ms",
-                             "ratio": lag[q] / (poll * 1000),
-                             "offered_cmd_s": args.rate, "achieved_cmd_s": lag["achieved"],
-                             "samples": lag["samples"]})
-        os.sync()
-        console.print(f"[bold]relay: {relay_n:,} events to the JSONL sink[/bold]")
-        ours, direct = await relay_throughput(folder, relay_n)
-        rows.append({"bench": "relay -> JSONL", "value": ours, "unit": "events/s",
-                     "baseline": direct, "baseline_name": "direct file writes/s",
-                     "ratio": ours / direct})
-        console.print(f"[bold]projector: catch-up over {projector_n:,} events[/bold]")
-        ours, raw = await projector_catch_up(folder, projector_n)
-        rows.append({"bench": "projector catch-up", "value": ours, "unit": "events/s",
-                     "baseline": raw, "baseline_name": "raw SELECT+json.loads events/s",
-                     "ratio": ours / raw})
-    finally:
-        if args.dir is None:
-            shutil.rmtree(folder, ignore_errors=True)
-    if args.json:
-        for row in rows:
-            sys.stdout.write(json.dumps(row) + "\n")
-        return
-    table = Table("benchmark", "value", "baseline", "ratio", "load", title="signoff delivery")
-    for row in rows:
-        load = (f"{row['achieved_cmd_s']:.0f}/{row['offered_cmd_s']:.0f} cmd/s"
-                if "achieved_cmd_s" in row else "")
-        table.add_row(row["bench"], f"{row['value']:,.1f} {row['unit']}",
-                      f"{row['baseline']:,.1f} ({row['baseline_name']})",
-                      f"{row['ratio']:.2f}", load)
-    Console().print(table)
+    p = parser(__doc__)
+    p.add_argument("--rate", type=float, default=500.0, help="offered commands/s (lag)")
+    args = p.parse_args()
+    rounds = args.rounds or (5 if args.quick else 7)
+    with workdir(args.dir) as folder:
+        rows = await run(folder, rounds, 20_000 if args.quick else 100_000,
+                         5_000 if args.quick else 20_000, args.rate,
+                         3.0 if args.quick else 10.0)
+    emit(rows, args.json, "signoff read side and delivery")
 
 
 if __name__ == "__main__":
