@@ -230,6 +230,9 @@ class RuntimeEntry(Record):
     outcome: str
     latency_ms: float
     run_id: str | None = None
+    # Where run_id came from: "client" (its _meta), or how signoff grouped a
+    # client that sent none ("traceparent", "connection", "session", "idle_gap").
+    run_source: str | None = None
     correlation_id: str | None = None
     proposal_id: str | None = None
     at: datetime

@@ -3,7 +3,8 @@
 Tool bodies are thin: they call `app.queries.run`, `app.proposals.submit` or
 `app.proposals.receipt` and shape the answer. Everything a call has in common
 lives in `ToolRunner.call`: who is calling (from the transport), whether they
-may use the tool, the run ids from `_meta`, the runtime log entry, and
+may use the tool, the run ids from `_meta` (the run derived by `runs.Runs`
+when the client sends none), the runtime log entry, and
 turning any crash into "internal error, reference <id>" (the traceback goes to
 stderr, never to the model).
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,6 +38,7 @@ from signoff.server.mcp import schemas
 from signoff.server.mcp.arguments import argument_problems, schema_problems
 from signoff.server.mcp.confirmation import submit_with_confirmation
 from signoff.server.mcp.identity import Identity
+from signoff.server.mcp.runs import RunOf, Runs, call_context, connection_of_request, meta_of
 from signoff.server.mcp.runtime_log import RuntimeLogWriter, arguments_digest
 from signoff.server.observability import tool_span
 from signoff.server.services.proposals import CallContext, problems_of
@@ -48,12 +49,6 @@ from signoff.store.records import RuntimeEntry
 log = logging.getLogger("signoff.mcp")
 
 ToolKind = Literal["query", "command"]
-META_KEYS: dict[str, tuple[str, ...]] = {
-    "run_id": ("signoff/run_id", "run_id"),
-    "thread_id": ("signoff/thread_id", "thread_id"),
-    "correlation_id": ("signoff/correlation_id", "correlation_id"),
-}
-META_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -229,28 +224,13 @@ def tool_specs(domain: Domain, commands: CommandRegistry) -> list[ToolSpec]:
 # --- the common path of every call ---------------------------------------------------
 
 
-def call_context(meta: Mapping[str, Any] | None) -> tuple[CallContext, list[FieldProblem]]:
-    """Run ids from the request's `_meta` (`signoff/run_id`, or plain `run_id`)."""
-    found: dict[str, str] = {}
-    problems: list[FieldProblem] = []
-    for name, keys in META_KEYS.items():
-        key = next((k for k in keys if meta and k in meta), None)
-        if key is None or meta is None:
-            continue
-        value = meta[key]
-        if isinstance(value, str) and META_ID.match(value):
-            found[name] = value
-        else:
-            problems.append(FieldProblem(
-                field=f"_meta.{key}", problem="1 to 128 letters, digits or . _ : -"))
-    return CallContext(**found), problems
-
-
 class ToolRunner:
-    def __init__(self, app: App, identity: Identity, runtime_log: RuntimeLogWriter) -> None:
+    def __init__(self, app: App, identity: Identity, runtime_log: RuntimeLogWriter,
+                 runs: Runs | None = None) -> None:
         self._app = app
         self._identity = identity
         self._log = runtime_log
+        self._runs = runs or Runs(app.clock, app.ids)
 
     def permits(self, spec: ToolSpec, principal: PrincipalFacts) -> bool:
         return spec.permits(self._app, principal)
@@ -261,7 +241,10 @@ class ToolRunner:
         principal = self._identity.current()
         if principal is None:
             return refused(spec, "rejected", "not permitted: no authenticated caller")
-        call, problems = call_context(_meta_of(context))
+        meta = meta_of(context)
+        call, problems = call_context(meta)
+        run = self._runs.of(call, meta, connection_of_request(context), principal)
+        call = run.call
         if not self.permits(spec, principal):
             answer = Answer(refused(spec, "rejected", f"not permitted: {principal.id} may not "
                                     f"use {spec.name} in tenant {principal.tenant}"), "forbidden")
@@ -276,7 +259,7 @@ class ToolRunner:
                            correlation_id=call.correlation_id, run_id=call.run_id,
                            kind=spec.kind):
                 answer = await self._invoke(spec, principal, arguments, call, context)
-        self._record(spec, principal, arguments, call, answer, time.perf_counter() - started)
+        self._record(spec, principal, arguments, run, answer, time.perf_counter() - started)
         return answer.result
 
     async def _invoke(self, spec: ToolSpec, principal: PrincipalFacts, arguments: dict[str, Any],
@@ -290,22 +273,14 @@ class ToolRunner:
                           "internal_error")
 
     def _record(self, spec: ToolSpec, principal: PrincipalFacts, arguments: dict[str, Any],
-                call: CallContext, answer: Answer, seconds: float) -> None:
+                run: RunOf, answer: Answer, seconds: float) -> None:
         self._log.record(RuntimeEntry(
             entry_id=self._app.ids("rt"), tenant_id=principal.tenant, principal_id=principal.id,
             tool=spec.name, kind=spec.kind, arguments_digest=arguments_digest(arguments),
-            outcome=answer.outcome, latency_ms=round(seconds * 1000, 3), run_id=call.run_id,
-            correlation_id=call.correlation_id, proposal_id=answer.proposal_id,
-            at=self._app.clock(),
+            outcome=answer.outcome, latency_ms=round(seconds * 1000, 3), run_id=run.call.run_id,
+            run_source=run.source, correlation_id=run.call.correlation_id,
+            proposal_id=answer.proposal_id, at=self._app.clock(),
         ))
-
-
-def _meta_of(context: Context[Any, Any]) -> Mapping[str, Any] | None:
-    try:
-        meta = context.request_context.meta
-    except ValueError:  # called outside a request (no wire `_meta`)
-        return None
-    return meta
 
 
 def make_tool(spec: ToolSpec) -> MCPTool:

@@ -1,16 +1,17 @@
 """The causal trace: one request, from the agent's tool calls to every effect.
 
 For a proposal id or a correlation id, `build_trace` collects the tool calls
-of the run (runtime log), each proposal, the policy decisions, the votes,
-the status changes, the command result, the committed events, their outbox
-deliveries and what consumers did with them (inbox rows, and the proposals
-they made, such as the notification service's `notice.record_delivery`,
-found through their idempotency key, and followed only for a service
-principal of the delivery's tenant). A gateway proposal's upstream call is
-its side effect, attempt by attempt (`trace_calls`). Each step names the
-steps that caused it, and the list is in causal order (a cause always before
-its effects, otherwise by time), so a console can draw it as a timeline and a
-terminal as a tree. Details pass through `redact`.
+of the run and those that made or read each proposal (runtime log), each
+proposal, the policy decisions, the votes, the status changes, the command
+result, the committed events, their outbox deliveries and what consumers did
+with them (inbox rows, and the proposals they made, such as the notification
+service's `notice.record_delivery`, found through their idempotency key, and
+followed only for a service principal of the delivery's tenant). A gateway
+proposal's upstream call is its side effect, attempt by attempt
+(`trace_calls`). Each step names the steps that caused it, and the list is in
+causal order (a cause always before its effects, otherwise by time), so a
+console can draw it as a timeline and a terminal as a tree. Details pass
+through `redact`.
 """
 
 from __future__ import annotations
@@ -102,23 +103,28 @@ class _Builder:
             self.steps[step_id] = step.model_copy(
                 update={"caused_by": [*step.caused_by, cause]})
 
-    def tool_calls(self, run_id: str | None, correlation_id: str | None) -> None:
-        if run_id is None and correlation_id is None:
+    def tool_calls(self, run_id: str | None = None, correlation_id: str | None = None,
+                   proposal_id: str | None = None) -> None:
+        """The calls of a run or correlation, or those that made or read a
+        proposal (whatever run they were in: the runtime log names it)."""
+        if run_id is None and correlation_id is None and proposal_id is None:
             return
         for call in self.uow.runtime.find(run_id=run_id, correlation_id=correlation_id,
-                                          limit=LIMIT):
+                                          proposal_id=proposal_id, limit=LIMIT):
             if self.mine(call.tenant_id):
                 self.add(f"call:{call.entry_id}", "tool_call",
                          f"{call.kind} tool {call.tool} -> {call.outcome}", at=call.at,
                          actor=call.principal_id, proposal_id=call.proposal_id,
-                         run_id=call.run_id, correlation_id=call.correlation_id,
-                         latency_ms=call.latency_ms, arguments_digest=call.arguments_digest)
+                         run_id=call.run_id, run_source=call.run_source,
+                         correlation_id=call.correlation_id, latency_ms=call.latency_ms,
+                         arguments_digest=call.arguments_digest)
 
     def proposal(self, p: ProposalRecord) -> None:
         if p.proposal_id in self.proposals:
             return
         self.proposals[p.proposal_id] = p
         pid = p.proposal_id
+        self.tool_calls(proposal_id=pid)
         call = next((s.step_id for s in self.steps.values()
                      if s.kind == "tool_call" and s.proposal_id == pid), None)
         upstream = self.upstream(p)

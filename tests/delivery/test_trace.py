@@ -259,3 +259,22 @@ async def test_the_trace_command(app: App, clock: FixedClock) -> None:
     missing = await invoke(["trace", "prop_nope", "--db", db])
     assert missing.exit_code == 1
     assert "no proposal or correlation id 'prop_nope'" in missing.stderr
+
+
+async def test_a_call_is_linked_to_the_proposal_it_made_whatever_its_run(app: App) -> None:
+    """A call recorded without a run or correlation id (as before signoff
+    derived runs for clients that send none) still leads to its proposal."""
+    receipt = await app.proposals.submit(principal(app, "agent:triage"), "brief.create", {
+        "case_id": "case-acme-002", "summary": "noted", "confidence": 0.9}, CallContext())
+    assert receipt.proposal_id
+    made = RuntimeEntry(
+        entry_id="made-it", tenant_id="acme", principal_id="agent:triage",
+        tool="create_analyst_brief", kind="command", arguments_digest="0" * 64,
+        outcome="accepted", latency_ms=2.0, proposal_id=receipt.proposal_id, at=app.clock())
+    await app.store.write(lambda uow: uow.runtime.append([made]))
+    trace = await trace_of(app, receipt.proposal_id)
+    assert trace is not None
+    call = one(trace, "tool_call")
+    assert (call.step_id, call.label) == (
+        "call:made-it", "command tool create_analyst_brief -> accepted")
+    assert one(trace, "proposal").caused_by == [call.step_id]

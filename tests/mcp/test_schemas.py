@@ -9,8 +9,9 @@ from pydantic import BaseModel, ValidationError
 from signoff.examples.casework import build_domain
 from signoff.examples.casework.payloads import CreateBrief
 from signoff.server.domain import CommandType, DomainError
+from signoff.server.mcp.runs import call_context
 from signoff.server.mcp.schemas import command_arguments
-from signoff.server.mcp.tools import call_context, tool_specs
+from signoff.server.mcp.tools import tool_specs
 from signoff.server.services.registry import CommandRegistry
 
 DOMAIN = build_domain()
