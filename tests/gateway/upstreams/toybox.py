@@ -1,7 +1,7 @@
 """A small upstream MCP server of the tests' own, for what real servers will
 not do on demand: sleep past a timeout, crash, answer isError, return 5 MB,
-leak a secret, ask for sampling, elicitation or roots, describe itself from
-its environment.
+count its calls (`TOYBOX_TALLY`), leak a secret, ask for sampling, elicitation
+or roots, describe itself from its environment.
 
     python toybox.py                # stdio
     python toybox.py --http PORT    # streamable HTTP on 127.0.0.1:PORT/mcp
@@ -73,6 +73,27 @@ def crash(code: int = 1, hold: bool = False) -> str:
     if hold:
         Path(os.environ["TOYBOX_HOLD"]).touch()
     os._exit(code)
+
+
+def _tally(label: str) -> str:
+    """Count a call where it outlives this process: one line per call in the
+    file `TOYBOX_TALLY` names (what exactly-once tests count)."""
+    path = Path(os.environ["TOYBOX_TALLY"])
+    with path.open("a") as tally:
+        tally.write(label + "\n")
+    return f"call {len(path.read_text().splitlines())}"
+
+
+@server.tool()
+def tally(label: str) -> str:
+    """Record one call (declared not idempotent by the tests)."""
+    return _tally(label)
+
+
+@server.tool()
+def tally_again(label: str) -> str:
+    """Record one call (declared idempotent by the tests)."""
+    return _tally(label)
 
 
 @server.tool()
