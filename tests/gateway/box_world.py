@@ -34,10 +34,12 @@ TENANT = "local"
 AGENT = "agent:claude"
 # What every process that starts toyboxes resolves their env:NAME references from.
 ENVIRON: dict[str, str] = {TOKEN_VAR: TOKEN}
-POLICY = """\
+QUERIES = """\
 [queries]
 default = { kinds = ["agent", "user"] }
-
+"""
+# A rule must match a command the gateway makes: only with propose tools.
+ALLOW = """
 [[rule]]
 id = "tools.allow"
 commands = ["tool.*"]
@@ -144,7 +146,8 @@ async def pin_world(world: BoxWorld, environ: Mapping[str, str] = ENVIRON) -> No
 async def make_box_world(root: Path, *boxes: Box,
                          environ: Mapping[str, str] = ENVIRON) -> BoxWorld:
     gateway = "\n".join(box.toml(root) for box in boxes)
-    files = {"gateway.toml": gateway, "policy.toml": POLICY, "principals.toml": PRINCIPALS}
+    policy = QUERIES + (ALLOW if any(box.propose for box in boxes) else "")
+    files = {"gateway.toml": gateway, "policy.toml": policy, "principals.toml": PRINCIPALS}
     for name, text in files.items():
         (root / name).write_text(text)
     world = BoxWorld(root, boxes, root / "gateway.toml", root / "policy.toml",
