@@ -217,18 +217,19 @@
     put("effect", decision.effect || receipt.outcome);
     put("reason", receipt.reason || decision.reason || "");
     put("expires", !WAITING.has(receipt.status) ? "—" : decision.expires_at ? when(decision.expires_at) : "never");
-    renderVotes(card);
+    renderVotes(card, WAITING.has(receipt.status));
     put("needed", card ? card.still_needed : "Not shared on this connection.");
     renderResult(receipt);
     put("next", receipt.next);
   }
 
-  function renderVotes(card) {
+  function renderVotes(card, waiting) {
     const list = byId("votes");
     list.replaceChildren();
     const votes = (card && card.votes) || [];
     if (!votes.length) {
-      list.append(node("li", "empty", card ? "No votes yet." : "Not shared on this connection."));
+      const none = waiting ? "No votes yet." : "No votes.";
+      list.append(node("li", "empty", card ? none : "Not shared on this connection."));
       return;
     }
     for (const vote of votes) {
@@ -274,7 +275,9 @@
       box.append(list);
     }
     if (!box.childElementCount) {
-      box.append(node("p", "empty", WAITING.has(receipt.status) ? "Nothing has run yet." : "Nothing was executed."));
+      const empty = receipt.status === "executing" ? "The call is under way; its answer shows here."
+        : WAITING.has(receipt.status) ? "Nothing has run yet." : "Nothing was executed.";
+      box.append(node("p", "empty", empty));
     }
   }
 
