@@ -51,6 +51,7 @@ from signoff.server.mcp.gateway_tools import gateway_specs
 from signoff.server.mcp.identity import Identity
 from signoff.server.mcp.resources import DEFAULT_INTERVAL, ProposalResource, ProposalWatch
 from signoff.server.mcp.runtime_log import RuntimeLogWriter
+from signoff.server.mcp.tasks import DEFAULT_POLL_INTERVAL_MS, TasksExtension, install
 from signoff.server.mcp.tools import ToolRunner, ToolSpec, error_result, make_tool, tool_specs
 
 log = logging.getLogger("signoff.mcp")
@@ -76,7 +77,8 @@ def _version() -> str:
 class SignoffServer(Server[Any]):
     def __init__(self, app: App, identity: Identity, *, runtime_log: RuntimeLogWriter,
                  auth: HttpAuth | None = None, watch_interval: float = DEFAULT_INTERVAL,
-                 gateway: GatewayRuntime | None = None) -> None:
+                 gateway: GatewayRuntime | None = None,
+                 task_poll_ms: int = DEFAULT_POLL_INTERVAL_MS) -> None:
         self.app = app
         self.gateway = gateway
         self.identity = identity
@@ -107,6 +109,9 @@ class SignoffServer(Server[Any]):
             RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=self.name),
             proposals.scope_listen,
         ]
+        # MCP Tasks: a proposal that waits answers with a task (tasks.py).
+        self.tasks = TasksExtension(app, identity, poll_interval_ms=task_poll_ms)
+        install(self, self.tasks, self._call_tool)
 
     def _input_schema(self, name: str) -> Mapping[str, Any] | None:
         tool = self._tools.get(name)
@@ -168,9 +173,11 @@ class SignoffServer(Server[Any]):
 def build_server(app: App, identity: Identity, *, auth: HttpAuth | None = None,
                  runtime_log: RuntimeLogWriter | None = None,
                  watch_interval: float = DEFAULT_INTERVAL,
-                 gateway: GatewayRuntime | None = None) -> SignoffServer:
+                 gateway: GatewayRuntime | None = None,
+                 task_poll_ms: int = DEFAULT_POLL_INTERVAL_MS) -> SignoffServer:
     """The MCP server for `app`, answering as `identity` says the caller is,
     with the gateway's upstream tools when `gateway` runs beside it.
     Run it inside `server.running()` so its runtime log gets written."""
     return SignoffServer(app, identity, runtime_log=runtime_log or RuntimeLogWriter(app.store),
-                         auth=auth, watch_interval=watch_interval, gateway=gateway)
+                         auth=auth, watch_interval=watch_interval, gateway=gateway,
+                         task_poll_ms=task_poll_ms)
