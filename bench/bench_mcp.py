@@ -1,55 +1,50 @@
-"""What does signoff cost on the wire, against a bare MCP server?
+"""What signoff costs on the wire, against a bare MCP server, rounds alternating.
 
-    python bench/bench_mcp.py [--json] [--calls N] [--mode legacy|2026-07-28]
-    python bench/bench_mcp.py --http-load [--seconds S] [--clients C] [--json]
+    python bench/bench_mcp.py [--quick] [--json] [--rounds N] [--mode legacy|2026-07-28]
+    python bench/bench_mcp.py --http-load [--quick] [--json] [--clients 32] [--seconds S]
+    python bench/bench_mcp.py --all ...      # both, as bench/run.py runs it
 
-Latency (default): `signoff serve` and a bare `MCPServer` with same-shaped
-tools and no storage are each spawned as a subprocess and driven by a real
-`mcp.Client` over stdio, in the same run. Medians of `--calls` sequential calls
-after a warm-up, for get_case_summary (a query: one read snapshot) and an
-auto-approved create_analyst_brief (a proposal recorded, judged, executed and
-committed: one write transaction with fsync). Goals: query <= 1.25x the bare
-call, executed command <= 2x. Every brief lands on the same case, whose event
-stream grows by one per call; create_notice_draft (a new aggregate per call)
-is measured too, to show the command path without that growth.
+stdio (default): `signoff serve --demo` and a bare `MCPServer` with the same
+tool shapes and no storage (bare_server.py) run as separate processes, each
+driven by a real `mcp.Client`. Each round times `--calls` sequential calls of
+get_case_summary (a query), create_analyst_brief (an auto-approved proposal
+on one case, whose stream grows) and create_notice_draft (a new aggregate per
+call) on each server; the ratio is signoff's median ÷ the bare median, per
+round. Before every round signoff's background writes (runtime log, relay,
+projector) are let settle (quiet.py), so none lands on a bare round; the
+commits that still did are counted and reported.
 
-HTTP load (`--http-load`): `signoff serve --transport http` as a subprocess,
-`--clients` concurrent MCP clients for `--seconds`, each submitting auto-approved
-proposals (`--tool`, notice drafts by default) with unique idempotency keys.
-Afterwards the database must hold exactly the proposals the receipts name -
-none lost, none duplicated (exit 1 otherwise). Reports p50/p99 and throughput.
+HTTP (`--http-load`): `signoff serve --transport http` and the bare server on
+streamable HTTP, separate processes; each round connects `--clients` clients
+to one of them, then has them submit auto-approved notice drafts (unique
+idempotency keys) for `--seconds`. The ratio is signoff's accepted proposals
+per second ÷ the bare server's calls per second under the same load. After
+the rounds signoff's database must hold exactly the proposals the receipts
+name: none lost, none duplicated (reported; `--http-load` alone exits 1).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import hashlib
-import json
-import socket
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import anyio
-import httpx2
-from benchlib import bench_policy
+import mcp_load
+from benchlib import bench_policy, draft, emit, err, parser
 from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
-from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, Field
-from rich.console import Console
-from rich.table import Table
+from quiet import Quiet
+from rounds import Row, alternate, at_least, at_most, ratio_row, value_row
 
-QUERY_GOAL, COMMAND_GOAL = 1.25, 2.0
-HERE = Path(__file__).resolve()
-SUMMARY = {"case_id": "case-acme-001"}
-TOKEN = "bench-acme-token"
+BENCH = "mcp"
+HERE = Path(__file__).resolve().parent
+GOALS = {"get_case_summary": at_most(1.1), "create_analyst_brief": at_most(1.5),
+         "create_notice_draft": at_most(1.5)}
+WHAT = {"get_case_summary": "query", "create_analyst_brief": "executed command (brief)",
+        "create_notice_draft": "executed command (draft)"}
 
 
 def brief(n: int, tag: str) -> dict[str, Any]:
@@ -58,244 +53,124 @@ def brief(n: int, tag: str) -> dict[str, Any]:
             "idempotency_key": f"{tag}-{n}"}
 
 
-def draft(n: int, tag: str) -> dict[str, Any]:
-    return {"case_id": "case-acme-002", "body": f"Benchmark notice {n}.",
-            "rationale": "measuring", "evidence_refs": ["ev-acme-002-a"], "confidence": 0.9,
-            "idempotency_key": f"{tag}-{n}"}
-
-
-# --- the bare baseline server: same tool shapes, constant answers, no storage ---------
-
-
-class Summary(BaseModel):
-    case_id: str
-    status: str = "open"
-    risk_level: str = "medium"
-    assigned_team: str = "markets-conduct"
-    evidence_count: int = 3
-    last_updated_at: str = "2024-03-20"
-    version: int = 4
-    as_of_position: int = 23
-    lag: int = 0
-    source_refs: list[str] = Field(default_factory=list)
-
-
-class Receipt(BaseModel):
-    proposal_id: str
-    status: str = "executed"
-    outcome: str = "accepted"
-    command_type: str = "brief.create"
-    aggregate_id: str
-    events: list[dict[str, Any]] = Field(default_factory=list)
-    next: str = "Done: the events above are committed."
-
-
-def run_baseline_server() -> None:
-    server = MCPServer("baseline", log_level="WARNING")
-    counter = iter(range(1, 1 << 62))
-
-    @server.tool(name="get_case_summary")
-    def get_case_summary(case_id: str) -> Summary:
-        return Summary(case_id=case_id, source_refs=[case_id])
-
-    @server.tool(name="create_analyst_brief")
-    def create_analyst_brief(case_id: str, summary: str, confidence: float, rationale: str = "",
-                             evidence_refs: list[str] | None = None,
-                             idempotency_key: str | None = None) -> Receipt:
-        number = next(counter)
-        return Receipt(proposal_id=f"prop_{number}", aggregate_id=case_id, events=[{
-            "event_type": "case.brief_added", "aggregate_id": case_id, "position": number,
-            "payload": {"summary": summary}}])
-
-    @server.tool(name="create_notice_draft")
-    def create_notice_draft(case_id: str, body: str, confidence: float, rationale: str = "",
-                            evidence_refs: list[str] | None = None,
-                            idempotency_key: str | None = None) -> Receipt:
-        number = next(counter)
-        return Receipt(proposal_id=f"prop_{number}", aggregate_id=f"notice_{number}",
-                       command_type="notice.create_draft", events=[{
-                           "event_type": "notice.drafted", "aggregate_id": f"notice_{number}",
-                           "position": number, "payload": {"case_id": case_id, "body": body}}])
-
-    server.run("stdio")
-
-
-# --- latency over stdio ------------------------------------------------------------------
-
-
 TOOLS: dict[str, Any] = {
-    "get_case_summary": lambda n, tag: SUMMARY,
+    "get_case_summary": lambda n, tag: {"case_id": "case-acme-001"},
     "create_analyst_brief": brief,
     "create_notice_draft": draft,
 }
 
 
-async def call_ok(client: Client, tool: str, args: dict[str, Any]) -> float:
-    started = time.perf_counter()
-    result = await client.call_tool(tool, args)
-    elapsed = time.perf_counter() - started
-    if result.is_error:
-        raise SystemExit(f"{tool} failed: {result.content}")
-    return elapsed
+class Caller:
+    """One client, calling one tool `calls` times per round."""
 
+    def __init__(self, client: Client, side: str) -> None:
+        self.client, self.side, self.sent = client, side, 0
 
-async def latency(calls: int, warmup: int, mode: str) -> dict[str, Any]:
-    """Both servers at once, their calls interleaved (ours, bare, ours, ...), so
-    background load on the machine weighs on both sides of each ratio alike."""
-    with tempfile.TemporaryDirectory() as folder:
-        signoff = StdioServerParameters(command=sys.executable, args=[
-            "-m", "signoff.server.cli", "serve", "--demo", "--db", f"{folder}/bench.db",
-            "--policy", str(bench_policy(Path(folder))), "--principal", "agent:triage",
-            "--tenant", "acme"])
-        bare = StdioServerParameters(command=sys.executable,
-                                     args=[str(HERE), "--baseline-server"])
-        ours: dict[str, float] = {}
-        theirs: dict[str, float] = {}
-        async with Client(signoff, mode=mode) as a, Client(bare, mode=mode) as b:
-            for tool, make in TOOLS.items():
-                samples: dict[str, list[float]] = {"a": [], "b": []}
-                for n in range(warmup + calls):
-                    args = make(n, f"{tool}-{n}")
-                    for side, client in (("a", a), ("b", b)):
-                        elapsed = await call_ok(client, tool, args)
-                        if n >= warmup:
-                            samples[side].append(elapsed)
-                ours[tool] = statistics.median(samples["a"]) * 1000
-                theirs[tool] = statistics.median(samples["b"]) * 1000
-    return {"mode": mode, "calls": calls, "signoff_ms": ours, "baseline_ms": theirs,
-            "ratio": {tool: ours[tool] / theirs[tool] for tool in ours},
-            "goal": {"get_case_summary": QUERY_GOAL, "create_analyst_brief": COMMAND_GOAL,
-                     "create_notice_draft": COMMAND_GOAL}}
-
-
-# --- HTTP load -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def client_loop(url: str, tool: str, client_no: int, deadline: float,
-                      latencies: list[float], receipts: list[str], refused: list[str]) -> None:
-    async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"},
-                                   timeout=120) as http,
-                Client(streamable_http_client(url, http_client=http)) as client):
-        n = 0
-        while time.monotonic() < deadline:
+    async def median_ms(self, tool: str, calls: int) -> float:
+        samples = []
+        for _ in range(calls):
+            self.sent += 1
+            args = TOOLS[tool](self.sent, f"{self.side}-{tool}")
             started = time.perf_counter()
-            result = await client.call_tool(tool, TOOLS[tool](n, f"load-{client_no}"))
-            latencies.append(time.perf_counter() - started)
-            receipt = result.structured_content or {}
-            if receipt.get("outcome") == "accepted" and receipt.get("proposal_id"):
-                receipts.append(str(receipt["proposal_id"]))
-            else:
-                refused.append(str(receipt.get("reason") or result.content))
-            n += 1
+            result = await self.client.call_tool(tool, args)
+            samples.append(time.perf_counter() - started)
+            if result.is_error:
+                raise SystemExit(f"{self.side} {tool} failed: {result.content}")
+        return statistics.median(samples) * 1000
 
 
-async def http_load(seconds: float, clients: int, tool: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder:
-        db, tokens, port = Path(folder) / "load.db", Path(folder) / "tokens.toml", free_port()
-        tokens.write_text(f'[[token]]\nsha256 = "{hashlib.sha256(TOKEN.encode()).hexdigest()}"\n'
-                          'principal = "agent:triage"\ntenant = "acme"\n')
-        process = await anyio.open_process(
-            [sys.executable, "-m", "signoff.server.cli", "serve", "--transport", "http",
-             "--port", str(port), "--db", str(db), "--demo", "--tokens", str(tokens),
-             "--policy", str(bench_policy(Path(folder)))],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            await wait_for_port(port)
-            url = f"http://127.0.0.1:{port}/mcp"
-            latencies: list[float] = []
-            receipts: list[str] = []
-            refused: list[str] = []
-            started = time.monotonic()
-            async with anyio.create_task_group() as tasks:
-                for number in range(clients):
-                    tasks.start_soon(client_loop, url, tool, number, started + seconds,
-                                     latencies, receipts, refused)
-            elapsed = time.monotonic() - started
-        finally:
-            process.terminate()
-            with anyio.fail_after(60):
-                await process.wait()
-        with sqlite3.connect(db) as conn:
-            stored = {row[0] for row in conn.execute("SELECT proposal_id FROM proposals")}
-    ordered = sorted(latencies)
-    return {
-        "tool": tool, "clients": clients, "seconds": round(elapsed, 2), "calls": len(latencies),
-        "accepted": len(receipts), "refused": len(refused), "refusals": sorted(set(refused))[:5],
-        "stored_proposals": len(stored),
-        "lost": len(set(receipts) - stored), "duplicated": len(receipts) - len(set(receipts)),
-        "unreceipted_in_db": len(stored - set(receipts)),
-        "p50_ms": ordered[len(ordered) // 2] * 1000 if ordered else None,
-        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-        if ordered else None,
-        "throughput_per_s": len(latencies) / elapsed,
-    }
+async def stdio_latency(folder: Path, rounds: int, calls: int, warmup: int,
+                        mode: str) -> list[Row]:
+    db = folder / "stdio.db"
+    signoff = StdioServerParameters(command=sys.executable, args=[
+        "-m", "signoff.server.cli", "serve", "--demo", "--db", str(db),
+        "--policy", str(bench_policy(folder)), "--principal", "agent:triage",
+        "--tenant", "acme"])
+    bare = StdioServerParameters(command=sys.executable, args=[str(HERE / "bare_server.py")])
+    quiet = Quiet(db)
+    landed: list[int] = []
+    async with Client(signoff, mode=mode) as a, Client(bare, mode=mode) as b:
+        ours, theirs = Caller(a, "signoff"), Caller(b, "bare")
+        for tool in TOOLS:
+            await ours.median_ms(tool, warmup)
+            await theirs.median_ms(tool, warmup)
+
+        def bare_arm(tool: str) -> Any:
+            async def arm() -> float:
+                before = quiet.mark()
+                value = await theirs.median_ms(tool, calls)
+                landed.append(quiet.mark() - before)
+                return value
+            return arm
+
+        arms: dict[str, Any] = {}
+        for tool in TOOLS:
+            arms[f"bare:{tool}"] = bare_arm(tool)
+            arms[f"signoff:{tool}"] = lambda t=tool: ours.median_ms(t, calls)
+        err.print(f"[bold]mcp stdio: {rounds} rounds x {calls} calls per tool and side[/bold]")
+        got = await alternate(arms, rounds, between=quiet.settle)
+    quiet.close()
+    rows = [ratio_row(BENCH, f"MCP stdio: {WHAT[tool]} ÷ bare MCPServer ({tool})",
+                      ("signoff", got[f"signoff:{tool}"]), ("bare", got[f"bare:{tool}"]),
+                      GOALS[tool], unit="ms", mode=mode, calls=calls)
+            for tool in TOOLS]
+    rows.append(value_row(BENCH, "signoff commits landing on bare stdio rounds",
+                          [float(sum(landed))], "commits", at_most(0),
+                          settle_s=statistics.median(quiet.waited)))
+    return rows
 
 
-async def wait_for_port(port: int) -> None:
-    for _ in range(600):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            await anyio.sleep(0.05)
-    raise SystemExit("the HTTP server did not start")
+async def http_rows(folder: Path, rounds: int, clients: int, seconds: float) -> list[Row]:
+    err.print(f"[bold]mcp http: {rounds} rounds, {clients} clients x {seconds:g} s per "
+              "side[/bold]")
+    load = mcp_load.Load(folder, clients, seconds)
+    async with load.servers():
+        got = await alternate({"bare": load.bare_round, "signoff": load.signoff_round},
+                              rounds, between=load.quiet.settle)
+        check = load.check()
+    return [
+        ratio_row(BENCH, f"HTTP, {clients} clients: allowed proposals/s ÷ bare MCPServer",
+                  ("signoff", got["signoff"]), ("bare", got["bare"]), at_least(0.7),
+                  unit="calls/s", clients=clients, seconds=seconds,
+                  signoff_p99_ms=statistics.median(load.p99["signoff"]),
+                  bare_p99_ms=statistics.median(load.p99["bare"]),
+                  signoff_p50_ms=statistics.median(load.p50["signoff"]),
+                  bare_p50_ms=statistics.median(load.p50["bare"]), refusals=load.refusals),
+        value_row(BENCH, f"HTTP, {clients} clients: signoff p99 latency", load.p99["signoff"],
+                  "ms", bare_p99_ms=load.p99["bare"]),
+        value_row(BENCH, "HTTP: proposals lost + duplicated + unreceipted",
+                  [float(check["lost"] + check["duplicated"] + check["unreceipted_in_db"])],
+                  "proposals", at_most(0), **check),
+        value_row(BENCH, "signoff commits landing on bare HTTP rounds",
+                  [float(sum(load.landed))], "commits", at_most(0)),
+    ]
 
 
-# --- output --------------------------------------------------------------------------------
-
-
-def report(results: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(results, indent=2))
-        return
-    console = Console()
-    if "ratio" in results:
-        table = Table("tool", "signoff (median ms)", "bare MCPServer", "ratio", "goal",
-                      title=f"stdio latency, {results['calls']} calls, mode {results['mode']}")
-        for tool, ratio in results["ratio"].items():
-            goal = results["goal"][tool]
-            table.add_row(tool, f"{results['signoff_ms'][tool]:.3f}",
-                          f"{results['baseline_ms'][tool]:.3f}",
-                          f"[{'green' if ratio <= goal else 'red'}]{ratio:.2f}x[/]",
-                          f"<= {goal}x")
-        console.print(table)
-    else:
-        for key, value in results.items():
-            console.print(f"{key}: {value:.2f}" if isinstance(value, float) else
-                          f"{key}: {value}")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--calls", type=int, default=400)
-    parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--mode", default="legacy", choices=["legacy", "2026-07-28"])
-    parser.add_argument("--http-load", action="store_true")
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--tool", default="create_notice_draft",
-                        choices=["create_notice_draft", "create_analyst_brief"],
-                        help="HTTP load: the auto-approved proposal to submit. Drafts create a "
-                        "new aggregate each; briefs all grow one case's stream.")
-    parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.baseline_server:
-        run_baseline_server()
-        return
-    if args.http_load:
-        results = asyncio.run(http_load(args.seconds, args.clients, args.tool))
-        report(results, args.json)
-        bad = results["lost"] or results["duplicated"] or results["unreceipted_in_db"]
-        raise SystemExit(1 if bad else 0)
-    report(asyncio.run(latency(args.calls, args.warmup, args.mode)), args.json)
+async def main() -> None:
+    p = parser(__doc__)
+    p.add_argument("--calls", type=int, default=None)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--mode", default="legacy", choices=["legacy", "2026-07-28"])
+    p.add_argument("--http-load", action="store_true", help="the HTTP load rounds only")
+    p.add_argument("--all", action="store_true", help="stdio latency and HTTP load")
+    p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--clients", type=int, default=32)
+    args = p.parse_args()
+    rounds = args.rounds or (5 if args.quick else 7)
+    calls = args.calls or (30 if args.quick else 100)
+    seconds = args.seconds or (3.0 if args.quick else 15.0)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="signoff-bench-mcp-") as tmp:
+        folder = args.dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not args.http_load:
+            rows += await stdio_latency(folder, rounds, calls, args.warmup, args.mode)
+        if args.http_load or args.all:
+            rows += await http_rows(folder, rounds, args.clients, seconds)
+    emit(rows, args.json, "signoff over MCP vs a bare MCPServer")
+    if args.http_load and any(r.met is False for r in rows if "lost" in r.measure):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())
