@@ -95,8 +95,8 @@ def build_console(app: App, settings: ConsoleSettings | None = None) -> Starlett
     sessions = Sessions(app.store, app.clock, SessionRules(
         idle=settings.idle_timeout, lifetime=settings.session_lifetime))
     console = Console(
-        reviews=app.reviews, approvals=app.approvals, principals=app.principals,
-        sessions=sessions,
+        reviews=app.reviews, approvals=app.approvals, resolutions=app.resolutions,
+        principals=app.principals, sessions=sessions,
         trace=lambda proposal_id, tenant: _proposal_trace(app, proposal_id, tenant),
         settings=settings, templates=templates(), stopping=anyio.Event())
 

@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 
 from signoff.policies.principals import Principals
 from signoff.server.console.sessions import Sessions
+from signoff.server.gateway import Resolutions
 from signoff.server.ops import Trace
 from signoff.server.services.approvals import ApprovalService
 from signoff.server.services.review_views import span
@@ -48,6 +49,8 @@ class Console:
 
     reviews: ReviewService
     approvals: ApprovalService
+    # Settling an upstream call whose outcome is unknown.
+    resolutions: Resolutions
     principals: Principals
     sessions: Sessions
     # The causal trace of a proposal within a tenant (None: not there).

@@ -1,8 +1,11 @@
-"""The console's pages: the queue, a proposal, its trace, and the two votes.
+"""The console's pages: the queue, a proposal, its trace, the two votes, and
+settling an upstream call whose outcome is unknown.
 
 GETs only read. A vote is a POST carrying the session's CSRF token and the
 payload digest of the proposal as the page displayed it (mandatory here), so
 a proposal that changed after the page was opened cannot be approved from it.
+Settling is a POST with the CSRF token, an outcome and a reason; who may
+settle is the resolutions service's rule, as for `signoff review resolve`.
 Another tenant's proposal is a 404, the same answer as an unknown id.
 """
 
@@ -20,6 +23,7 @@ from signoff.server.console.auth import Reviewer, check_csrf, flash, page, revie
 from signoff.server.console.context import console_of, render
 from signoff.server.console.events import QueueFilter, queue_fingerprint
 from signoff.server.errors import NotFound, SignoffError
+from signoff.server.gateway import RESOLUTIONS
 from signoff.server.services.approvals import VoteResult
 from signoff.server.services.review_views import STATUSES
 
@@ -137,6 +141,28 @@ async def reject(request: Request) -> Response:
     return await _vote(request, "reject")
 
 
+async def resolve(request: Request) -> Response:
+    form = await request.form(max_files=0, max_fields=8)
+    await check_csrf(request, form)  # first, as for a vote
+    who = await reviewer(request)
+    if not isinstance(who, Reviewer):
+        return who
+    proposal_id = request.path_params["id"]
+    outcome = next((o for o in RESOLUTIONS if o == form.get("outcome")), None)
+    if outcome is None:
+        raise HTTPException(400, f"the outcome must be one of {', '.join(RESOLUTIONS)}")
+    try:
+        settled = await console_of(request).resolutions.resolve(
+            who.facts, proposal_id, outcome, _text(form, "reason"))
+    except NotFound as exc:
+        raise HTTPException(404, "no such proposal") from exc
+    except SignoffError as exc:
+        await flash(request, "error", f"Refused: {exc.message}")
+    else:
+        await flash(request, "ok", f"Settled as {outcome}. The proposal is {settled.status}.")
+    return RedirectResponse(f"/proposals/{quote(proposal_id, safe='')}", status_code=303)
+
+
 def routes() -> list[Route]:
     return [
         Route("/", home, methods=["GET"]),
@@ -146,4 +172,5 @@ def routes() -> list[Route]:
         Route("/proposals/{id}/trace", trace, methods=["GET"]),
         Route("/proposals/{id}/approve", approve, methods=["POST"]),
         Route("/proposals/{id}/reject", reject, methods=["POST"]),
+        Route("/proposals/{id}/resolve", resolve, methods=["POST"]),
     ]

@@ -157,6 +157,18 @@ async def died_mid_call(app: App, proposal_id: str) -> None:
     await app.store.write(begin)
 
 
+async def unknown_call(app: App, world: ToyWorld, label: str = "one",
+                       proposer: str = "agent:claude") -> str:
+    """An approved call whose process died during it: the invoker, finding
+    it started, records outcome_unknown and calls nothing."""
+    proposal_id = await approved_call(app, label=label, proposer=proposer)
+    await died_mid_call(app, proposal_id)
+    async with invoking(app, world) as relay:
+        await drain(relay)
+    assert await status_of(app, proposal_id) == "outcome_unknown"
+    return proposal_id
+
+
 async def status_of(app: App, proposal_id: str) -> str:
     stored = await app.store.read(lambda uow: uow.proposals.get(proposal_id, None))
     assert stored is not None
