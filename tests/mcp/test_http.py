@@ -73,6 +73,8 @@ def test_bad_jwts_are_401(server: HttpServer) -> None:
         server.jwt({"sub": "agent:triage"}),  # two tenants and no tenant claim
         server.jwt({"sub": "user:alice", "tenant": "globex"}),  # not a member
         server.jwt({"sub": "nobody", "tenant": "acme"}),
+        # A service runs inside signoff: it never authenticates over HTTP (item 6).
+        server.jwt({"sub": "service:notifier", "tenant": "acme"}),
     ]:
         assert post(server, token).status_code == 401, token
 

@@ -27,6 +27,7 @@ def run_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     (["--principal", "nobody", "--tenant", "acme"], "unknown principal 'nobody'"),
     (["--principal", "user:alice", "--tenant", "globex"], "not a member of tenant 'globex'"),
     (["--principal", "agent:triage"], "several tenants"),
+    (["--principal", "service:notifier", "--tenant", "acme"], "may not connect over stdio"),
     ([], "no principal"),
     (["--transport", "http", "--principal", "agent:triage"], "bearer token"),
 ])
