@@ -14,7 +14,8 @@ import pytest
 from .npm_world import call_events, make_npm_world, memory, settled, structured
 
 pytestmark = pytest.mark.anyio
-ADA = {"name": "Ada Lovelace", "entityType": "person",
+NAME = "Ada Lovelace"
+ADA: dict[str, Any] = {"name": NAME, "entityType": "person",
        "observations": ["wrote the first published program"]}
 
 
@@ -38,7 +39,7 @@ async def test_reads_pass_and_an_approved_entity_is_created_once(tmp_path: Path)
             "entities": [ADA], "confidence": 0.9, "rationale": "the user told us about Ada"}))
         assert waiting["status"] == "pending_approval"
         assert named(structured(await session.call_tool("memory_read_graph", {})),
-                     ADA["name"]) == []
+                     NAME) == []
 
         world.review("approve", waiting["proposal_id"])
         receipt = await settled(session, waiting["proposal_id"])
@@ -46,11 +47,11 @@ async def test_reads_pass_and_an_approved_entity_is_created_once(tmp_path: Path)
         assert receipt["result"]["structuredContent"]["entities"] == [ADA]
 
         graph = structured(await session.call_tool("memory_read_graph", {}))
-        assert named(graph, ADA["name"]) == [ADA]
+        assert named(graph, NAME) == [ADA]
         found = structured(await session.call_tool("memory_search_nodes", {"query": "Lovelace"}))
-        assert named(found, ADA["name"]) == [ADA]
+        assert named(found, NAME) == [ADA]
     lines = [json.loads(line) for line in stored.read_text().splitlines() if line.strip()]
-    assert [line for line in lines if line.get("name") == ADA["name"]] == [
+    assert [line for line in lines if line.get("name") == NAME] == [
         {"type": "entity", **ADA}]
     assert await call_events(world, waiting["proposal_id"]) == [
         "tool_call.approved", "tool_call.started", "tool_call.completed"]
