@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -47,10 +46,6 @@ from signoff.store.sqlite.store import SqliteStore, Synchronous
 DEFAULT_DB = "signoff.db"
 
 
-def default_db() -> Path:
-    return Path(os.environ.get("SIGNOFF_DB", DEFAULT_DB))
-
-
 def load_domain(name: str) -> Domain:
     """`casework` (the bundled example), `package.module[:factory]`, or a
     path to a module file or a package folder (`examples/notes`,
@@ -77,8 +72,19 @@ def _has_factory(target: str) -> bool:
     return bool(sep) and bool(head) and tail.isidentifier()
 
 
-def _is_path(where: str) -> bool:
-    return "/" in where or where.endswith(".py") or Path(where).is_dir()
+def _is_path(where: str, base: Path | None = None) -> bool:
+    return "/" in where or where.endswith(".py") or ((base or Path()) / where).is_dir()
+
+
+def anchored_domain(name: str, base: Path) -> str:
+    """`name` as `load_domain` takes it, a path in it made absolute against
+    `base` (module names and `casework` kept as they are): a domain named in
+    a settings file or written into another program's config then loads
+    whatever that program's working directory."""
+    where, sep, attr = name.rpartition(":") if _has_factory(name) else (name, "", "")
+    if name == "casework" or not _is_path(where, base):
+        return name
+    return str((base / where).resolve()) + sep + attr
 
 
 def _module_at(where: str) -> ModuleType:
@@ -110,14 +116,14 @@ def example_file(name: str) -> Path:
     return Path(str(resources.files("signoff.examples.casework") / name))
 
 
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None
-
-
 @dataclass(frozen=True)
 class Settings:
-    db: Path = field(default_factory=default_db)
+    """What the application is built from, already resolved: the CLI reads
+    flags, environment and `signoff.toml` in one place (`cli/settings.py`);
+    nothing here reads the environment, so an app built in a test or a
+    benchmark is what its arguments say."""
+
+    db: Path = Path(DEFAULT_DB)
     domain: str = "casework"
     policy: Path | None = None
     principals: Path | None = None
@@ -128,18 +134,14 @@ class Settings:
     ids: IdFactory = random_ids
 
     def policy_path(self) -> Path:
-        """--policy, else $SIGNOFF_POLICY, else the casework demo policy: every
-        command (serve, review, console) resolves it the same way, so they
-        judge under the same policy version."""
-        return self.policy or _env_path("SIGNOFF_POLICY") or example_file("policy.toml")
+        """The policy file, else the casework demo policy."""
+        return self.policy or example_file("policy.toml")
 
     def gateway_path(self) -> Path | None:
-        return self.gateway or _env_path("SIGNOFF_GATEWAY")
+        return self.gateway
 
     def principals_path(self) -> Path:
-        return (
-            self.principals or _env_path("SIGNOFF_PRINCIPALS") or example_file("principals.toml")
-        )
+        return self.principals or example_file("principals.toml")
 
 
 class GateHolder:
@@ -220,8 +222,9 @@ async def build_app(settings: Settings) -> App:
         store=store, commands=commands, citations=domain.evidence, gate=gate,
         executor=executor, lifecycle=lifecycle, loaders=loaders, clock=clock, ids=ids)
     consumers = ConsumerRegistry()
-    if gateway is not None:  # calls wait for the relay that runs the invoker
-        consumers.reserve(INVOKER, INVOKER_TOPICS)
+    # Upstream calls wait for a relay that runs the invoker: one built without
+    # the gateway file must leave them too, not publish them and mark them done.
+    consumers.reserve(INVOKER, INVOKER_TOPICS)
     settler = Settler(committer=committer, loaders=loaders, lifecycle=lifecycle)
     for notification in domain.notifications:
         consumers.add(notification.name, notifier_factory(

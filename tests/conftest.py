@@ -24,7 +24,7 @@ LAYERS = ("unit", "contract", "integration", "e2e")
 FOLDER_LAYER = {
     "policies": "unit", "casework": "unit", "store": "contract", "core": "integration",
     "delivery": "integration", "review": "integration", "console": "e2e", "mcp": "e2e",
-    "e2e": "e2e", "gateway": "integration",
+    "e2e": "e2e", "gateway": "integration", "cli": "integration", "bench": "integration",
 }
 FILE_LAYER = {
     "test_layout.py": "unit",

@@ -71,6 +71,10 @@ from signoff.server.cli.gateway import gateway_app  # noqa: E402
 
 app.add_typer(gateway_app, name="gateway")
 
+from signoff.server.cli.config import config_command  # noqa: E402
+
+app.command("config")(config_command)
+
 
 def main() -> None:
     """The CLI; a reader that goes away (`signoff ... | head`) ends it quietly."""

@@ -10,7 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from signoff.server.cli.common import DbOption, err, escape, fail, out
+from signoff.server.app import anchored_domain
+from signoff.server.cli.common import err, escape, fail, out
+from signoff.server.cli.settings import (
+    CliSettings,
+    DbFlag,
+    DomainFlag,
+    GatewayFlag,
+    PolicyFlag,
+    PrincipalsFlag,
+    SinksFlag,
+    settings_of,
+)
 from signoff.server.errors import ConfigError
 from signoff.server.gateway import GatewayConfig, load_gateway
 from signoff.server.ops import (
@@ -25,7 +36,6 @@ from signoff.server.ops import (
 
 
 def install_claude_command(
-    db: DbOption,
     config: Annotated[Path | None, typer.Option(
         dir_okay=False, help="claude_desktop_config.json (default: this OS's location).")]
     = None,
@@ -33,13 +43,6 @@ def install_claude_command(
     = "agent:triage",
     tenant: Annotated[str, typer.Option(help="The tenant Claude acts in.")] = "acme",
     name: Annotated[str, typer.Option(help="The server's name in mcpServers.")] = "signoff",
-    gateway: Annotated[Path | None, typer.Option(
-        exists=True, dir_okay=False, help="Serve this gateway file (`serve --gateway`).")]
-    = None,
-    policy: Annotated[Path | None, typer.Option(
-        exists=True, dir_okay=False, help="The policy file serve loads.")] = None,
-    principals: Annotated[Path | None, typer.Option(
-        exists=True, dir_okay=False, help="The principals file serve loads.")] = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="With --gateway: remove the entries now behind the gateway "
         "(after a backup of the config).")] = False,
@@ -47,13 +50,21 @@ def install_claude_command(
         "--dry-run", help="Print the entry; change nothing.")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Write the entry even if the database does not exist yet.")] = False,
+    db_flag: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None, sinks: SinksFlag = None,
 ) -> None:
-    """Add signoff to Claude Desktop's mcpServers (other servers and settings are kept)."""
-    if replace and gateway is None:
+    """Add signoff to Claude Desktop's mcpServers (other servers and settings are kept).
+
+    The entry runs `serve` with each setting given here, by flag, environment
+    or signoff.toml: Claude Desktop starts it elsewhere, without either."""
+    settings = settings_of(db=db_flag, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway, sinks=sinks)
+    gateway_file = settings.path("gateway")
+    if replace and gateway_file is None:
         fail("--replace removes the entries behind a gateway: it needs --gateway", code=2)
-    loaded = _gateway(gateway) if gateway is not None else None
-    entry = server_entry(signoff_executable(), db, principal, tenant, gateway=gateway,
-                         policy=policy, principals=principals)
+    loaded = _gateway(gateway_file) if gateway_file is not None else None
+    db = settings.db
+    entry = server_entry(signoff_executable(), db, principal, tenant, **_given(settings))
     path = config or default_config_path()
     if dry_run:
         _dry_run(path, name, entry, loaded, replace)
@@ -77,6 +88,17 @@ def install_claude_command(
     out.print(escape(f"Added {name!r} to {path}{served}. Restart Claude Desktop to use it."))
     if loaded is not None:
         _gateway_notes(planned, backup, name, loaded)
+
+
+def _given(settings: CliSettings) -> dict[str, Any]:
+    """The settings named by flag, environment or signoff.toml (a default
+    is serve's own, and needs no flag)."""
+    given: dict[str, Any] = {name: settings.path(name) for name in
+                             ("gateway", "policy", "principals", "sinks")
+                             if settings.given(name)}
+    if settings.given("domain"):
+        given["domain"] = anchored_domain(settings.domain, Path.cwd())
+    return given
 
 
 def _gateway(path: Path) -> GatewayConfig:

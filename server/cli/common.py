@@ -1,4 +1,4 @@
-"""What every command shares: the --db option, opening the app, output."""
+"""What every command shares: opening the app from its settings, output."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 import typer
@@ -17,14 +16,12 @@ from rich.console import Console
 from rich.markup import escape as escape_markup
 
 from signoff.policies import LoadError
-from signoff.server.app import App, Settings, build_app, default_db
+from signoff.server.app import App, build_app
 from signoff.server.errors import ConfigError
 
-DbOption = Annotated[
-    Path,
-    typer.Option("--db", help="Database file (default $SIGNOFF_DB, else ./signoff.db).",
-                 default_factory=default_db, show_default=False),
-]
+if TYPE_CHECKING:
+    from signoff.server.cli.settings import CliSettings
+
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
 # C0/C1 controls, DEL, and the bidi overrides/isolates that reorder a line.
@@ -52,11 +49,15 @@ err = _console(stderr=True)
 
 
 @asynccontextmanager
-async def open_app(db: Path, *, must_exist: bool = True, **settings: Any) -> AsyncIterator[App]:
-    if must_exist and not await anyio.Path(db).exists():
-        fail(f"no database at {db} (run `signoff demo` or `signoff serve --demo` first)", code=2)
+async def open_app(settings: CliSettings, *, must_exist: bool = True,
+                   **extra: Any) -> AsyncIterator[App]:
+    """The app the settings describe (`extra`: clock, ids...); exit 2 for a
+    missing database or a domain, policy, principals or gateway that won't load."""
+    if must_exist and not await anyio.Path(settings.db).exists():
+        fail(f"no database at {settings.db} (run `signoff demo` or `signoff serve --demo` "
+             "first)", code=2)
     try:
-        app = await build_app(Settings(db=db, **settings))
+        app = await build_app(settings.app(**extra))
     except (LoadError, ConfigError) as exc:  # a policy, principals or domain that won't load
         fail(str(exc), code=2)
         raise

@@ -7,13 +7,20 @@ from typing import Annotated
 
 import typer
 
-from signoff.server.cli.common import DbOption, out
+from signoff.server.cli.common import out
 from signoff.server.cli.listen import check_port, startup_failure
-from signoff.server.cli.review import DomainOption, PolicyOption, PrincipalsOption, run_on_app
+from signoff.server.cli.review import run_on_app
+from signoff.server.cli.settings import (
+    DbFlag,
+    DomainFlag,
+    GatewayFlag,
+    PolicyFlag,
+    PrincipalsFlag,
+    settings_of,
+)
 
 
 def console(
-    db: DbOption,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8766,
     secret: Annotated[str | None, typer.Option(
@@ -29,8 +36,8 @@ def console(
              "Off by default.")] = None,
     secure_cookie: Annotated[bool, typer.Option(
         help="Send the session cookie over HTTPS only (set it behind TLS).")] = False,
-    policy: PolicyOption = None, principals: PrincipalsOption = None,
-    domain: DomainOption = "casework",
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
 ) -> None:
     """The reviewer web console."""
     from signoff.server.console import ConsoleSettings, serve_console
@@ -38,8 +45,9 @@ def console(
     settings = ConsoleSettings(secret=secret, proxy_header=trust_proxy_header,
                                secure_cookie=secure_cookie,
                                idle_timeout=timedelta(minutes=idle_timeout))
-    options = {"policy": policy, "principals": principals, "domain": domain}
+    resolved = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
     check_port(host, port)
-    out.print(f"signoff console on http://{host}:{port}/ (database {db})")
+    out.print(f"signoff console on http://{host}:{port}/ (database {resolved.db})")
     with startup_failure(host, port):
-        run_on_app(db, options, lambda app: serve_console(app, settings, host=host, port=port))
+        run_on_app(resolved, lambda app: serve_console(app, settings, host=host, port=port))

@@ -6,7 +6,6 @@ import signal
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -14,10 +13,18 @@ import typer
 from rich.markup import escape
 
 from signoff.server.app import App
-from signoff.server.cli.common import DbOption, JsonOption, err, fail, json_lines, open_app, out
+from signoff.server.cli.common import JsonOption, err, fail, json_lines, open_app, out
+from signoff.server.cli.settings import (
+    DbFlag,
+    DomainFlag,
+    GatewayFlag,
+    PolicyFlag,
+    PrincipalsFlag,
+    SinksFlag,
+    settings_of,
+)
 from signoff.server.delivery import (
     PassResult,
-    default_sinks_path,
     load_delivery_config,
     projector_for,
     relay_for,
@@ -35,14 +42,8 @@ from signoff.store.records import OutboxMessage
 WAITING_SCAN = 10_000  # pending rows looked at to count those waiting behind dead ones
 outbox_app = typer.Typer(help="Delivery state of committed events.", no_args_is_help=True)
 
-SinksOption = Annotated[Path | None, typer.Option(
-    "--sinks", exists=True, dir_okay=False,
-    help="Sinks TOML file (default $SIGNOFF_SINKS, else the notification consumer only).")]
-
 
 def relay(
-    db: DbOption,
-    sinks: SinksOption = None,
     once: Annotated[bool, typer.Option(
         "--once", help="Deliver what is due now and catch projections up, then exit.")] = False,
     owner: Annotated[str | None, typer.Option(
@@ -50,20 +51,25 @@ def relay(
         "once (default: host:pid:random).")] = None,
     projections: Annotated[bool, typer.Option(
         "--projections/--no-projections", help="Also run the async projector.")] = True,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
+    sinks: SinksFlag = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the outbox relay and the async projector alone.
 
     With --once: deliver what is due, catch up, exit (1 when something could
     not be delivered or a projection is stalled). Otherwise run until stopped."""
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway, sinks=sinks)
     try:
-        config = load_delivery_config(sinks or default_sinks_path())
+        config = load_delivery_config(settings.path("sinks"))
     except ConfigError as exc:
         fail(exc.message, code=2)
         raise
 
     async def run() -> tuple[PassResult, list[ProjectionStatus]]:
-        async with open_app(db) as app:
+        async with open_app(settings) as app:
             configure_tracing()
             try:
                 worker = relay_for(app, config, owner=owner)
@@ -139,17 +145,20 @@ def _dead_doc(dead: _Dead) -> dict[str, Any]:
 
 @outbox_app.command("status")
 def status(
-    db: DbOption,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Dead rows listed.")] = 50,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
     as_json: JsonOption = False,
 ) -> None:
     """Counts by status, the oldest pending row's age, rows in flight, dead
     rows with their last error and the aggregate each holds back (its later
     rows wait until it is retried; counted among the first 10,000 pending
     rows), and how far the async projections lag."""
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
 
     async def run() -> tuple[dict[str, Any], list[_Dead], list[ProjectionStatus]]:
-        async with open_app(db) as app:
+        async with open_app(settings) as app:
             now = app.clock()
             summary, dead = await app.store.read(lambda uow: _summary(uow, now, limit))
             return summary, dead, await projector_for(app).status()
@@ -204,15 +213,18 @@ def _summary(uow: UnitOfWork, now: datetime, limit: int) -> tuple[dict[str, Any]
 
 @outbox_app.command("retry")
 def retry(
-    db: DbOption,
     message_ids: Annotated[list[str], typer.Argument(help="Dead message ids.")],
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
     as_json: JsonOption = False,
 ) -> None:
     """Put dead messages back in line, with a fresh attempt budget; the relay
     delivers them on its next pass."""
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
 
     async def run(app_messages: list[str]) -> list[dict[str, Any]]:
-        async with open_app(db) as app:
+        async with open_app(settings) as app:
             return [await _retry_one(app, m) for m in app_messages]
 
     results = anyio.run(run, message_ids)

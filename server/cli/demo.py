@@ -19,26 +19,27 @@ from rich.padding import Padding
 from rich.table import Table
 
 from signoff.server.app import Settings, build_app
-from signoff.server.cli.common import DbOption, JsonOption, fail, json_lines, out
+from signoff.server.cli.common import JsonOption, fail, json_lines, out
 from signoff.server.cli.demo_gateway import gateway_footer, render_gateway
+from signoff.server.cli.settings import DbFlag, settings_of
 from signoff.server.cli.trace import render as render_trace
 from signoff.server.ops import AGENT, TENANT, DemoError, Step, Trace, play, play_gateway
 
 
 def demo_command(
-    db: DbOption,
     scenario: Annotated[Literal["casework", "gateway"], typer.Argument(
         help="casework (the default), or gateway: a real mcp-server-git behind the gate.")]
     = "casework",
     force: Annotated[bool, typer.Option(
         "--force", help="Delete an existing database at --db first.")] = False,
+    db_flag: DbFlag = None,
     as_json: JsonOption = False,
 ) -> None:
     """Seed the casework example into a fresh database and play one scripted agent
     session through a real MCP client: queries, an auto-approved draft, an escalation
     that waits for approval, a reviewer approving it, the executor committing, the trace.
     `gateway` plays the same story against a real upstream MCP server (mcp-server-git)."""
-    db = db.resolve()
+    db = settings_of(db=db_flag).db.resolve()
     folder = db.parent / "signoff-demo-gateway"
     if db.exists() and db.stat().st_size > 0:
         if not force:

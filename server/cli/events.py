@@ -13,13 +13,20 @@ from rich.progress import Progress
 from rich.table import Table
 
 from signoff.server.cli.common import (
-    DbOption,
     JsonOption,
     escape,
     fail,
     json_lines,
     open_app,
     out,
+)
+from signoff.server.cli.settings import (
+    DbFlag,
+    DomainFlag,
+    GatewayFlag,
+    PolicyFlag,
+    PrincipalsFlag,
+    settings_of,
 )
 from signoff.server.errors import InvalidInput
 from signoff.server.ops import Anchor, ChainReport, anchor_line, read_anchors, verify_chain
@@ -36,16 +43,19 @@ projections_app = typer.Typer(help="Read models.", no_args_is_help=True)
 
 @events_app.command("list")
 def list_events(
-    db: DbOption,
     aggregate: Annotated[str | None, typer.Option(help="Only this aggregate id.")] = None,
     after: Annotated[int, typer.Option(min=0, help="Only events after this position.")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
     as_json: JsonOption = False,
 ) -> None:
     """Committed events, in order."""
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
 
     async def run() -> list[EventEnvelope]:
-        async with open_app(db) as app:
+        async with open_app(settings) as app:
             return await app.store.read(
                 lambda uow: uow.events.read_after(after, limit, aggregate_id=aggregate))
 
@@ -75,8 +85,15 @@ AnchorFile = Annotated[Path | None, typer.Option(
 
 
 @audit_app.command("verify")
-def verify(db: DbOption, anchor: AnchorFile = None, as_json: JsonOption = False) -> None:
+def verify(
+    anchor: AnchorFile = None,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
+    as_json: JsonOption = False,
+) -> None:
     """Check the hash chain, what refers to events, and the anchors; exit 1 at the first break."""
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
     anchors: list[Anchor] = []
     if anchor is not None:
         try:
@@ -85,7 +102,7 @@ def verify(db: DbOption, anchor: AnchorFile = None, as_json: JsonOption = False)
             fail(exc.message, code=2)
 
     async def run() -> ChainReport:
-        async with open_app(db) as app:
+        async with open_app(settings) as app:
             return await app.store.read(lambda uow: verify_chain(uow, anchors))
 
     report = anyio.run(run)
@@ -106,17 +123,20 @@ def verify(db: DbOption, anchor: AnchorFile = None, as_json: JsonOption = False)
 
 @audit_app.command("anchor")
 def anchor_head(
-    db: DbOption,
     out_file: Annotated[Path | None, typer.Option(
         "--out", help="Append the anchor to this file, one JSON line each time.",
         dir_okay=False)] = None,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
     as_json: JsonOption = False,
 ) -> None:
     """Print the head's position and hash: keep them where the database's owner
     cannot rewrite them, and `verify --anchor` detects truncation past them."""
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
 
     async def run() -> tuple[Anchor | None, str]:
-        async with open_app(db) as app:
+        async with open_app(settings) as app:
             def head(uow: UnitOfWork) -> Anchor | None:
                 position = uow.events.head()
                 found = uow.events.hashes_at([position]).get(position)
@@ -144,14 +164,17 @@ def anchor_head(
 
 @projections_app.command("rebuild")
 def rebuild(
-    db: DbOption,
     names: Annotated[list[str] | None, typer.Argument(help="Projections (default: all).")] = None,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Replay events into fresh read models and swap them in."""
+    """Replay the events into fresh read models (the domain's projections) and swap them in."""
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
 
     async def run() -> dict[str, int]:
-        async with open_app(db) as app:
+        async with open_app(settings) as app:
             with Progress(transient=True, disable=as_json) as bar:
                 task = bar.add_task("replaying events", total=None)
                 try:

@@ -39,6 +39,7 @@ from signoff.policies import (
     run_scenarios,
 )
 from signoff.server.app import load_domain
+from signoff.server.cli.settings import DomainFlag, PrincipalsFlag, settings_of
 from signoff.server.domain import DomainError
 from signoff.server.errors import SignoffError
 
@@ -48,7 +49,6 @@ policy_app = typer.Typer(
 
 ExistingFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
-DEFAULT_DOMAIN = "casework"  # as `serve` (Settings.domain) when neither flag nor env names one
 _COLOURS = {"allow": "green", "ask": "yellow", "deny": "red", "conditional": "cyan"}
 
 
@@ -76,11 +76,12 @@ def _failed(err: LoadError, as_json: bool) -> NoReturn:
 
 def _known_commands(domain: str | None, domain_commands: str | None) -> list[str]:
     """The command types to check rules against: --domain-commands when given,
-    else those of the domain `serve` would load, so lint fails where serve would."""
+    else those of the domain `serve` would load (--domain, $SIGNOFF_DOMAIN or
+    signoff.toml, as for every command), so lint fails where serve would."""
     if domain_commands is not None:
         return split_csv(domain_commands)
     try:
-        return load_domain(domain or DEFAULT_DOMAIN).command_types()
+        return load_domain(settings_of(domain=domain).domain).command_types()
     except (SignoffError, DomainError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--domain") from None
 
@@ -99,25 +100,16 @@ def coloured(effect: str) -> str:
     return f"[{_COLOURS.get(effect, 'white')}]{effect}[/]"
 
 
-DomainName = Annotated[str | None, typer.Option(
-    "--domain", envvar="SIGNOFF_DOMAIN", show_default=False,
-    help="Check rules against this domain's command types, as `serve` does: casework, "
-    "package.module[:factory], or a module or package path (default $SIGNOFF_DOMAIN, "
-    "else casework).")]
 DomainCommands = Annotated[str | None, typer.Option(
     "--domain-commands", help="Comma-separated command types to check rules against "
     "instead of --domain's; rules naming any other type (or a prefix matching none) fail.")]
 
 
-PrincipalsPath = Annotated[Path | None, typer.Option(
-    "--principals", exists=True, dir_okay=False, readable=True,
-    help="Principals file: also warn of rules none of them is selected by, and of asks "
-    "they cannot approve.")]
 
 
 @policy_app.command()
-def lint(path: ExistingFile, domain: DomainName = None, domain_commands: DomainCommands = None,
-         principals: PrincipalsPath = None,
+def lint(path: ExistingFile, domain: DomainFlag = None, domain_commands: DomainCommands = None,
+         principals: PrincipalsFlag = None,
          strict: Annotated[bool, typer.Option(
              "--strict", help="Fail (exit 1) on warnings too.")] = False,
          as_json: JsonFlag = False) -> None:
@@ -127,12 +119,14 @@ def lint(path: ExistingFile, domain: DomainName = None, domain_commands: DomainC
     whose `when` is false (or, for an allow, fails) for every input, one that
     another rule always outranks whenever it matches (deny beats ask beats
     allow; of two allows or two denies the earlier decides), and with
-    --principals one no principal on file is selected by, or an ask no quorum
-    of them can approve in some tenant. Warnings alone exit 0 unless --strict.
+    a principals file (--principals, $SIGNOFF_PRINCIPALS or signoff.toml) one
+    no principal on file is selected by, or an ask no quorum of them can
+    approve in some tenant. Warnings alone exit 0 unless --strict.
     With --json: one object per problem, or one object with `warnings`.
     """
     policy = load_checked(path, domain, domain_commands, as_json)
-    people = principals_from(principals, as_json) if principals is not None else None
+    named = settings_of(principals=principals)
+    people = principals_from(named.principals, as_json) if named.given("principals") else None
     findings = lint_policy(policy, people)
     failed = strict and bool(findings)
     if as_json:
@@ -216,7 +210,7 @@ def explain(
         help='JSON: {"type", "id", "version", "status", "fields"}')] = None,
     run: Annotated[str | None, typer.Option(
         help='JSON: {"id", "proposals_so_far", "principal_proposals_last_hour"}')] = None,
-    domain: DomainName = None,
+    domain: DomainFlag = None,
     domain_commands: DomainCommands = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -254,7 +248,7 @@ def explain(
 
 
 @policy_app.command("test")
-def run_tests(path: ExistingFile, scenarios: ExistingFile, domain: DomainName = None,
+def run_tests(path: ExistingFile, scenarios: ExistingFile, domain: DomainFlag = None,
               domain_commands: DomainCommands = None, as_json: JsonFlag = False) -> None:
     """Run every scenario in SCENARIOS through PATH; exit 1 if any fails.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +13,6 @@ from rich.table import Table
 from signoff.policies import lint_policy, static_outcome
 from signoff.server.cli.policy import (
     DomainCommands,
-    DomainName,
     ExistingFile,
     JsonFlag,
     coloured,
@@ -23,17 +21,17 @@ from signoff.server.cli.policy import (
     principals_from,
     split_csv,
 )
+from signoff.server.cli.settings import DomainFlag, PrincipalsFlag, settings_of
 
 
 def matrix(
     path: ExistingFile,
-    principals: Annotated[Path, typer.Option(exists=True, dir_okay=False, readable=True,
-                                             help="Principals file (TOML, principal tables).")],
     tenant: Annotated[str | None, typer.Option(help="Only principals of this tenant.")] = None,
     commands: Annotated[str | None, typer.Option(
         help="Extra command types (comma-separated) besides those the policy names.")] = None,
-    domain: DomainName = None,
+    domain: DomainFlag = None,
     domain_commands: DomainCommands = None,
+    principals: PrincipalsFlag = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Who may propose what: principals x command types, without evaluating conditions.
@@ -51,7 +49,7 @@ def matrix(
     `warning` key).
     """
     policy = load_checked(path, domain, domain_commands, as_json)
-    people = principals_from(principals, as_json)
+    people = principals_from(settings_of(principals=principals).principals, as_json)
     records = [r for r in people if tenant is None or tenant in r.tenants]
     types = list(dict.fromkeys([*policy.exact_commands, *split_csv(commands)]))
     table = Table("command", *(escape(r.id) for r in records), title=f"policy {policy.version}")

@@ -9,34 +9,35 @@ and unexpired, the digest shown — is the approval service's, so CLI and
 console cannot disagree. Votes cast here record `channel="cli"`, or "api"
 when the reviewer's token authenticated them.
 
-Policy and principals must be the ones the server runs with (an approval
-executes here, and the executor re-judges under the policy it has), hence
-`--policy`/`--principals`, defaulting to $SIGNOFF_POLICY/$SIGNOFF_PRINCIPALS
-and then to the casework example's files.
+Domain, policy, principals and gateway must be the ones the server runs
+with (an approval executes here, and the executor re-judges under the policy
+it has; a proposal is shown through its command, which its domain or
+gateway registers): every command resolves them the same way, from a flag,
+the environment or `signoff.toml` (see `settings`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import anyio
 import typer
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
-from signoff.server.cli.common import (
-    DbOption,
-    JsonOption,
-    err,
-    escape,
-    json_lines,
-    open_app,
-    out,
-)
+from signoff.server.cli.common import JsonOption, err, escape, json_lines, open_app, out
 from signoff.server.cli.review_print import dumps, print_queue, print_view
 from signoff.server.cli.reviewer import TRUST, AsOption, TokenOption, reviewer
+from signoff.server.cli.settings import (
+    CliSettings,
+    DbFlag,
+    DomainFlag,
+    GatewayFlag,
+    PolicyFlag,
+    PrincipalsFlag,
+    settings_of,
+)
 from signoff.server.errors import NotFound, SignoffError
 from signoff.server.services.approvals import VoteResult
 from signoff.server.services.receipts import EventView
@@ -50,23 +51,15 @@ NOT_EXECUTED = frozenset({"conflict", "failed", "rejected"})
 review_app = typer.Typer(
     help=f"The approval queue: list, show, approve, reject.\n\n{TRUST}", no_args_is_help=True)
 
-PolicyOption = Annotated[Path | None, typer.Option(
-    "--policy", envvar="SIGNOFF_POLICY", exists=True, dir_okay=False, resolve_path=True,
-    help="Policy file the server runs with (default: the casework example's).")]
-PrincipalsOption = Annotated[Path | None, typer.Option(
-    "--principals", envvar="SIGNOFF_PRINCIPALS", exists=True, dir_okay=False,
-    resolve_path=True, help="Principals file the server runs with (default: the example's).")]
-DomainOption = Annotated[str, typer.Option(
-    "--domain", envvar="SIGNOFF_DOMAIN", help="casework, or package.module:factory.")]
 DigestOption = Annotated[str | None, typer.Option(
     "--digest",
     help="The payload digest you reviewed (from `review show`); refused if it changed.")]
 IdArgument = Annotated[str, typer.Argument(help="The proposal id.", show_default=False)]
 
 
-def run_on_app(db: Path, options: dict[str, Any], job: Callable[[App], Awaitable[T]]) -> T:
+def run_on_app(settings: CliSettings, job: Callable[[App], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with open_app(db, **{k: v for k, v in options.items() if v is not None}) as app:
+        async with open_app(settings) as app:
             return await job(app)
 
     return anyio.run(main)
@@ -82,21 +75,21 @@ def _refuse(error: SignoffError, as_json: bool, code: int = 1) -> NoReturn:
 
 @review_app.command("list")
 def list_proposals(
-    db: DbOption,
     status: Annotated[str, typer.Option(
         help="pending_approval (default), approved, executed, rejected, expired, conflict, "
              "failed, or all.")] = "pending_approval",
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
     command: Annotated[str | None, typer.Option(help="Only this command type.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 200,
-    policy: PolicyOption = None, principals: PrincipalsOption = None,
-    domain: DomainOption = "casework", as_json: JsonOption = False,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None, as_json: JsonOption = False,
 ) -> None:
     """The approval queue, oldest first, with age and expiry."""
     if status not in STATUSES:
         raise typer.BadParameter(f"one of {', '.join(STATUSES)}", param_hint="--status")
-    options = {"policy": policy, "principals": principals, "domain": domain}
-    items = run_on_app(db, options, lambda app: app.reviews.queue(
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
+    items = run_on_app(settings, lambda app: app.reviews.queue(
         tenant=tenant, status=None if status == "all" else status, command_type=command,
         limit=limit))
     if as_json:
@@ -108,13 +101,14 @@ def list_proposals(
 
 @review_app.command("show")
 def show(
-    proposal_id: IdArgument, db: DbOption, policy: PolicyOption = None,
-    principals: PrincipalsOption = None, domain: DomainOption = "casework",
+    proposal_id: IdArgument, db: DbFlag = None, domain: DomainFlag = None,
+    policy: PolicyFlag = None, principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
     as_json: JsonOption = False,
 ) -> None:
     """One proposal as a reviewer needs it, with what approving would change."""
-    options = {"policy": policy, "principals": principals, "domain": domain}
-    view = run_on_app(db, options, lambda app: app.reviews.view(proposal_id, None))
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
+    view = run_on_app(settings, lambda app: app.reviews.view(proposal_id, None))
     if view is None:
         _refuse(NotFound(f"proposal {proposal_id} not found"), as_json)
     if as_json:
@@ -158,8 +152,8 @@ Cast = Callable[[App, PrincipalFacts, VoteChannel], Awaitable[VoteResult]]
 
 
 def _vote(
-    db: DbOption, options: dict[str, Any], proposal_id: str, who: str, token: str | None,
-    as_json: bool, cast: Cast,
+    settings: CliSettings, proposal_id: str, who: str, token: str | None, as_json: bool,
+    cast: Cast,
 ) -> None:
     async def job(app: App) -> VoteResult:
         voter, channel = await reviewer(app, proposal_id, who, token)
@@ -169,7 +163,7 @@ def _vote(
         return await cast(app, voter, channel)
 
     try:
-        result = run_on_app(db, options, job)
+        result = run_on_app(settings, job)
     except SignoffError as error:
         _refuse(error, as_json)
     _report(result, as_json)
@@ -178,26 +172,30 @@ def _vote(
 @review_app.command("approve", help=f"""Vote to approve; the proposal executes when the
 quorum is reached (exit 1 if it then ends in conflict, rejected or failed).\n\n{TRUST}""")
 def approve(
-    proposal_id: IdArgument, db: DbOption, who: AsOption,
+    proposal_id: IdArgument, who: AsOption,
     comment: Annotated[str, typer.Option(help="A note kept with the vote.")] = "",
-    digest: DigestOption = None, token: TokenOption = None, policy: PolicyOption = None,
-    principals: PrincipalsOption = None, domain: DomainOption = "casework",
-    as_json: JsonOption = False,
+    digest: DigestOption = None, token: TokenOption = None, db: DbFlag = None,
+    domain: DomainFlag = None, policy: PolicyFlag = None, principals: PrincipalsFlag = None,
+    gateway: GatewayFlag = None, as_json: JsonOption = False,
 ) -> None:
-    _vote(db, {"policy": policy, "principals": principals, "domain": domain}, proposal_id, who,
-          token, as_json, lambda app, voter, channel: app.approvals.approve(
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
+    _vote(settings, proposal_id, who, token, as_json,
+          lambda app, voter, channel: app.approvals.approve(
               voter, proposal_id, digest=digest, channel=channel, comment=comment))
 
 
 @review_app.command("reject", help=f"""Reject the proposal (a reason is required);
 nothing is executed.\n\n{TRUST}""")
 def reject(
-    proposal_id: IdArgument, db: DbOption, who: AsOption,
+    proposal_id: IdArgument, who: AsOption,
     reason: Annotated[str, typer.Option(help="Why (required; the proposer reads it).")],
-    digest: DigestOption = None, token: TokenOption = None, policy: PolicyOption = None,
-    principals: PrincipalsOption = None, domain: DomainOption = "casework",
-    as_json: JsonOption = False,
+    digest: DigestOption = None, token: TokenOption = None, db: DbFlag = None,
+    domain: DomainFlag = None, policy: PolicyFlag = None, principals: PrincipalsFlag = None,
+    gateway: GatewayFlag = None, as_json: JsonOption = False,
 ) -> None:
-    _vote(db, {"policy": policy, "principals": principals, "domain": domain}, proposal_id, who,
-          token, as_json, lambda app, voter, channel: app.approvals.reject(
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
+    _vote(settings, proposal_id, who, token, as_json,
+          lambda app, voter, channel: app.approvals.reject(
               voter, proposal_id, reason=reason, digest=digest, channel=channel))

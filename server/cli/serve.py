@@ -19,23 +19,37 @@ import anyio
 import typer
 
 from signoff.policies import LoadError, Principals, PrincipalsFile
-from signoff.server.app import App, Settings, build_app, example_file
-from signoff.server.cli.common import DbOption, err, fail
+from signoff.server.app import App, build_app
+from signoff.server.cli.common import err, fail
 from signoff.server.cli.listen import check_port, startup_failure
-from signoff.server.delivery import SINKS_ENV, load_delivery_config, relay_worker
+from signoff.server.cli.settings import (
+    DbFlag,
+    DomainFlag,
+    GatewayFlag,
+    PolicyFlag,
+    PrincipalsFlag,
+    SinksFlag,
+    TokensFlag,
+    settings_of,
+)
+from signoff.server.delivery import load_delivery_config, relay_worker
 from signoff.server.errors import ConfigError
 from signoff.server.gateway import INVOKER, GatewayRuntime, missing_env, running
 from signoff.server.mcp import (
     DEFAULT_INTERVAL,
     AuthConfigError,
     BearerIdentity,
+    DemoPrincipalsError,
     FixedIdentity,
     HttpAuth,
     IdentityError,
     JwtSettings,
     build_server,
+    check_demo_principals,
+    demo_warning,
     expiry_sweep,
     http_auth,
+    is_demo_database,
     resolve_principal,
     serve,
     server_url,
@@ -44,27 +58,16 @@ from signoff.server.observability import configure_logging, configure_tracing
 
 
 def serve_command(
-    db: DbOption,
     transport: Annotated[Literal["stdio", "http"], typer.Option(
         help="stdio (what Claude Desktop launches) or http (streamable HTTP).")] = "stdio",
     host: Annotated[str, typer.Option(help="HTTP: address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP: port.")] = 8765,
-    domain: Annotated[str, typer.Option(help="casework, or package.module:factory.")] = "casework",
-    policy: Annotated[Path | None, typer.Option(
-        exists=True, dir_okay=False, resolve_path=True,
-        help="Policy file (default: the casework example's).")] = None,
-    principals: Annotated[Path | None, typer.Option(
-        exists=True, dir_okay=False, resolve_path=True,
-        help="Principals file (default: the casework example's).")] = None,
     principal: Annotated[str | None, typer.Option(
         envvar="SIGNOFF_PRINCIPAL", help="stdio: the calling principal.")] = None,
     tenant: Annotated[str | None, typer.Option(
         envvar="SIGNOFF_TENANT", help="stdio: the caller's tenant.")] = None,
     demo: Annotated[bool, typer.Option(
         "--demo", help="Seed the example data if the database is empty.")] = False,
-    tokens: Annotated[Path | None, typer.Option(
-        exists=True, dir_okay=False, resolve_path=True,
-        help="HTTP: tokens TOML file (token tables: sha256, principal, tenant).")] = None,
     jwt_issuer: Annotated[str | None, typer.Option(help="HTTP: accept JWTs from this issuer.")]
     = None,
     jwt_audience: Annotated[str | None, typer.Option(
@@ -75,21 +78,21 @@ def serve_command(
     jwt_public_key: Annotated[Path | None, typer.Option(
         exists=True, dir_okay=False, resolve_path=True, help="HTTP: RS256 public key (PEM).")]
     = None,
-    sinks: Annotated[Path | None, typer.Option(
-        envvar=SINKS_ENV, exists=True, dir_okay=False, resolve_path=True,
-        help="Sinks TOML file for the outbox relay that runs inside the server "
-             "(default: the notification consumer only).")] = None,
-    gateway: Annotated[Path | None, typer.Option(
-        envvar="SIGNOFF_GATEWAY", exists=True, dir_okay=False, resolve_path=True,
-        help="Gateway file: also serve the upstream MCP servers it names (pinned with "
-             "`signoff gateway pin`).")] = None,
     watch_interval: Annotated[float, typer.Option(
         min=0.05, hidden=True, help="Seconds between checks of subscribed proposals.")]
     = DEFAULT_INTERVAL,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None, sinks: SinksFlag = None,
+    tokens: TokensFlag = None,
 ) -> None:
-    """Run the MCP server: read-only query tools and proposal-only command tools."""
+    """Run the MCP server: read-only query tools and proposal-only command tools.
+
+    The relay inside it delivers to the sinks file's sinks; with a gateway
+    file it also serves the upstream MCP servers that file names."""
     logging.basicConfig(level=logging.WARNING, format="signoff: %(levelname)s %(message)s")
-    records = _principals(principals)
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway, sinks=sinks, tokens=tokens)
+    records = _principals(settings.principals)
     if transport == "stdio":
         try:
             caller = resolve_principal(records, principal, tenant)
@@ -101,33 +104,35 @@ def serve_command(
         if principal or tenant:
             fail("--principal/--tenant name the caller on stdio only; over HTTP the caller "
                  "comes from the bearer token", code=2)
-        auth = _http_auth(records, server_url(host, port), tokens, jwt_issuer, jwt_audience,
-                          jwt_secret_file, jwt_public_key)
+        auth = _http_auth(records, server_url(host, port), settings.path("tokens"), jwt_issuer,
+                          jwt_audience, jwt_secret_file, jwt_public_key)
 
-    if not demo and not db.exists():
-        fail(f"no database at {db} (run `signoff demo`, or add --demo to seed one)", code=2)
+    if not demo and not settings.db.exists():
+        fail(f"no database at {settings.db} (run `signoff demo`, or add --demo to seed one)",
+             code=2)
+    sinks_file = settings.path("sinks")
     try:
-        load_delivery_config(sinks)  # a bad file stops the start, not the relay later
+        load_delivery_config(sinks_file)  # a bad file stops the start, not the relay later
     except ConfigError as exc:
         fail(exc.message, code=2)
     if auth is not None:
         check_port(host, port)
 
     async def relay(app: App) -> None:
-        await relay_worker(app, sinks)
+        await relay_worker(app, sinks_file)
 
     async def run() -> None:
         configure_logging()  # JSON lines on stderr: stdout belongs to the protocol
         configure_tracing()  # exports spans only when OTEL_EXPORTER_OTLP_ENDPOINT is set
         try:
-            app = await build_app(Settings(db=db, domain=domain, policy=policy,
-                                           principals=principals, gateway=gateway))
+            app = await build_app(settings.app())
         except (LoadError, ConfigError) as exc:
             fail(str(exc), code=2)
             raise
         async with app, AsyncExitStack() as stack:
             if demo:
                 await app.seed_if_empty()
+            _demo_credentials(records, auth, demo=demo or await is_demo_database(app.store))
             runtime = await _gateway(app, stack)
             identity = FixedIdentity(caller) if auth is None else BearerIdentity(app.principals)
             server = build_server(app, identity, auth=auth, watch_interval=watch_interval,
@@ -156,10 +161,20 @@ async def _gateway(app: App, stack: AsyncExitStack) -> GatewayRuntime | None:
     return runtime
 
 
-def _principals(path: Path | None) -> Principals:
-    source = path or example_file("principals.toml")
+def _demo_credentials(records: Principals, auth: HttpAuth | None, *, demo: bool) -> None:
+    """Demo principals only on a demo; their public tokens only with a warning."""
     try:
-        return PrincipalsFile(source)
+        check_demo_principals(records, demo=demo)
+    except DemoPrincipalsError as exc:
+        fail(exc.message, code=2)
+    warning = demo_warning(records, auth.principal_file_tokens) if auth is not None else None
+    if warning is not None:
+        err.print(f"[bold red]signoff: {warning}[/bold red]")
+
+
+def _principals(path: Path) -> Principals:
+    try:
+        return PrincipalsFile(path)
     except LoadError as exc:
         fail(str(exc), code=2)
         raise

@@ -10,13 +10,20 @@ import typer
 from rich.tree import Tree
 
 from signoff.server.cli.common import (
-    DbOption,
     JsonOption,
     escape,
     fail,
     json_lines,
     open_app,
     out,
+)
+from signoff.server.cli.settings import (
+    DbFlag,
+    DomainFlag,
+    GatewayFlag,
+    PolicyFlag,
+    PrincipalsFlag,
+    settings_of,
 )
 from signoff.server.ops import Trace, TraceStep, trace_of
 
@@ -29,19 +36,22 @@ SHOWN = ("reason", "rule_id", "policy_version", "channel", "comment", "status", 
 
 
 def trace(
-    db: DbOption,
     subject: Annotated[str, typer.Argument(
         metavar="ID", help="A proposal id or a correlation id.")],
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's records.")] = None,
+    db: DbFlag = None, domain: DomainFlag = None, policy: PolicyFlag = None,
+    principals: PrincipalsFlag = None, gateway: GatewayFlag = None,
     as_json: JsonOption = False,
 ) -> None:
     """The causal chain of a proposal id or a correlation id.
 
     Tool calls, proposal, policy decisions, votes, command result, events,
     deliveries and side effects, each step under the step that caused it."""
+    settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
+                           gateway=gateway)
 
     async def run() -> Trace | None:
-        async with open_app(db) as app:
+        async with open_app(settings) as app:
             return await trace_of(app, subject, tenant)
 
     found = anyio.run(run)

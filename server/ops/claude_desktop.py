@@ -68,12 +68,18 @@ def signoff_executable() -> str:
 
 def server_entry(executable: str, db: Path, principal: str, tenant: str, *,
                  gateway: Path | None = None, policy: Path | None = None,
-                 principals: Path | None = None) -> dict[str, Any]:
+                 principals: Path | None = None, domain: str | None = None,
+                 sinks: Path | None = None) -> dict[str, Any]:
+    """The entry; every setting given is written into it (as absolute paths),
+    since Claude Desktop starts serve in a directory of its own choosing."""
     args = ["serve"]
     if gateway is not None:
         args += ["--gateway", str(gateway.resolve())]
     args += ["--db", str(db.resolve()), "--principal", principal, "--tenant", tenant]
-    for option, path in (("--policy", policy), ("--principals", principals)):
+    if domain is not None:
+        args += ["--domain", domain]
+    for option, path in (("--policy", policy), ("--principals", principals),
+                         ("--sinks", sinks)):
         if path is not None:
             args += [option, str(path.resolve())]
     return {"command": executable, "args": args}
