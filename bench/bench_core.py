@@ -199,11 +199,11 @@ async def run(folder: Path, rounds: int, n: int, m: int) -> list[Row]:
         arms["peer_x16"] = lambda: peer.concurrent(m, CALLERS)
     err.print(f"[bold]core: {rounds} alternating rounds ({n} sequential, {m} / {m_floor} "
               f"under {CALLERS} callers)[/bold]")
-    batches_before = app.store.batches  # type: ignore[attr-defined]
+    batches_before = app.store.batches
     try:
         got = await alternate(arms, rounds)
     finally:
-        batches = app.store.batches - batches_before  # type: ignore[attr-defined]
+        batches = app.store.batches - batches_before
         await app.close()
         raw.close()
         if peer is not None:

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 from benchlib import copy_db, emit, err, fresh, open_app, parser, workdir
 from rounds import Row, alternate, at_least, ratio_row, value_row
 
@@ -121,7 +122,7 @@ async def relay_rate(copies: Copies, folder: Path) -> float:
         result = await relay.drain()
         elapsed = time.perf_counter() - start
         await relay.close()
-        return result.published / elapsed
+        return float(result.published) / elapsed
     finally:
         await app.close()
 
@@ -179,8 +180,8 @@ async def end_to_end_lag(folder: Path, rate: float, seconds: float, poll: float
     projector = Projector(app.store, app.domain, app.upcaster, poll=poll,
                           on_progress=on_progress)
     await projector.catch_up()
-    stop = asyncio.Event()
-    worker = asyncio.create_task(projector.run(stop))  # type: ignore[arg-type]
+    stop = anyio.Event()
+    worker = asyncio.create_task(projector.run(stop))
     cases = ["case-acme-001", "case-acme-002", "case-acme-003"]
 
     async def one(i: int) -> None:

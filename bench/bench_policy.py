@@ -21,6 +21,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from benchlib import emit, parser
@@ -170,7 +171,7 @@ async def run(rounds: int, samples: int) -> tuple[list[Row], list[dict[str, Any]
 
     def gate_arm() -> float:
         for name, inp in cases.items():
-            per_input[name].append(median_ns(lambda inp=inp: gate.evaluate(inp), samples))
+            per_input[name].append(median_ns(partial(gate.evaluate, inp), samples))
         return statistics.median(values[-1] for values in per_input.values()) / 1000
 
     got = await alternate({"bare": lambda: median_ns(bare, samples) / 1000, "gate": gate_arm},

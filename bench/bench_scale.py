@@ -42,8 +42,7 @@ async def grown(folder: Path, name: str, proposals: int) -> Path:
     before = copy_db(path, fresh(folder, f"{name}.before"))
     app, agent = await open_app(path)
     await Proposer(app, agent, f"{name}-template").run(1)
-    have = await app.store.read(lambda uow: uow.sql.one(  # type: ignore[attr-defined]
-        "SELECT COUNT(*) FROM proposals")[0])
+    have = (await counts(app))["proposals"]
     await app.close()
     clones = max(proposals - have, 0)
     err.print(f"[bold]scale: seeding {name} with {clones:,} commands' rows[/bold]")
@@ -75,10 +74,11 @@ async def query_ms(app: App, agent: PrincipalFacts, name: str, args: dict[str, A
 
 async def counts(app: App) -> dict[str, int]:
     def read(uow: Any) -> dict[str, int]:
-        return {t: uow.sql.one(f"SELECT COUNT(*) FROM {t}")[0]
+        return {t: int(uow.sql.one(f"SELECT COUNT(*) FROM {t}")[0])
                 for t in ("proposals", "events")}
 
-    return await app.store.read(read)
+    out: dict[str, int] = await app.store.read(read)
+    return out
 
 
 async def run(folder: Path, rounds: int, size: int, n: int, q: int) -> list[Row]:
@@ -95,11 +95,16 @@ async def run(folder: Path, rounds: int, size: int, n: int, q: int) -> list[Row]
         await p.run(20)  # warm caches on both sides alike
     summary = {"case_id": "case-acme-001"}
     arms: dict[str, Any] = {}
+    # Sizes alternate in the arms' order (small, large, small, ...), and so
+    # in every round whatever arm it starts with.
+    for label in ("small", "large"):
+        arms[f"{label}_cmd"] = lambda p=proposers[label]: command_ms(p, n)
     for label in ("small", "large"):
         app, agent = apps[label]
-        arms[f"{label}_cmd"] = lambda p=proposers[label]: command_ms(p, n)
         arms[f"{label}_summary"] = lambda a=app, g=agent: query_ms(
             a, g, "get_case_summary", summary, q)
+    for label in ("small", "large"):
+        app, agent = apps[label]
         arms[f"{label}_list"] = lambda a=app, g=agent: query_ms(a, g, "list_cases", {}, q)
     err.print(f"[bold]scale: {rounds} rounds, sizes interleaved[/bold]")
     try:
@@ -108,7 +113,7 @@ async def run(folder: Path, rounds: int, size: int, n: int, q: int) -> list[Row]
         await small.close()
         await large.close()
     shown = f"{sizes['large']['proposals']:,}"
-    detail = {"stores": sizes}
+    detail: dict[str, Any] = {"stores": sizes}
     return [
         ratio_row(BENCH, f"command latency with {shown} proposals in the last hour ÷ "
                   f"{sizes['small']['proposals']:,}", ("large", got["large_cmd"]),

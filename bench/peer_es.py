@@ -33,21 +33,21 @@ class Peer:
         from eventsourcing.application import Application
         from eventsourcing.domain import Aggregate, event
 
-        class Case(Aggregate):  # type: ignore[misc]
+        class Case(Aggregate):
             @event("Opened")
             def __init__(self, title: str) -> None:
                 self.title = title
                 self.open = True
 
-        class Notice(Aggregate):  # type: ignore[misc]
+        class Notice(Aggregate):
             @event("Drafted")
             def __init__(self, case_id: str, body: str) -> None:
                 self.case_id = case_id
                 self.body = body
 
-        class Desk(Application):  # type: ignore[misc]
+        class Desk(Application[Any]):
             def draft(self, case_id: Any, body: str) -> None:
-                case = self.repository.get(case_id)
+                case: Case = self.repository.get(case_id)
                 if not case.open:
                     raise ValueError("closed")
                 self.save(Notice(str(case_id), body))

@@ -108,12 +108,10 @@ class Row:
 
 def ratio_row(bench: str, measure: str, subject: tuple[str, list[float]],
               baseline: tuple[str, list[float]], goal: Goal | None = None, *,
-              unit: str = "", invert: bool = False, **detail: Any) -> Row:
-    """The median of per-round subject/baseline ratios (baseline/subject with
-    `invert`, for latencies where the subject's larger figure is worse)."""
+              unit: str = "", **detail: Any) -> Row:
+    """The median of the per-round ratios subject ÷ baseline."""
     (s_name, s_values), (b_name, b_values) = subject, baseline
-    pairs = zip(s_values, b_values, strict=True)
-    ratios = [s / b for s, b in pairs] if not invert else [b / s for s, b in pairs]
+    ratios = [s / b for s, b in zip(s_values, b_values, strict=True)]
     stats = spread(ratios)
     return Row(bench, measure, stats["median"], "×", goal, stats, len(ratios), {
         "subject": s_name, "baseline": b_name, "unit": unit,

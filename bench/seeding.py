@@ -75,7 +75,8 @@ def clone_template(path: Path, before: Path, clones: int) -> dict[str, int]:
         if rows:
             added[t.name] = rows
     ids = _new_ids(conn, tables, added)
-    clone, count = {}, {}
+    clone: dict[str, list[sqlite3.Row]] = {}
+    count: dict[str, list[sqlite3.Row]] = {}
     for name, rows in added.items():
         t = tables[name]
         keyed = [c for c in t.key if c in t.columns]

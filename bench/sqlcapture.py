@@ -126,7 +126,7 @@ _ORIGINAL = connection_module.connect
 def capturing() -> Iterator[Capture]:
     """Every store opened inside the block is captured; `recording` starts off."""
     capture = Capture()
-    store_module.connect = capture._connect  # type: ignore[assignment]
+    store_module.connect = capture._connect
     try:
         yield capture
     finally:
