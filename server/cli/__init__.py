@@ -44,6 +44,10 @@ from signoff.server.cli.console import console  # noqa: E402
 from signoff.server.cli.review import review_app  # noqa: E402
 
 app.add_typer(review_app, name="review")
+from signoff.server.cli.review_resolve import HELP as RESOLVE_HELP  # noqa: E402
+from signoff.server.cli.review_resolve import resolve  # noqa: E402
+
+review_app.command("resolve", help=RESOLVE_HELP)(resolve)
 app.command("console")(console)
 
 from signoff.server.cli.serve import serve_command  # noqa: E402
