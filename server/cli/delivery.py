@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections import Counter
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -30,6 +32,7 @@ from signoff.server.delivery import (
     relay_for,
 )
 from signoff.server.errors import ConfigError
+from signoff.server.gateway import INVOKER, missing_env, running
 from signoff.server.observability import (
     configure_logging,
     configure_tracing,
@@ -59,7 +62,9 @@ def relay(
     """Run the outbox relay and the async projector alone.
 
     With --once: deliver what is due, catch up, exit (1 when something could
-    not be delivered or a projection is stalled). Otherwise run until stopped."""
+    not be delivered or a projection is stalled). Otherwise run until stopped.
+    With a gateway file it also runs the invoker: it starts the upstreams and
+    makes each approved call once; without one, calls wait for a relay that has it."""
     settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
                            gateway=gateway, sinks=sinks)
     try:
@@ -69,8 +74,9 @@ def relay(
         raise
 
     async def run() -> tuple[PassResult, list[ProjectionStatus]]:
-        async with open_app(settings) as app:
+        async with open_app(settings) as app, AsyncExitStack() as stack:
             configure_tracing()
+            await _invoker(app, stack)
             try:
                 worker = relay_for(app, config, owner=owner)
             except ConfigError as exc:
@@ -105,6 +111,19 @@ def relay(
             out.print(f"projection {s.name}: at {s.checkpoint} of {s.head} (lag {s.lag}) {state}")
     if result.retrying or result.dead or any(s.stalled for s in statuses):
         raise typer.Exit(1)
+
+
+async def _invoker(app: App, stack: AsyncExitStack) -> None:
+    """With a gateway: its upstreams for as long as the relay runs, and the
+    invoker among the consumers (before the relay is built from them)."""
+    if app.gateway is None:
+        return
+    missing = missing_env(app.gateway.config, os.environ)
+    if missing:
+        fail("the gateway needs these environment variables: " + "; ".join(missing), code=2)
+    runtime = await stack.enter_async_context(running(app.gateway))
+    app.consumers.add(INVOKER, runtime.invoker(store=app.store, settler=app.settler,
+                                               clock=app.clock))
 
 
 async def _forever(*workers: Any) -> None:
