@@ -10,10 +10,12 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from signoff.policies import Gate, Policy, load_policy
 from signoff.policies.principals import Principals, PrincipalsFile
@@ -28,6 +30,7 @@ from signoff.server.gateway import (
     GatewaySetup,
     Resolutions,
     Settler,
+    call_view,
     load_setup,
 )
 from signoff.server.services.approvals import ApprovalService
@@ -41,6 +44,7 @@ from signoff.server.state.aggregates import Loaders, Upcaster
 from signoff.server.state.committer import Committer
 from signoff.server.state.seeding import seed_if_empty
 from signoff.store.ports import Store
+from signoff.store.records import ProposalRecord
 from signoff.store.sqlite.store import SqliteStore, Synchronous
 
 DEFAULT_DB = "signoff.db"
@@ -238,9 +242,20 @@ async def build_app(settings: Settings) -> App:
         reviews=ReviewService(
             store=store, commands=commands, citations=domain.evidence,
             projections=domain.projections, principals=principals, executor=executor,
-            clock=clock),
+            clock=clock, describe_call=_call_describer(gateway)),
         queries=QueryService(store, domain, upcaster, lambda p, q: gate().policy.may_query(p, q)),
         gateway=gateway, settler=settler,
         resolutions=Resolutions(store=store, settler=settler),
         clock=clock, ids=ids,
     )
+
+
+def _call_describer(
+    gateway: GatewaySetup | None,
+) -> Callable[[ProposalRecord], dict[str, Any] | None]:
+    """What reviewers are shown of an upstream call, from the gateway's lock."""
+    def describe(proposal: ProposalRecord) -> dict[str, Any] | None:
+        view = call_view(gateway, proposal) if gateway is not None else None
+        return view.model_dump(mode="json") if view is not None else None
+
+    return describe

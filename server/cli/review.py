@@ -27,6 +27,7 @@ import typer
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
 from signoff.server.cli.common import JsonOption, err, escape, json_lines, open_app, out
+from signoff.server.cli.review_call import with_preview
 from signoff.server.cli.review_print import dumps, print_queue, print_view
 from signoff.server.cli.reviewer import TRUST, AsOption, TokenOption, reviewer
 from signoff.server.cli.settings import (
@@ -41,7 +42,7 @@ from signoff.server.cli.settings import (
 from signoff.server.errors import NotFound, SignoffError
 from signoff.server.services.approvals import VoteResult
 from signoff.server.services.receipts import EventView
-from signoff.server.services.review_views import STATUSES
+from signoff.server.services.review_views import STATUSES, ProposalView
 from signoff.store.records import VoteChannel
 
 T = TypeVar("T")
@@ -108,7 +109,10 @@ def show(
     """One proposal as a reviewer needs it, with what approving would change."""
     settings = settings_of(db=db, domain=domain, policy=policy, principals=principals,
                            gateway=gateway)
-    view = run_on_app(settings, lambda app: app.reviews.view(proposal_id, None))
+    async def shown(app: App) -> ProposalView | None:
+        return await with_preview(app, await app.reviews.view(proposal_id, None))
+
+    view = run_on_app(settings, shown)
     if view is None:
         _refuse(NotFound(f"proposal {proposal_id} not found"), as_json)
     if as_json:

@@ -9,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from signoff.server.cli.common import escape, out
+from signoff.server.cli.review_call import print_call
 from signoff.server.services.review_views import ProposalView, QueueItem, span
 
 
@@ -37,6 +38,8 @@ def print_view(v: ProposalView) -> None:
               + (f" — {escape(v.status_reason)}" if v.status_reason else ""))
     if v.summary:
         out.print(f"[bold]{escape(v.summary)}[/bold]", overflow="fold")
+    if v.call is not None:  # an upstream call: what approving will call comes first
+        print_call(v.call)
     for f in v.review_fields:  # what the command says a reviewer must see, first
         value = f.value if isinstance(f.value, str) else json.dumps(f.value, default=str)
         where = "as proposed" if f.source == "payload" else f"on the {v.aggregate_type}"

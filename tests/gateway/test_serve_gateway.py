@@ -86,6 +86,12 @@ async def test_reads_pass_through_and_a_commit_waits_then_happens_once(tmp_path:
 
         shown = signoff(world, "review", "show", waiting["proposal_id"], "--json")
         assert shown.returncode == 0, shown.stderr
+        call = json.loads(shown.stdout)["call"]
+        assert call["will_call"] == "approving will call repo.git_commit once"
+        assert call["arguments"]["message"] == "Add notes"
+        assert "+a line" in call["preview"]  # the staged diff the commit would record
+        text = signoff(world, "review", "show", waiting["proposal_id"])
+        assert text.stdout.index("approving will call") < text.stdout.index("description")
         approved = signoff(world, "review", "approve", waiting["proposal_id"], "--as",
                            "user:rita")
         assert approved.returncode == 0, approved.stdout + approved.stderr
