@@ -294,3 +294,6 @@ def run_tests(path: ExistingFile, scenarios: ExistingFile, domain: DomainFlag = 
 from signoff.server.cli.policy_matrix import matrix  # noqa: E402 (it uses the helpers above)
 
 policy_app.command()(matrix)
+from signoff.server.cli.policy_replay import replay  # noqa: E402
+
+policy_app.command()(replay)
