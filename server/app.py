@@ -45,16 +45,19 @@ from signoff.server.state.committer import Committer
 from signoff.server.state.seeding import seed_if_empty
 from signoff.store.ports import Store
 from signoff.store.records import ProposalRecord
+from signoff.store.sqlite.schema import MIGRATIONS
 from signoff.store.sqlite.store import SqliteStore, Synchronous
 
 DEFAULT_DB = "signoff.db"
 
 
 def load_domain(name: str) -> Domain:
-    """`casework` (the bundled example), `package.module[:factory]`, or a
-    path to a module file or a package folder (`examples/notes`,
-    `./mydomain.py:make`), so a user's domain needs no PYTHONPATH edits.
-    The factory defaults to `build_domain`."""
+    """`casework` (the bundled example), `none` (no domain: a gateway alone),
+    `package.module[:factory]`, or a path to a module file or a package
+    folder (`examples/notes`, `./mydomain.py:make`), so a user's domain needs
+    no PYTHONPATH edits. The factory defaults to `build_domain`."""
+    if name == "none":
+        return Domain(name="none", aggregates=(), commands=())
     target = "signoff.examples.casework:build_domain" if name == "casework" else name
     where, _, attr = target.rpartition(":") if _has_factory(target) else (target, "", "")
     try:
@@ -248,6 +251,14 @@ async def build_app(settings: Settings) -> App:
         resolutions=Resolutions(store=store, settler=settler),
         clock=clock, ids=ids,
     )
+
+
+async def migrate_store(settings: Settings) -> int:
+    """Create the database if it is missing and migrate its schema; nothing
+    else is loaded (no domain, policy or principals). Returns the version."""
+    store = await SqliteStore(settings.db, synchronous=settings.synchronous).open()
+    await store.close()
+    return len(MIGRATIONS)
 
 
 def _call_describer(

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from signoff.server.cli.db import db_app
 from signoff.server.cli.policy import policy_app
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ def _root(
 
 
 app.add_typer(policy_app, name="policy")
+app.add_typer(db_app, name="db")
 
 
 from signoff.server.cli.events import audit_app, events_app, projections_app  # noqa: E402

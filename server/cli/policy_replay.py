@@ -18,7 +18,7 @@ from signoff.policies import LoadError, load_policy
 from signoff.policies.replay import ReplayReport
 from signoff.server.cli.common import JsonOption, err, fail, json_lines, open_app, out
 from signoff.server.cli.settings import DbFlag, DomainFlag, GatewayFlag, settings_of
-from signoff.server.ops.replay import replay_since
+from signoff.server.ops import replay_since
 
 SINCE = re.compile(r"^(\d+)([mhdw])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -13,6 +13,7 @@ from signoff.server.ops.claude_desktop import (
 )
 from signoff.server.ops.demo import AGENT, TENANT, DemoError, Step, play
 from signoff.server.ops.demo_gateway import play_gateway
+from signoff.server.ops.replay import replay_since
 from signoff.server.ops.trace import Trace, TraceStep, trace_of
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "play",
     "play_gateway",
     "read_anchors",
+    "replay_since",
     "server_entry",
     "signoff_executable",
     "trace_of",
