@@ -2,6 +2,12 @@
 identities they carry. Other surfaces (cli, ops) import from here only."""
 
 from signoff.server.mcp.auth import AuthConfigError, HttpAuth, JwtSettings, http_auth
+from signoff.server.mcp.demo_credentials import (
+    DemoPrincipalsError,
+    check_demo_principals,
+    demo_warning,
+    is_demo_database,
+)
 from signoff.server.mcp.identity import (
     BearerIdentity,
     FixedIdentity,
@@ -16,13 +22,17 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "AuthConfigError",
     "BearerIdentity",
+    "DemoPrincipalsError",
     "FixedIdentity",
     "HttpAuth",
     "IdentityError",
     "JwtSettings",
     "build_server",
+    "check_demo_principals",
+    "demo_warning",
     "expiry_sweep",
     "http_auth",
+    "is_demo_database",
     "resolve_principal",
     "serve",
     "server_url",

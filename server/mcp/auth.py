@@ -6,7 +6,8 @@ Two kinds of token, either or both:
 - Opaque tokens, stored only as sha256 digests. A principals-file entry's
   `token_sha256` names that principal in its only tenant (a principal of
   several tenants is ambiguous there and needs tokens-file entries). A tokens
-  file (`--tokens PATH`) maps digests to a principal *and* a tenant:
+  file (`--tokens PATH`) maps digests to a principal *and* a tenant; a server
+  given one accepts its tokens only, never the principals file's:
 
       [[token]]
       sha256 = "<64 hex digits: sha256 of the token>"
@@ -258,15 +259,23 @@ class HttpAuth:
     settings: AuthSettings
     notes: tuple[str, ...]
     token_count: int
+    # How many of them are the principals file's `token_sha256` (a demo
+    # file's are public: `demo_credentials.demo_warning`).
+    principal_file_tokens: int = 0
 
 
 def http_auth(
     principals: Principals, *, server_url: str, tokens_file: Path | None = None,
     jwt_settings: JwtSettings | None = None,
 ) -> HttpAuth:
-    entries, notes = principal_file_tokens(principals)
     if tokens_file is not None:
-        entries += load_tokens(tokens_file, principals)
+        entries, from_file = load_tokens(tokens_file, principals), 0
+        notes = [f"the token_sha256 entries of {principals.source} are not accepted over HTTP: "
+                 f"{tokens_file} names this server's tokens"] if any(
+                     r.token_sha256 for r in principals) else []
+    else:
+        entries, notes = principal_file_tokens(principals)
+        from_file = len(entries)
     if not entries and jwt_settings is None:
         notes.append("no bearer tokens are configured: every HTTP request will get 401")
     settings = AuthSettings(
@@ -277,4 +286,4 @@ def http_auth(
         validate_token_resource=False,
     )
     return HttpAuth(SignoffTokenVerifier(principals, entries, jwt_settings), settings,
-                    tuple(notes), len(entries))
+                    tuple(notes), len(entries), principal_file_tokens=from_file)

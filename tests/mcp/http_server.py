@@ -23,8 +23,9 @@ from mcp.client.streamable_http import streamable_http_client
 JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 ISSUER = "https://issuer.example.test"
 TOKENS = {"acme-agent-token": ("agent:triage", "acme"),
-          "globex-agent-token": ("agent:triage", "globex")}
-CAROL_TOKEN = "demo-carol"  # the casework principals file's demo token of user:carol
+          "globex-agent-token": ("agent:triage", "globex"),
+          "acme-carol-token": ("user:carol", "acme")}
+CAROL_TOKEN = "acme-carol-token"
 
 # Agents may escalate and read the context view; people (carol) may only write briefs.
 POLICY = """
@@ -58,6 +59,10 @@ def free_port() -> int:
 class HttpServer:
     url: str
     db: Path
+    log: Path
+
+    def stderr(self) -> str:
+        return " ".join(self.log.read_text().split())
 
     def jwt(self, claims: dict[str, Any], secret: str = JWT_SECRET) -> str:
         base = {"iss": ISSUER, "aud": self.url, "exp": int(time.time()) + 300}
@@ -84,20 +89,24 @@ def write_files(folder: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def http_server(db: Path, folder: Path) -> Iterator[HttpServer]:
-    policy, tokens = write_files(folder)
+def http_server(db: Path, folder: Path, *extra: str, tokens: bool = True) -> Iterator[HttpServer]:
+    """The server with the test policy, the tokens file (unless `tokens` is
+    False) and JWTs, and any `extra` arguments."""
+    policy, tokens_file = write_files(folder)
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     env = {**os.environ, "SIGNOFF_JWT_SECRET": JWT_SECRET}
-    with (folder / "http-server.log").open("w") as log:
+    args = ["--tokens", str(tokens_file)] if tokens else []
+    path = folder / f"http-server-{port}.log"
+    with path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "signoff.server.cli", "serve", "--transport", "http",
              "--port", str(port), "--db", str(db), "--policy", str(policy),
-             "--tokens", str(tokens), "--jwt-issuer", ISSUER],
+             "--jwt-issuer", ISSUER, *args, *extra],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
         try:
             _wait_for(port, process)
-            yield HttpServer(url, db)
+            yield HttpServer(url, db, path)
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -34,10 +34,12 @@ def post(server: HttpServer, token: str | None) -> httpx2.Response:
     return httpx2.post(server.url, json=INITIALIZE, headers=headers, timeout=30)
 
 
-@pytest.mark.parametrize("token", [None, "not-a-token", "demo-triage"])
+@pytest.mark.parametrize("token", [None, "not-a-token", "demo-triage", "demo-alice",
+                                   "demo-carol"])
 def test_no_or_bad_token_is_401(server: HttpServer, token: str | None) -> None:
-    # demo-triage is in the principals file, but for a principal of two tenants:
-    # it cannot say which, so it is not accepted over HTTP.
+    # The demo tokens are in the principals file, but a server given --tokens
+    # accepts those tokens only (item 5); demo-triage's principal is in two
+    # tenants besides, so it could not say which.
     response = post(server, token)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
