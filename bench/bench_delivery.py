@@ -256,7 +256,7 @@ async def main() -> None:
     args = p.parse_args()
     rounds = args.rounds or (5 if args.quick else 7)
     with workdir(args.dir) as folder:
-        rows = await run(folder, rounds, 20_000 if args.quick else 100_000,
+        rows = await run(folder, rounds, 10_000 if args.quick else 100_000,
                          5_000 if args.quick else 20_000,
                          args.rate or (100.0 if args.quick else 500.0),
                          2.0 if args.quick else 10.0)

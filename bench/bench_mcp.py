@@ -157,7 +157,7 @@ async def main() -> None:
     p.add_argument("--clients", type=int, default=32)
     args = p.parse_args()
     rounds = args.rounds or (5 if args.quick else 7)
-    calls = args.calls or (30 if args.quick else 100)
+    calls = args.calls or (20 if args.quick else 100)
     seconds = args.seconds or (3.0 if args.quick else 15.0)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="signoff-bench-mcp-") as tmp:
