@@ -80,7 +80,11 @@ def _has_factory(target: str) -> bool:
 
 
 def _is_path(where: str, base: Path | None = None) -> bool:
-    return "/" in where or where.endswith(".py") or ((base or Path()) / where).is_dir()
+    # Only what is written as a path (`./mydomain`, `examples/notes`, `x.py`):
+    # a bare name is a module, never a folder of that name that happens to be
+    # in the working directory of whoever runs signoff.
+    del base
+    return "/" in where or where.endswith(".py")
 
 
 def anchored_domain(name: str, base: Path) -> str:

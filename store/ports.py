@@ -127,6 +127,10 @@ class Proposals(Protocol):
         """Proposals sharing a correlation id, oldest first, for the trace."""
         ...
 
+    def by_command(self, command_id: str, tenant_id: str) -> ProposalRecord | None:
+        """The proposal whose command is `command_id`, in `tenant_id`."""
+        ...
+
     def decided_since(
         self, since: datetime, *, tenant_id: str | None = None, after: str | None = None,
         limit: int = 1000,

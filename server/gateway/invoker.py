@@ -21,6 +21,7 @@ settles an unknown outcome (`signoff review resolve`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -42,11 +43,13 @@ from signoff.server.gateway.calls import (
     ToolCall,
 )
 from signoff.server.gateway.settle import Settler
+from signoff.server.gateway.upstream import UpstreamUnavailable
 from signoff.server.observability import bound, span
 from signoff.store.faults import crash_point
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import OutboxMessage, ProposalRecord
 
+log = logging.getLogger("signoff.gateway")
 INVOKER = "gateway-invoker"
 TOPICS = (APPROVED, RETRY)
 
@@ -117,29 +120,42 @@ class Invoker:
                 await self._invoke(message)
 
     async def _invoke(self, message: OutboxMessage) -> None:
-        attempt = await self._store.write(lambda uow: self._begin(uow, message))
+        due = await self._store.read(lambda uow: self._due(uow, message))
+        drifted = False
+        if due is not None:
+            # Listed afresh before anything is recorded: an upstream that cannot
+            # list now is retried later (nothing sent, nothing written).
+            try:
+                digest = await self._current_digest(due.upstream, message.tenant_id, due.tool)
+            except UpstreamUnavailable as exc:
+                raise SinkError(f"{due.upstream} is unavailable; the call was not sent: "
+                                f"{exc.message}") from None
+            drifted = digest != due.tool_digest
+        attempt = await self._store.write(lambda uow: self._begin(uow, message, drifted))
         if attempt is None:
             return
         crash_point("invoker.after_started")
         call = attempt.call
-        if await self._current_digest(call.upstream, message.tenant_id, call.tool) != (
-                call.tool_digest):
-            answer = Answer("answered", {"isError": True, "content": [{"type": "text", "text": (
-                f"{call.upstream}.{call.tool} changed (or disappeared) after it was approved; "
-                "it was not called")}]}, reason="the tool drifted after approval; not called")
-        else:
-            started = time.monotonic()
-            answer = await self._call(call.upstream, message.tenant_id, call.tool,
-                                      call.arguments)
-            answer = Answer(answer.kind, answer.result, answer.reason or (
-                f"after {time.monotonic() - started:.1f}s"))
+        started = time.monotonic()
+        answer = await self._call(call.upstream, message.tenant_id, call.tool, call.arguments)
+        answer = Answer(answer.kind, answer.result, answer.reason or (
+            f"after {time.monotonic() - started:.1f}s"))
         crash_point("invoker.before_outcome")
         await self._store.write(lambda uow: self._settle(uow, message, attempt, answer))
         if answer.kind == "not_sent":
             raise SinkError(f"{call.upstream} is unavailable; the call was not sent: "
                             f"{answer.reason}")
 
-    def _begin(self, uow: UnitOfWork, message: OutboxMessage) -> _Attempt | None:
+    def _due(self, uow: UnitOfWork, message: OutboxMessage) -> ToolCall | None:
+        """The call, if this message may lead to sending it."""
+        if any(c == self.name for c, _, _ in uow.inbox.handled([message.message_id])):
+            return None
+        call = self._settler.load(uow, message.tenant_id, str(message.aggregate_id)).state
+        if call.status == "approved" or (call.status == "started" and call.idempotent):
+            return call
+        return None
+
+    def _begin(self, uow: UnitOfWork, message: OutboxMessage, drifted: bool) -> _Attempt | None:
         if any(c == self.name for c, _, _ in uow.inbox.handled([message.message_id])):
             return None
         settler = self._settler
@@ -158,6 +174,14 @@ class Invoker:
         if call.status not in ("approved", "started"):  # settled already
             uow.inbox.record(self.name, message.message_id, self._clock())
             return None
+        if drifted:  # checked before anything was sent: it is not called
+            settler.record(uow, proposal, loaded.version, FAILED, {
+                "result": {"isError": True, "content": [{"type": "text", "text": (
+                    f"{call.upstream}.{call.tool} changed (or disappeared) after it was "
+                    "approved; it was not called")}]},
+                "reason": "the tool drifted after approval; not called"}, status="failed")
+            uow.inbox.record(self.name, message.message_id, self._clock())
+            return None
         settler.record(uow, proposal, loaded.version, STARTED,
                        {"attempt": call.attempts + 1, "message_id": message.message_id})
         return _Attempt(settler.load(uow, message.tenant_id, str(message.aggregate_id)).state,
@@ -168,6 +192,13 @@ class Invoker:
     ) -> None:
         settler = self._settler
         loaded = settler.load(uow, message.tenant_id, str(message.aggregate_id))
+        now = loaded.state
+        if now.status != "started" or now.attempts != attempt.call.attempts:
+            # Settled meanwhile (this relay's lease ran out and another relay or
+            # a person decided): the late answer changes nothing recorded.
+            log.warning("late outcome of tool call %s (attempt %d) ignored: it is %s now",
+                        message.aggregate_id, attempt.call.attempts, now.status)
+            return
         proposal = settler.proposal_of(uow, message) or attempt.proposal
         if answer.kind == "not_sent":
             settler.record(uow, proposal, loaded.version, NOT_SENT, {"reason": answer.reason})

@@ -23,7 +23,9 @@ ENV_PREFIX = "env:"
 TENANT = "{tenant}"
 # What signoff adds to every propose tool's arguments: an upstream argument of
 # one of these names would be ambiguous, and is refused at pin.
-RESERVED_ARGUMENTS = frozenset({"rationale", "evidence_refs", "confidence", "idempotency_key"})
+# (`expected_version` too: the proposal service reads it as its own.)
+RESERVED_ARGUMENTS = frozenset({"rationale", "evidence_refs", "confidence", "idempotency_key",
+                                "expected_version"})
 
 
 @dataclass(frozen=True)

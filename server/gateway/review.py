@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from signoff.server.gateway.calls import TOOL_CALL
 from signoff.server.gateway.runtime import GatewayRuntime
 from signoff.server.gateway.setup import GatewaySetup
+from signoff.server.gateway.upstream import UpstreamUnavailable
 from signoff.store.records import ProposalRecord
 
 DESCRIPTION_CAP = 2000
@@ -65,7 +66,13 @@ async def preview(runtime: GatewayRuntime, view: CallView, tenant: str) -> str:
     if view.preview_tool is None:
         return ""
     pinned = runtime.setup.pinned(view.upstream, view.preview_tool)
-    names = set((pinned.input_schema.get("properties") or {}) if pinned else ())
+    try:
+        digest = await runtime.current_digest(view.upstream, tenant, view.preview_tool)
+    except UpstreamUnavailable as exc:
+        return f"(preview unavailable: {exc.message})"
+    if pinned is None or digest != pinned.digest:  # never run a tool nobody pinned as it is
+        return f"(preview unavailable: {view.preview_tool} is not pinned as it is now)"
+    names = set(pinned.input_schema.get("properties") or {})
     arguments = {k: v for k, v in view.arguments.items() if k in names}
     answer = await runtime.read(view.upstream, tenant, view.preview_tool, arguments)
     if answer.kind != "answered" or answer.result is None:

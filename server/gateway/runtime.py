@@ -79,13 +79,14 @@ class GatewayRuntime:
         return shown
 
     async def current_digest(self, upstream: str, tenant: str, tool: str) -> str | None:
+        """The digest of `tool` as the upstream lists it now, listed afresh (a
+        restarted or redeployed upstream need not say its tools changed);
+        None when it lists no such tool. Raises UpstreamUnavailable."""
         found = self.setup.config.upstream(upstream)
         if found is None or not found.serves(tenant):
             return None
-        try:
-            tools = await self.listing(found, tenant)
-        except UpstreamUnavailable:
-            return None
+        tools = await self._upstreams.list_tools(found, tenant)
+        self._listed[(found.name, tenant)] = tools
         return next((listed_digest(t) for t in tools if t.name == tool), None)
 
     async def read(
@@ -108,7 +109,10 @@ class GatewayRuntime:
 
     def invoker(self, *, store: Store, settler: Settler, clock: Clock) -> ConsumerFactory:
         """The invoker, for the consumer registry of the relay in this process."""
-        timeout = max((u.timeout_seconds for u in self.setup.config.upstreams), default=60.0)
+        # One publish: a fresh listing and the call, each after waiting for a
+        # start under way; the relay's lease must outlast all of it.
+        slowest = max((u.timeout_seconds for u in self.setup.config.upstreams), default=60.0)
+        timeout = 2 * (slowest + self._upstreams.connect_timeout)
         return lambda _place: Invoker(
             store=store, settler=settler, call_upstream=self.call,
             current_digest=self.current_digest, clock=clock, timeout=timeout)

@@ -24,7 +24,6 @@ from signoff.store.records import (
 )
 
 GATEWAY = Actor(id="system:gateway", kind="system")
-CORRELATION_LIMIT = 500
 
 
 def upstream_of(proposal: ProposalRecord) -> str:
@@ -42,14 +41,15 @@ class Settler:
         return self._loaders(uow, tenant_id).load(TOOL_CALL, call_id)
 
     def proposal_of(self, uow: UnitOfWork, message: OutboxMessage) -> ProposalRecord | None:
-        """The proposal that made this call: the one of its correlation whose
-        aggregate is the call."""
-        if message.correlation_id is None:
+        """The proposal that made this call: every fact of a call is caused by
+        its proposal's command (and must concern this very call)."""
+        if message.causation_id is None:
             return None
-        return next((p for p in uow.proposals.by_correlation(message.correlation_id,
-                                                             CORRELATION_LIMIT)
-                     if p.tenant_id == message.tenant_id and p.aggregate_type == "tool_call"
-                     and p.aggregate_id == message.aggregate_id), None)
+        found = uow.proposals.by_command(message.causation_id, message.tenant_id)
+        if found is None or found.aggregate_type != TOOL_CALL.name or (
+                found.aggregate_id != message.aggregate_id):
+            return None
+        return found
 
     def record(
         self, uow: UnitOfWork, proposal: ProposalRecord, base_version: int, event_type: str,

@@ -139,6 +139,11 @@ class Upstreams:
             self._tg = None
             self._connections.clear()
 
+    @property
+    def connect_timeout(self) -> float:
+        """How long a call waits for a start under way."""
+        return self._connect_timeout
+
     def status(self, upstream: Upstream, tenant: str) -> Status | None:
         """The connection's state, or None when none was started."""
         connection = self._connections.get(self._key(upstream, tenant))

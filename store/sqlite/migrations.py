@@ -268,4 +268,10 @@ SELECT actor_id, minute, COUNT(*) FROM (
 ) GROUP BY 1, 2;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+# V6: finding the proposal a command id belongs to (an upstream call's facts
+# name the command that caused them).
+V6 = """
+CREATE INDEX proposals_by_command ON proposals (json_extract(doc, '$.command_id'));
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)

@@ -4,6 +4,7 @@ the leases relays take on them."""
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -18,6 +19,17 @@ log = logging.getLogger("signoff.store.outbox")
 # the writer for the walk, and the rest can wait for the next claim.
 MAX_SCAN = 10_000
 _COLUMNS = "position, status, attempts, next_attempt_at, last_error, doc"
+
+
+def ordering_group(topic: str, tenant_id: str, doc: str) -> tuple[str, str] | None:
+    """Rows that go out in order with each other beyond their aggregate's:
+    every call to one upstream (in one tenant), so upstream calls are made
+    in the order they were approved, even across passes and relays."""
+    if not topic.startswith("tool_call."):
+        return None
+    event = json.loads(doc).get("payload")
+    upstream = event.get("payload", {}).get("upstream") if isinstance(event, dict) else None
+    return (tenant_id, f"upstream:{upstream}") if isinstance(upstream, str) else None
 
 
 def _load(rows: list[Any]) -> list[OutboxMessage]:
@@ -97,16 +109,18 @@ class SqliteOutbox:
                 scanned += 1
                 *record, tenant_id, aggregate_id, holder, until, topic = row
                 key = (tenant_id, aggregate_id) if aggregate_id is not None else None
-                if key is not None and (key in blocked or record[0] > dead.get(key, record[0])):
-                    blocked.add(key)
+                group = ordering_group(topic, tenant_id, record[5]) or key
+                held = key is not None and record[0] > dead.get(key, record[0])
+                if group is not None and (group in blocked or held):
+                    blocked.add(group)
                     continue
                 next_at = record[3]
                 due = next_at is None or datetime.fromisoformat(next_at) <= now
                 free = until is None or holder == owner or datetime.fromisoformat(until) <= now
                 if due and free and topic not in leave:
                     chosen.append(record)
-                elif key is not None:
-                    blocked.add(key)
+                elif group is not None:
+                    blocked.add(group)
         if scanned > MAX_SCAN:
             log.warning("outbox claim scanned %d pending rows (cap %d) to find one it could "
                         "take: rows held back by dead rows, leases or retries pile up",

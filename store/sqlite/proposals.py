@@ -78,6 +78,13 @@ class SqliteProposals:
         )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
+    def by_command(self, command_id: str, tenant_id: str) -> ProposalRecord | None:
+        # The expression matches the index proposals_by_command (schema V6).
+        row = self._db.one(
+            "SELECT doc FROM proposals WHERE json_extract(doc, '$.command_id') = ? "
+            "AND tenant_id = ?", (command_id, tenant_id))
+        return ProposalRecord.model_validate_json(row[0]) if row else None
+
     def decided_since(
         self, since: datetime, *, tenant_id: str | None = None, after: str | None = None,
         limit: int = 1000,

@@ -213,7 +213,7 @@ def test_install_claude_makes_a_domain_path_absolute_and_leaves_defaults_out(
     db = tmp_path / "x.db"
     db.touch()
     relative = invoke(monkeypatch, NOTES.parent, "install-claude", "--dry-run", "--db",
-                      str(db), "--domain", "notes")
+                      str(db), "--domain", "./notes")
     assert relative.exit_code == 0, relative.output
     assert _option(_entry(relative.stdout), "--domain") == str(NOTES)
 

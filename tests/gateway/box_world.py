@@ -20,7 +20,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from signoff.server.app import App, Settings, build_app
-from signoff.server.delivery.config import RelayOptions
+from signoff.server.delivery.config import LEASE_FACTOR, RelayOptions
 from signoff.server.delivery.relay import Relay
 from signoff.server.gateway import INVOKER, GatewayRuntime, load_gateway, pin, running, write_lock
 from signoff.server.gateway.setup import load_setup
@@ -166,7 +166,8 @@ async def serving(
         app.consumers.add(INVOKER, runtime.invoker(store=app.store, settler=app.settler,
                                                    clock=app.clock))
         sinks = app.consumers.build(world.root, {})
-        relay = Relay(app.store, sinks, app.clock, RelayOptions(lease=90.0),
+        lease = LEASE_FACTOR * max(s.timeout for s in sinks)
+        relay = Relay(app.store, sinks, app.clock, RelayOptions(lease=lease),
                       leave=app.consumers.left_alone())
         try:
             yield app, runtime, relay

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from signoff.server.app import App, Settings
-from signoff.server.delivery.config import RelayOptions
+from signoff.server.delivery.config import LEASE_FACTOR, RelayOptions
 from signoff.server.delivery.relay import Relay
 from signoff.server.gateway import INVOKER_TOPICS, load_gateway, pin, running, write_lock
 from signoff.server.gateway.calls import STARTED
@@ -198,7 +198,8 @@ async def invoking(app: App, world: ToyWorld) -> AsyncIterator[Relay]:
         invoker = runtime.invoker(store=app.store, settler=app.settler, clock=app.clock)
         sinks = [*app.consumers.build(world.root, {}),
                  invoker(ConsumerPlace(folder=world.root, options={}))]
-        relay = Relay(app.store, sinks, app.clock, RelayOptions(lease=60.0),
+        lease = LEASE_FACTOR * max(s.timeout for s in sinks)
+        relay = Relay(app.store, sinks, app.clock, RelayOptions(lease=lease),
                       leave=app.consumers.left_alone() - frozenset(INVOKER_TOPICS))
         try:
             yield relay

@@ -182,3 +182,29 @@ async def test_rows_of_topics_left_for_another_relay_are_never_claimed(store: St
     everything = await store.write(lambda uow: uow.outbox.claim(
         "other", now, now + timedelta(minutes=1), 10))
     assert [m.message_id for m in everything] == ["m1", "m3"]
+
+
+def _call_row(message_id: str, call: str, upstream: str) -> OutboxMessage:
+    """An upstream call's approval, as the committer writes it (the event,
+    carrying its upstream, is the payload)."""
+    return outbox_message(message_id, topic="tool_call.approved", aggregate_id=call).model_copy(
+        update={"payload": {"payload": {"upstream": upstream}}})
+
+
+async def test_calls_to_one_upstream_wait_behind_an_earlier_one_across_passes(
+    store: Store,
+) -> None:
+    await add(store, _call_row("x", "call-x", "repo"), _call_row("y", "call-y", "repo"),
+              _call_row("z", "call-z", "other"))
+    now = at(0)
+    first = await store.write(lambda uow: uow.outbox.claim(RELAY, now, now + timedelta(
+        minutes=1), 1))
+    assert ids(first) == ["x"]
+    # another relay, while x is leased: y (same upstream) waits; z does not
+    other = await store.write(lambda uow: uow.outbox.claim("relay-b", now, now + timedelta(
+        minutes=1), 10))
+    assert ids(other) == ["z"]
+    # x failed and backs off: y still waits behind it, in approval order
+    await store.write(lambda uow: uow.outbox.fail(RELAY, "x", "down", at(5), dead=False))
+    later = await store.write(lambda uow: uow.outbox.claim("relay-c", at(1), at(2), 10))
+    assert "y" not in ids(later)

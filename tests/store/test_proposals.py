@@ -190,3 +190,14 @@ async def test_decided_since_pages_through_proposals_with_their_first_decision(
     assert len(set(seen)) == 5
     assert all(d.proposal_id == p.proposal_id for p, d in first + rest)
     assert await store.read(lambda uow: uow.proposals.decided_since(at(60))) == []
+
+
+async def test_by_command_finds_a_proposal_within_its_tenant_only(store: Store) -> None:
+    mine = proposal("p-mine")
+    await store.write(lambda uow: uow.proposals.add(mine))
+    found = await store.read(lambda uow: uow.proposals.by_command(mine.command_id, TENANT))
+    assert found is not None
+    assert found.proposal_id == "p-mine"
+    assert await store.read(
+        lambda uow: uow.proposals.by_command(mine.command_id, OTHER_TENANT)) is None
+    assert await store.read(lambda uow: uow.proposals.by_command("cmd-none", TENANT)) is None
