@@ -38,13 +38,19 @@ class _RefusalMarking(httpx2.AsyncBaseTransport):
         self._inner = inner
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        mark = current_call.get()
         try:
-            return await self._inner.handle_async_request(request)
+            response = await self._inner.handle_async_request(request)
         except httpx2.ConnectError:
-            mark = current_call.get()
-            if mark is not None:
+            # Only the POST that carries the call, and only while nothing of
+            # the call has reached the upstream: a refused reconnect (GET)
+            # after the call was delivered says nothing about the call.
+            if mark is not None and request.method == "POST" and not mark.delivered:
                 mark.refused = True
             raise
+        if mark is not None and request.method == "POST":
+            mark.delivered = True  # the upstream has the request: never "not sent" again
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -56,12 +56,14 @@ class CallMark:
 
     sent: bool = False
     # The HTTP transport's view: the connection was refused before any byte
-    # of the request went out.
+    # of the request went out ...
     refused: bool = False
+    # ... or a POST of this call was answered: the upstream has it.
+    delivered: bool = False
 
     @property
     def maybe_received(self) -> bool:
-        return self.sent and not self.refused
+        return self.sent and (self.delivered or not self.refused)
 
 
 current_call: contextvars.ContextVar[CallMark | None] = contextvars.ContextVar(
