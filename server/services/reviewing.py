@@ -10,6 +10,7 @@ command registry holds; nothing here knows a particular domain.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -210,8 +211,12 @@ class ReviewService:
                 f"{plan.reason}: approving would end in a conflict")})
         if plan.outcome == "rejected":
             return base.model_copy(update={"outcome": "rejected", "reason": plan.reason})
+        # A marker of this preview's own: an agent-written value can never pass
+        # for one (nor make the page fail).
+        marker = f"{_UNCOMMITTED}{secrets.token_hex(8)}:"
         after, given_on_commit = _uncommitted_ids(state_doc(_fold(
-            spec, proposal, plan.events, current.state, current.version, now)), plan.events)
+            spec, proposal, plan.events, current.state, current.version, now, marker)),
+            plan.events, marker)
         before = base.before
         types = {e.event_type for e in uow.events.stream(
             proposal.tenant_id, spec.aggregate.name, proposal.aggregate_id)}
@@ -244,14 +249,14 @@ class ReviewService:
 
 def _fold(
     spec: CommandType[Any, Any], proposal: ProposalRecord, events: Sequence[Any],
-    state: Any, version: int, now: datetime,
+    state: Any, version: int, now: datetime, marker: str,
 ) -> Any:
     """The aggregate's state after `events`, which are not committed: they
     have no ids yet, so they are folded under a marker id nobody stores."""
     apply: Callable[[Any, EventEnvelope], Any] = spec.aggregate.apply
     for offset, new in enumerate(events, start=1):
         state = apply(state, EventEnvelope(
-            event_id=f"{_UNCOMMITTED}{offset}", event_type=new.type, event_version=new.version,
+            event_id=f"{marker}{offset}", event_type=new.type, event_version=new.version,
             tenant_id=proposal.tenant_id, aggregate_type=spec.aggregate.name,
             aggregate_id=proposal.aggregate_id, aggregate_version=version + offset,
             actor_type=proposal.actor.kind, actor_id=proposal.actor.id,
@@ -261,17 +266,16 @@ def _fold(
 
 
 def _uncommitted_ids(
-    after: dict[str, Any], events: Sequence[Any]
+    after: dict[str, Any], events: Sequence[Any], marker: str
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The state after the change with every stand-in event id taken out
     (None in its place), and for each field that held one, what it will be."""
     notes: dict[str, str] = {}
 
     def clean(value: Any, field: str) -> Any:
-        if isinstance(value, str) and value.startswith(_UNCOMMITTED):
-            offset = int(value.removeprefix(_UNCOMMITTED))
-            event_type = events[offset - 1].type if 0 < offset <= len(events) else "new"
-            notes[field] = f"the id of the {event_type} event, given when it is committed"
+        stand_ins = {f"{marker}{n}": e.type for n, e in enumerate(events, start=1)}
+        if isinstance(value, str) and value in stand_ins:
+            notes[field] = f"the id of the {stand_ins[value]} event, given when it is committed"
             return None
         if isinstance(value, list):
             return [clean(v, field) for v in value]
