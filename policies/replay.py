@@ -6,8 +6,10 @@ gate judges the same input, and the difference is reported per decision and
 counted per transition (`allow->ask`, `ask->deny`, ...). A decision whose
 input was not recorded is counted as such, never guessed.
 
-Strictness: deny > ask > allow, and between two asks the one that needs
-more approvals (or distinct approvers where the other did not) is stricter.
+Strictness: deny > ask > allow. Between two asks, needing more approvals
+(or distinct approvers where the other did not), fewer approver roles, or
+no longer letting the requester confirm is stricter; the reverse is looser,
+and any other change of roles counts as looser (someone new may approve).
 A change to a less strict outcome *loosens* the policy.
 """
 
@@ -36,6 +38,8 @@ class Recorded:
     rule_id: str
     approvers_required: int = 0
     distinct: bool = False
+    approver_roles: tuple[str, ...] = ()
+    confirm: str | None = None
     judged: PolicyInput | None = None
 
 
@@ -75,12 +79,19 @@ def _ask_weight(count: int, distinct: bool) -> tuple[int, int]:
 def direction(before: Recorded, after: Decision) -> Direction:
     if RANK[after.effect] != RANK[before.effect]:
         return "stricter" if RANK[after.effect] > RANK[before.effect] else "looser"
-    if after.effect == "ask":
-        approvers: Approvers | None = after.approvers
-        new = _ask_weight(approvers.count, approvers.distinct) if approvers else (0, 0)
-        old = _ask_weight(before.approvers_required, before.distinct)
-        if new != old:
-            return "stricter" if new > old else "looser"
+    if after.effect != "ask":
+        return "same"
+    approvers: Approvers | None = after.approvers
+    new = _ask_weight(approvers.count, approvers.distinct) if approvers else (0, 0)
+    old = _ask_weight(before.approvers_required, before.distinct)
+    if new != old:
+        return "stricter" if new > old else "looser"
+    roles, was = set(approvers.roles if approvers else ()), set(before.approver_roles)
+    if roles != was:
+        return "stricter" if roles < was else "looser"
+    confirms = approvers is not None and approvers.confirm == "requester"
+    if confirms != (before.confirm == "requester"):
+        return "looser" if confirms else "stricter"
     return "same"
 
 

@@ -28,6 +28,7 @@ def recorded(pair: Pair) -> Recorded:
         proposal_id=proposal.proposal_id, command_type=proposal.command_type,
         effect=decision.effect, rule_id=decision.rule_id,
         approvers_required=decision.approvers_required, distinct=decision.distinct,
+        approver_roles=tuple(decision.approver_roles), confirm=decision.confirm,
         judged=recorded_input(proposal, decision))
 
 

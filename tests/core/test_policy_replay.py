@@ -83,3 +83,14 @@ def test_a_decision_without_its_input_is_counted_never_guessed(tmp_path: Path) -
     policy = load_policy(example_file("policy.toml"))
     report = replay(policy, [Recorded("p1", "brief.create", "allow", "brief.allow")])
     assert (report.judged, report.missing_input, report.changes) == (0, 1, [])
+
+
+async def test_widening_an_asks_roles_is_loosening(app: App) -> None:
+    await record_some(app)
+    wider = variant(app, 'reason = "escalating a case needs a supervisor\'s approval"\n'
+                    'approvers = { roles = ["supervisor"], count = 1 }',
+                    'reason = "escalating a case needs a supervisor\'s approval"\n'
+                    'approvers = { roles = ["supervisor", "analyst"], count = 1 }')
+    report = await replay_since(app.store, wider, EPOCH)
+    assert [(c.command_type, c.direction) for c in report.loosened] == [
+        ("case.escalate", "looser")]
