@@ -45,6 +45,7 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 
 from signoff.policies import NotAMemberError, PrincipalRecord, Principals
+from signoff.server.errors import SignoffError
 from signoff.server.mcp.identity import TENANT_CLAIM
 
 log = logging.getLogger("signoff.mcp.auth")
@@ -54,7 +55,7 @@ TOKEN_KEYS = frozenset({"sha256", "principal", "tenant"})
 MIN_HS256_SECRET_BYTES = 32  # RFC 7518 §3.2: at least the hash output size
 
 
-class AuthConfigError(Exception):
+class AuthConfigError(SignoffError):
     """A tokens file or JWT setting that cannot be used; the server does not start."""
 
 

@@ -14,16 +14,15 @@ file's says so loudly when it starts.
 from __future__ import annotations
 
 from signoff.policies import Principals
+from signoff.server.errors import SignoffError
 from signoff.server.state.seeding import SEEDER
 from signoff.store.ports import Store, UnitOfWork
 
 
-class DemoPrincipalsError(Exception):
+class DemoPrincipalsError(SignoffError):
     """A demo principals file where the server is not a demo."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = "demo_principals"
 
 
 def _seeded(uow: UnitOfWork) -> bool:

@@ -19,16 +19,15 @@ from typing import Protocol
 from mcp.server.auth.middleware.auth_context import get_access_token
 
 from signoff.policies import NotAMemberError, PrincipalFacts, Principals
+from signoff.server.errors import SignoffError
 
 TENANT_CLAIM = "tenant"
 
 
-class IdentityError(Exception):
+class IdentityError(SignoffError):
     """The configured caller cannot act: unknown principal, wrong tenant."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = "identity"
 
 
 class Identity(Protocol):
