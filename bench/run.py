@@ -36,6 +36,7 @@ BENCHES: dict[str, list[str]] = {
     "mcp": ["bench_mcp.py", "--all"],
     "delivery": ["bench_delivery.py"],
     "policy": ["bench_policy.py"],
+    "gateway": ["bench_gateway.py"],
 }
 # Rows shown without a goal of their own: the floors side by side, batching.
 ALSO_SHOWN = ("÷ raw one-row", "own SQL replayed in its batches", "commands per commit",
