@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from collections import Counter
 from contextlib import AsyncExitStack
@@ -16,6 +15,7 @@ from rich.markup import escape
 
 from signoff.server.app import App
 from signoff.server.cli.common import JsonOption, err, fail, json_lines, open_app, out
+from signoff.server.cli.gateway_start import start_gateway
 from signoff.server.cli.settings import (
     DbFlag,
     DomainFlag,
@@ -32,7 +32,6 @@ from signoff.server.delivery import (
     relay_for,
 )
 from signoff.server.errors import ConfigError
-from signoff.server.gateway import INVOKER, missing_env, running
 from signoff.server.observability import (
     configure_logging,
     configure_tracing,
@@ -76,7 +75,7 @@ def relay(
     async def run() -> tuple[PassResult, list[ProjectionStatus]]:
         async with open_app(settings) as app, AsyncExitStack() as stack:
             configure_tracing()
-            await _invoker(app, stack)
+            await start_gateway(app, stack)
             try:
                 worker = relay_for(app, config, owner=owner)
             except ConfigError as exc:
@@ -111,19 +110,6 @@ def relay(
             out.print(f"projection {s.name}: at {s.checkpoint} of {s.head} (lag {s.lag}) {state}")
     if result.retrying or result.dead or any(s.stalled for s in statuses):
         raise typer.Exit(1)
-
-
-async def _invoker(app: App, stack: AsyncExitStack) -> None:
-    """With a gateway: its upstreams for as long as the relay runs, and the
-    invoker among the consumers (before the relay is built from them)."""
-    if app.gateway is None:
-        return
-    missing = missing_env(app.gateway.config, os.environ)
-    if missing:
-        fail("the gateway needs these environment variables: " + "; ".join(missing), code=2)
-    runtime = await stack.enter_async_context(running(app.gateway))
-    app.consumers.add(INVOKER, runtime.invoker(store=app.store, settler=app.settler,
-                                               clock=app.clock))
 
 
 async def _forever(*workers: Any) -> None:

@@ -21,6 +21,7 @@ import typer
 from signoff.policies import LoadError, Principals, PrincipalsFile
 from signoff.server.app import App, build_app
 from signoff.server.cli.common import err, fail
+from signoff.server.cli.gateway_start import start_gateway
 from signoff.server.cli.listen import check_port, startup_failure
 from signoff.server.cli.settings import (
     DbFlag,
@@ -34,7 +35,6 @@ from signoff.server.cli.settings import (
 )
 from signoff.server.delivery import load_delivery_config, relay_worker
 from signoff.server.errors import ConfigError
-from signoff.server.gateway import INVOKER, GatewayRuntime, missing_env, running
 from signoff.server.mcp import (
     DEFAULT_INTERVAL,
     AuthConfigError,
@@ -133,7 +133,7 @@ def serve_command(
             if demo:
                 await app.seed_if_empty()
             _demo_credentials(records, auth, demo=demo or await is_demo_database(app.store))
-            runtime = await _gateway(app, stack)
+            runtime = await start_gateway(app, stack)
             identity = FixedIdentity(caller) if auth is None else BearerIdentity(app.principals)
             server = build_server(app, identity, auth=auth, watch_interval=watch_interval,
                                   gateway=runtime)
@@ -145,20 +145,6 @@ def serve_command(
 
     with startup_failure(host, port):
         anyio.run(run)
-
-
-async def _gateway(app: App, stack: AsyncExitStack) -> GatewayRuntime | None:
-    """The gateway's upstreams for as long as the server runs, and its
-    invoker in the relay that runs inside the server."""
-    if app.gateway is None:
-        return None
-    missing = missing_env(app.gateway.config, os.environ)
-    if missing:
-        fail("the gateway needs these environment variables: " + "; ".join(missing), code=2)
-    runtime = await stack.enter_async_context(running(app.gateway))
-    app.consumers.add(INVOKER, runtime.invoker(store=app.store, settler=app.settler,
-                                               clock=app.clock))
-    return runtime
 
 
 def _demo_credentials(records: Principals, auth: HttpAuth | None, *, demo: bool) -> None:
