@@ -319,3 +319,11 @@ def test_a_read_tool_moved_to_propose_must_still_take_signoffs_arguments(
     with pytest.raises(ConfigError, match="tool 'git_status' cannot be a propose tool: it has "
                        "an argument named confidence"):
         load_lock(edited)
+
+
+def test_every_argument_the_proposal_service_takes_for_itself_is_reserved() -> None:
+    """An upstream argument the service strips as its own could never reach
+    the upstream (an `expected_version` argument once passed pin that way)."""
+    from signoff.server.services.proposals import META_FIELDS
+
+    assert RESERVED_ARGUMENTS == META_FIELDS
