@@ -15,11 +15,9 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from signoff.store.records import (
-    CommandResult,
     ConsoleSession,
     DecisionRecord,
     EventEnvelope,
-    IdempotencyRecord,
     OutboxMessage,
     ProposalEvent,
     ProposalRecord,
@@ -84,7 +82,17 @@ class EventLog(Protocol):
 class Proposals(Protocol):
     """Proposals (current state), their lifecycle stream, decisions and votes."""
 
-    def add(self, proposal: ProposalRecord) -> None: ...
+    def add(self, proposal: ProposalRecord) -> None:
+        """Raises `DuplicateRecord` when the proposal id, or its principal's
+        idempotency key within the tenant, is taken. A final proposal (and a
+        proposal's identity and key) can never change afterwards."""
+        ...
+
+    def by_idempotency_key(
+        self, tenant_id: str, actor_id: str, key: str
+    ) -> ProposalRecord | None:
+        """The proposal this principal made with this idempotency key."""
+        ...
 
     def get(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
         """tenant_id None is operator access (CLI on the database file)."""
@@ -144,23 +152,6 @@ class Proposals(Protocol):
         """(proposal_id, event_id) for event ids a proposal names that the
         event log does not hold. One pass over the proposals that name events,
         for `audit verify`: an executed proposal outlives a deleted event."""
-        ...
-
-
-class Commands(Protocol):
-    """Idempotency records and command results."""
-
-    def idempotency(self, tenant_id: str, actor_id: str, key: str) -> IdempotencyRecord | None: ...
-
-    def remember(self, record: IdempotencyRecord) -> None: ...
-
-    def add_result(self, result: CommandResult) -> None: ...
-
-    def results(self, proposal_id: str) -> list[CommandResult]: ...
-
-    def unlogged_events(self, limit: int = 10) -> list[tuple[str, str]]:
-        """(proposal_id, event_id) for event ids a command result names that
-        the event log does not hold (one pass, for `audit verify`)."""
         ...
 
 
@@ -361,6 +352,10 @@ class RateCounters(Protocol):
         less than 61 minutes."""
         ...
 
+    def counts(self, principal_id: str, run_id: str | None, now: datetime) -> tuple[int, int]:
+        """(`in_run`, `last_hour`) read together, as one command needs them."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """Everything one transaction can touch. Obtained only inside
@@ -372,9 +367,6 @@ class UnitOfWork(Protocol):
 
     @property
     def proposals(self) -> Proposals: ...
-
-    @property
-    def commands(self) -> Commands: ...
 
     @property
     def outbox(self) -> Outbox: ...

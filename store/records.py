@@ -184,6 +184,10 @@ class Vote(Record):
 
 
 class CommandResult(Record):
+    """A final proposal read as its command's result (derived, not stored:
+    the final proposal itself is the record, and can no longer change)."""
+
+
     command_id: str
     proposal_id: str
     tenant_id: str
@@ -192,14 +196,6 @@ class CommandResult(Record):
     message: str = ""
     event_ids: tuple[str, ...] = ()
     recorded_at: datetime
-
-
-class IdempotencyRecord(Record):
-    tenant_id: str
-    actor_id: str
-    key: str
-    payload_digest: str
-    proposal_id: str
 
 
 class OutboxMessage(Record):

@@ -100,9 +100,6 @@ def _referrers(uow: UnitOfWork, head: int) -> tuple[int, str] | None:
     for proposal_id, event_id in uow.proposals.unlogged_events(limit=1):
         return head + 1, (f"proposal {proposal_id} names event {event_id}, which is not in "
                           f"the log ({deleted})")
-    for proposal_id, event_id in uow.commands.unlogged_events(limit=1):
-        return head + 1, (f"the result of proposal {proposal_id} names event {event_id}, "
-                          f"which is not in the log ({deleted})")
     for name, position in uow.checkpoints.all().items():
         if position > head:
             return head + 1, f"checkpoint {name} is at position {position} ({deleted})"

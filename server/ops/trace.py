@@ -26,6 +26,7 @@ from signoff.server.delivery import delivery_key
 from signoff.server.observability import redact
 from signoff.server.ops.trace_calls import AGGREGATE as CALL_AGGREGATE
 from signoff.server.ops.trace_calls import call_steps, status_causes
+from signoff.server.services.lifecycle import result_of
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, OutboxMessage, ProposalRecord
 
@@ -175,7 +176,7 @@ class _Builder:
                     at=event.occurred_at, actor=event.actor_id, causes=[latest],
                     proposal_id=pid, change=dict(event.payload))
                 changes.append((status, latest, list(event.payload.get("event_ids", []))))
-        for result in self.uow.commands.results(pid):
+        if (result := result_of(p)) is not None:
             self.add(f"result:{result.command_id}:{result.status}", "result",
                      f"command result: {result.outcome} ({result.status})",
                      at=result.recorded_at, causes=[latest], proposal_id=pid,

@@ -85,26 +85,30 @@ class Executor:
         self._ids = ids
 
     def run(
-        self, uow: UnitOfWork, proposal_id: str, *, just_recorded: ProposalRecord | None = None,
+        self, uow: UnitOfWork, proposal_id: str, *, unsaved: ProposalRecord | None = None,
         loader: TxStateLoader | None = None,
     ) -> Execution | None:
         """Execute the proposal if it is approved; None if it is not (anymore).
 
-        `just_recorded` and `loader` let a submission that recorded the
-        proposal in this same transaction skip reading back what it holds."""
-        proposal = just_recorded or uow.proposals.get(proposal_id, None)
+        `unsaved` is a proposal a submission decided in this same transaction
+        and has not written yet: it is executed as given, its lifecycle
+        entries written, and the caller stores the returned final proposal
+        (one insert, never an insert then an update). `loader` lets it reuse
+        the state that submission loaded."""
+        proposal = unsaved or uow.proposals.get(proposal_id, None)
         if proposal is None or proposal.status != "approved":
             return None
+        fresh = unsaved is not None
         try:
             with span("executor.execute", correlation_id=proposal.correlation_id,
                       proposal_id=proposal_id, command_type=proposal.command_type), \
                     uow.savepoint():
-                return self._execute(uow, proposal, loader)
+                return self._execute(uow, proposal, loader, unsaved=fresh)
         except Exception:
             # Never a half-commit: the savepoint undid everything above.
             log.exception("execution of %s failed", proposal_id)
             failed = self._lifecycle.move(
-                uow, proposal, "failed", actor_id=EXECUTOR,
+                uow, proposal, "failed", actor_id=EXECUTOR, unsaved=fresh,
                 reason="execution failed inside signoff; nothing was committed",
             )
             return Execution(failed)
@@ -141,7 +145,8 @@ class Executor:
         return Plan(spec, current, "events", events=tuple(decided))
 
     def _execute(
-        self, uow: UnitOfWork, proposal: ProposalRecord, loader: TxStateLoader | None
+        self, uow: UnitOfWork, proposal: ProposalRecord, loader: TxStateLoader | None, *,
+        unsaved: bool,
     ) -> Execution:
         spec = self._commands.get(proposal.command_type)
         if spec is None:
@@ -150,14 +155,14 @@ class Executor:
             loader = self._loaders(uow, proposal.tenant_id)
         current = loader.load(spec.aggregate, proposal.aggregate_id)
         requeued = self._rejudge(uow, proposal, aggregate_facts(
-            spec.aggregate, proposal.aggregate_id, current))
+            spec.aggregate, proposal.aggregate_id, current), unsaved=unsaved)
         if requeued is not None:
             return Execution(requeued)
         plan = self.plan(uow, proposal, loader)
         if plan.outcome != "events":
             return Execution(self._lifecycle.move(
                 uow, proposal, "conflict" if plan.outcome == "conflict" else "rejected",
-                actor_id=EXECUTOR, reason=plan.reason))
+                actor_id=EXECUTOR, reason=plan.reason, unsaved=unsaved))
         loader.forget(spec.aggregate.name, proposal.aggregate_id)
         events = self._committer.commit(
             uow, tenant_id=proposal.tenant_id, aggregate_type=spec.aggregate.name,
@@ -172,12 +177,13 @@ class Executor:
         # An external command's effect is still to happen, through a consumer.
         executed = self._lifecycle.move(
             uow, proposal, "executing" if spec.external else "executed", actor_id=EXECUTOR,
-            event_ids=tuple(e.event_id for e in events),
+            event_ids=tuple(e.event_id for e in events), unsaved=unsaved,
         )
         return Execution(executed, events)
 
     def _rejudge(
-        self, uow: UnitOfWork, proposal: ProposalRecord, facts: AggregateFacts
+        self, uow: UnitOfWork, proposal: ProposalRecord, facts: AggregateFacts, *,
+        unsaved: bool,
     ) -> ProposalRecord | None:
         """Judge again when the policy changed since the decision. A new deny
         rejects; an ask the votes cast so far don't satisfy requeues."""
@@ -202,7 +208,7 @@ class Executor:
         uow.proposals.add_decision(record)
         if decision.effect == "deny":
             return self._lifecycle.move(
-                uow, proposal, "rejected", actor_id=EXECUTOR, decision=record,
+                uow, proposal, "rejected", actor_id=EXECUTOR, decision=record, unsaved=unsaved,
                 reason=f"the policy changed and now denies this: {decision.reason}",
             )
         if decision.effect == "ask" and decision.approvers is not None:
@@ -213,7 +219,7 @@ class Executor:
             ):
                 return self._lifecycle.move(
                     uow, proposal, "pending_approval", actor_id=EXECUTOR, decision=record,
-                    expires_at=record.expires_at,
+                    expires_at=record.expires_at, unsaved=unsaved,
                     reason=f"the policy changed and now asks for more approval: {decision.reason}",
                 )
         return None

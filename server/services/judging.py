@@ -54,8 +54,7 @@ def policy_input(
     tenants has one hourly budget), and a proposal made without a run id
     counts in the run of all the principal's run-less proposals: no run id
     never means no limit."""
-    in_run = uow.rates.in_run(principal.id, run_id)
-    last_hour = uow.rates.last_hour(principal.id, clock())
+    in_run, last_hour = uow.rates.counts(principal.id, run_id, clock())
     return PolicyInput(
         principal=principal, command_type=command_type, payload=payload, proposal=proposal,
         aggregate=aggregate,

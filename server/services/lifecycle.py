@@ -1,8 +1,13 @@
 """Moving a proposal between statuses, with its trail.
 
 Every transition is a compare-and-set on the stored status plus an entry in
-the proposal's lifecycle stream, and a final status also records the command
-result: the three can never disagree because they are written together here.
+the proposal's lifecycle stream: the two can never disagree because they are
+written together here. A final proposal is its command's result
+(`result_of`); the database refuses to change it afterwards.
+
+A proposal executed in the transaction that recorded it is moved `unsaved`:
+its lifecycle entries are written, but the row itself only once, in its
+final state, by the caller (one insert instead of an insert and an update).
 """
 
 from __future__ import annotations
@@ -44,26 +49,27 @@ class Lifecycle:
 
     def move(
         self, uow: UnitOfWork, proposal: ProposalRecord, status: ProposalStatus, *,
-        actor_id: str, reason: str = "", **changes: Any,
+        actor_id: str, reason: str = "", unsaved: bool = False, **changes: Any,
     ) -> ProposalRecord:
         moved = proposal.model_copy(update={
             "status": status, "status_reason": reason, "updated_at": self._clock(), **changes,
         })
-        if not uow.proposals.replace(moved, expected_status=proposal.status):
+        if not unsaved and not uow.proposals.replace(moved, expected_status=proposal.status):
             raise Refused(f"proposal {proposal.proposal_id} changed status concurrently")
         payload: dict[str, Any] = {"from": proposal.status, "reason": reason}
         if moved.event_ids:
             payload["event_ids"] = list(moved.event_ids)
         self.note(uow, moved, f"proposal.{status}", actor_id, payload)
-        if status in FINAL_STATUSES:
-            self.record_result(uow, moved)
         return moved
 
-    def record_result(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
-        """The command's final result, written once the proposal is final."""
-        uow.commands.add_result(CommandResult(
-            command_id=proposal.command_id, proposal_id=proposal.proposal_id,
-            tenant_id=proposal.tenant_id, outcome=RESULT_OUTCOME[proposal.status],
-            status=proposal.status, message=proposal.status_reason,
-            event_ids=proposal.event_ids, recorded_at=self._clock(),
-        ))
+
+def result_of(proposal: ProposalRecord) -> CommandResult | None:
+    """The command's result, once its proposal is final."""
+    if proposal.status not in FINAL_STATUSES:
+        return None
+    return CommandResult(
+        command_id=proposal.command_id, proposal_id=proposal.proposal_id,
+        tenant_id=proposal.tenant_id, outcome=RESULT_OUTCOME[proposal.status],
+        status=proposal.status, message=proposal.status_reason,
+        event_ids=proposal.event_ids, recorded_at=proposal.updated_at,
+    )

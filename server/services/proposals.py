@@ -33,7 +33,6 @@ from signoff.server.state.aggregates import Loaders
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import (
     Actor,
-    IdempotencyRecord,
     OutboxMessage,
     ProposalRecord,
     ProposalStatus,
@@ -165,7 +164,8 @@ class ProposalService:
         payload_doc = payload.model_dump(mode="json")
         payload_digest = digest_of(spec, payload_doc, meta.expected_version)
         if meta.idempotency_key is not None:
-            seen = uow.commands.idempotency(principal.tenant, principal.id, meta.idempotency_key)
+            seen = uow.proposals.by_idempotency_key(
+                principal.tenant, principal.id, meta.idempotency_key)
             if seen is not None:
                 return self._replay(uow, spec.name, seen, payload_digest)
 
@@ -223,16 +223,18 @@ class ProposalService:
             updated_at=now, expires_at=record.expires_at,
             status_reason=decision.reason if decision.effect == "deny" else "",
         )
-        self._write_proposal(uow, proposal)
+        self._write_facts(uow, proposal)
         if decision.effect == "allow":
-            execution = self._executor.run(
-                uow, proposal_id, just_recorded=proposal, loader=loader)
-            if execution is not None:
-                return receipt_for(execution.proposal, events=execution.events)
+            # Executed at once: the proposal row is written once, final.
+            execution = self._executor.run(uow, proposal_id, unsaved=proposal, loader=loader)
+            assert execution is not None, "an allowed proposal is approved"
+            uow.proposals.add(execution.proposal)
+            return receipt_for(execution.proposal, events=execution.events)
+        uow.proposals.add(proposal)
         return receipt_for(proposal)
 
-    def _write_proposal(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
-        uow.proposals.add(proposal)
+    def _write_facts(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
+        """Everything recorded about a proposal as decided, but its row."""
         # Every proposal recorded counts toward the limits, refused ones too.
         uow.rates.add(proposal.actor.id, proposal.run_id, proposal.created_at)
         uow.proposals.add_decision(proposal.decision)
@@ -241,14 +243,6 @@ class ProposalService:
             {"status": proposal.status, "rule_id": proposal.decision.rule_id,
              "payload_digest": proposal.payload_digest},
         )
-        if proposal.idempotency_key is not None:
-            uow.commands.remember(IdempotencyRecord(
-                tenant_id=proposal.tenant_id, actor_id=proposal.actor.id,
-                key=proposal.idempotency_key, payload_digest=proposal.payload_digest,
-                proposal_id=proposal.proposal_id,
-            ))
-        if proposal.status == "rejected":
-            self._lifecycle.record_result(uow, proposal)
         if proposal.status == "pending_approval":
             uow.outbox.add([OutboxMessage(
                 message_id=self._ids("msg"), tenant_id=proposal.tenant_id,
@@ -265,7 +259,7 @@ class ProposalService:
             )])
 
     def _replay(
-        self, uow: UnitOfWork, command_type: str, seen: IdempotencyRecord, payload_digest: str
+        self, uow: UnitOfWork, command_type: str, seen: ProposalRecord, payload_digest: str
     ) -> Receipt:
         if seen.payload_digest != payload_digest:
             return refusal(
@@ -273,11 +267,8 @@ class ProposalService:
                 "this idempotency_key was already used for a different proposal",
                 next_step="Use a new idempotency_key for a different proposal.",
             )
-        proposal = uow.proposals.get(seen.proposal_id, seen.tenant_id)
-        assert proposal is not None, "an idempotency record always names a stored proposal"
         return receipt_for(
-            proposal, outcome="duplicate_accepted",
-            events=uow.events.by_ids(proposal.event_ids),
+            seen, outcome="duplicate_accepted", events=uow.events.by_ids(seen.event_ids),
         )
 
     async def receipt(self, principal: PrincipalFacts, proposal_id: str) -> Receipt | None:

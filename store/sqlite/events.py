@@ -32,22 +32,32 @@ class SqliteEventLog:
             event = event.model_copy(update={"hash": event_hash(event)})
             prev_hash = event.hash
             stamped.append(event)
-        # All or nothing: executemany keeps the rows before a failing one, and
-        # a job may catch VersionConflict and go on to commit.
-        self._db.run("SAVEPOINT append_events")
+        rows = [event_row(e) for e in stamped]
         try:
-            self._db.many(_INSERT, [event_row(e) for e in stamped])
-        except BaseException as exc:
-            self._db.run("ROLLBACK TO append_events")
-            self._db.run("RELEASE append_events")
-            if isinstance(exc, DuplicateRecord) and "aggregate_version" in exc.key:
+            if len(rows) == 1:  # one statement is all or nothing by itself
+                self._db.run(_INSERT, rows[0])
+            else:
+                self._append_all(rows)
+        except DuplicateRecord as exc:
+            if "aggregate_version" in exc.key:
                 taken = self._first_taken(stamped)
                 raise VersionConflict(
                     taken.aggregate_type, taken.aggregate_id, taken.aggregate_version
                 ) from exc
             raise
-        self._db.run("RELEASE append_events")
         return stamped
+
+    def _append_all(self, rows: list[tuple[object, ...]]) -> None:
+        # All or nothing: executemany keeps the rows before a failing one, and
+        # a job may catch VersionConflict and go on to commit.
+        self._db.run("SAVEPOINT append_events")
+        try:
+            self._db.many(_INSERT, rows)
+        except BaseException:
+            self._db.run("ROLLBACK TO append_events")
+            raise
+        finally:
+            self._db.run("RELEASE append_events")
 
     def _first_taken(self, events: Sequence[EventEnvelope]) -> EventEnvelope:
         """The first event whose aggregate version is already committed or

@@ -9,6 +9,11 @@ history, on any connection.
 
 from __future__ import annotations
 
+from signoff.store.sqlite.migration_v7 import V7
+
+# APPEND_ONLY and UNIQUE_KEYS are what V1 and V3 were generated from, and so
+# stay as released: V7 later dropped two of those tables (idempotency,
+# command_results), whose facts now live on the proposals themselves.
 APPEND_ONLY = (
     "events", "proposal_events", "decisions", "votes", "idempotency", "command_results",
     "runtime_log",
@@ -274,4 +279,4 @@ V6 = """
 CREATE INDEX proposals_by_command ON proposals (json_extract(doc, '$.command_id'));
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)

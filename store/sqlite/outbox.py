@@ -51,10 +51,12 @@ class SqliteOutbox:
     def add(self, messages: Sequence[OutboxMessage]) -> None:
         self._db.many(
             "INSERT INTO outbox (message_id, tenant_id, topic, aggregate_id, correlation_id, "
-            "status, attempts, next_attempt_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "causation_id, status, attempts, next_attempt_at, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (m.message_id, m.tenant_id, m.topic, m.aggregate_id, m.correlation_id, m.status,
-                 m.attempts, ts_or_none(m.next_attempt_at), m.model_dump_json())
+                (m.message_id, m.tenant_id, m.topic, m.aggregate_id, m.correlation_id,
+                 m.causation_id, m.status, m.attempts, ts_or_none(m.next_attempt_at),
+                 m.model_dump_json())
                 for m in messages
             ],
         )
@@ -178,10 +180,9 @@ class SqliteOutbox:
         return found[0] if found else None
 
     def by_causation(self, causation_id: str, limit: int = 500) -> list[OutboxMessage]:
-        # The expression matches the index outbox_by_causation (schema V2).
         rows = self._db.all(
             f"SELECT {_COLUMNS} FROM outbox "  # noqa: S608
-            "WHERE json_extract(doc, '$.causation_id') = ? ORDER BY position LIMIT ?",
+            "WHERE causation_id = ? ORDER BY position LIMIT ?",
             (causation_id, limit),
         )
         return _load(rows)

@@ -20,10 +20,22 @@ class SqliteProposals:
         p = proposal
         self._db.run(
             "INSERT INTO proposals (proposal_id, tenant_id, status, command_type, actor_id, "
-            "run_id, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "run_id, created_at, expires_at, command_id, correlation_id, idempotency_key, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (p.proposal_id, p.tenant_id, p.status, p.command_type, p.actor.id, p.run_id,
-             ts(p.created_at), ts_or_none(p.expires_at), p.model_dump_json()),
+             ts(p.created_at), ts_or_none(p.expires_at), p.command_id, p.correlation_id,
+             p.idempotency_key, p.model_dump_json()),
         )
+
+    def by_idempotency_key(
+        self, tenant_id: str, actor_id: str, key: str
+    ) -> ProposalRecord | None:
+        row = self._db.one(
+            "SELECT doc FROM proposals WHERE tenant_id = ? AND actor_id = ? "
+            "AND idempotency_key = ?",
+            (tenant_id, actor_id, key),
+        )
+        return ProposalRecord.model_validate_json(row[0]) if row else None
 
     def get(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
         if tenant_id is None:
@@ -70,18 +82,16 @@ class SqliteProposals:
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
     def by_correlation(self, correlation_id: str, limit: int = 500) -> list[ProposalRecord]:
-        # The expression matches the index proposals_by_correlation (schema V2).
         rows = self._db.all(
-            "SELECT doc FROM proposals WHERE json_extract(doc, '$.correlation_id') = ? "
+            "SELECT doc FROM proposals WHERE correlation_id = ? "
             "ORDER BY created_at, proposal_id LIMIT ?",
             (correlation_id, limit),
         )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
     def by_command(self, command_id: str, tenant_id: str) -> ProposalRecord | None:
-        # The expression matches the index proposals_by_command (schema V6).
         row = self._db.one(
-            "SELECT doc FROM proposals WHERE json_extract(doc, '$.command_id') = ? "
+            "SELECT doc FROM proposals WHERE command_id = ? "
             "AND tenant_id = ?", (command_id, tenant_id))
         return ProposalRecord.model_validate_json(row[0]) if row else None
 
@@ -122,16 +132,17 @@ class SqliteProposals:
     # -- history: append-only ------------------------------------------------
 
     def add_event(self, event: ProposalEvent) -> ProposalEvent:
-        row = self._db.one(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM proposal_events WHERE proposal_id = ?",
-            (event.proposal_id,),
+        # One statement: the next seq is found and written into the row and
+        # its document together (the document is dumped with seq 0 first).
+        (row,) = self._db.all(
+            "INSERT INTO proposal_events (proposal_id, seq, tenant_id, doc) "
+            "SELECT ?, n, ?, json_set(?, '$.seq', n) FROM "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM proposal_events WHERE proposal_id = ?) "
+            "RETURNING seq",
+            (event.proposal_id, event.tenant_id, event.model_copy(update={"seq": 0})
+             .model_dump_json(), event.proposal_id),
         )
-        event = event.model_copy(update={"seq": int(row[0])})
-        self._db.run(
-            "INSERT INTO proposal_events (proposal_id, seq, tenant_id, doc) VALUES (?, ?, ?, ?)",
-            (event.proposal_id, event.seq, event.tenant_id, event.model_dump_json()),
-        )
-        return event
+        return event.model_copy(update={"seq": int(row[0])})
 
     def events(self, proposal_id: str) -> list[ProposalEvent]:
         rows = self._db.all(

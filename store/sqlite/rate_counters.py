@@ -63,3 +63,14 @@ class SqliteRateCounters:
             (principal_id, minute_of(now) - WINDOW),
         )
         return int(row[0])
+
+    def counts(self, principal_id: str, run_id: str | None, now: datetime) -> tuple[int, int]:
+        """`in_run` and `last_hour` in one statement (each command reads both)."""
+        row = self._db.one(
+            "SELECT (SELECT proposals FROM proposal_counts_by_run "
+            "WHERE principal_id = ? AND run_id = ?), "
+            "(SELECT COALESCE(SUM(proposals), 0) FROM proposal_counts_by_minute "
+            "WHERE principal_id = ? AND minute >= ?)",
+            (principal_id, run_id or NO_RUN, principal_id, minute_of(now) - WINDOW),
+        )
+        return int(row[0] or 0), int(row[1])

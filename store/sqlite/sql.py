@@ -26,8 +26,8 @@ from signoff.store.errors import (
 
 Args = Sequence[Any]
 _NATIVE_UNIQUE = re.compile(r"UNIQUE constraint failed: (\w+)\.(.+)")
-# The message of the schema's guard against REPLACE (schema V3).
-_GUARD_UNIQUE = re.compile(r"(\w+) is append-only: a row with this (.+) exists")
+# The message of the schema's guards against REPLACE (schema V3, V7).
+_GUARD_UNIQUE = re.compile(r"(\w+)(?: is append-only)?: a row with this (.+) exists")
 _UNIQUE_CODES = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
 
 

@@ -7,7 +7,6 @@ import sqlite3
 from collections.abc import Iterator
 
 from signoff.store.sqlite.checkpoints import SqliteCheckpoints
-from signoff.store.sqlite.commands import SqliteCommands
 from signoff.store.sqlite.console_sessions import SqliteConsoleSessions
 from signoff.store.sqlite.events import SqliteEventLog
 from signoff.store.sqlite.inbox import SqliteInbox
@@ -31,7 +30,6 @@ class SqliteUnitOfWork:
         self._depth = 0
         self.events = SqliteEventLog(db)
         self.proposals = SqliteProposals(db)
-        self.commands = SqliteCommands(db)
         self.outbox = SqliteOutbox(db)
         self.inbox = SqliteInbox(db)
         self.checkpoints = SqliteCheckpoints(db)

@@ -18,8 +18,6 @@ COUNTED = (
     "proposal_events",
     "decisions",
     "votes",
-    "idempotency",
-    "command_results",
     "outbox",
 )  # not read_models: derived, and filled in the background by the projector
 
@@ -39,8 +37,6 @@ FACTS = {
     "proposal_events": "*",
     "decisions": "*",
     "votes": "*",
-    "idempotency": "*",
-    "command_results": "*",
     "outbox": "message_id, tenant_id, topic, doc",
 }
 

@@ -8,6 +8,7 @@ import pytest
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
+from signoff.server.services.lifecycle import result_of
 from tests.core.helpers import case_version, snapshot, table_counts
 
 pytestmark = pytest.mark.anyio
@@ -63,6 +64,7 @@ async def test_a_denied_command_is_recorded_rejected_with_rule_and_reason(
     app: App, agent: PrincipalFacts, db: Path
 ) -> None:
     version = await case_version(app, EVIDENCED)
+    before = table_counts(db)
     receipt = await app.proposals.submit(
         agent, "case.escalate", escalation(version, confidence=0.3)
     )
@@ -71,7 +73,15 @@ async def test_a_denied_command_is_recorded_rejected_with_rule_and_reason(
     assert receipt.decision.rule_id == "escalate.deny-unsupported"
     assert "confidence" in receipt.reason
     assert await case_version(app, EVIDENCED) == version
-    assert table_counts(db)["command_results"] == 1
+    proposal_id = receipt.proposal_id
+    assert proposal_id is not None
+    stored = await app.store.read(lambda uow: uow.proposals.get(proposal_id, None))
+    result = result_of(stored) if stored is not None else None
+    assert result is not None
+    assert (result.outcome, result.status) == ("rejected", "rejected")
+    after = table_counts(db)
+    assert (after["events"], after["outbox"]) == (before["events"], before["outbox"])
+    assert after["proposals"] == before["proposals"] + 1
 
 
 async def test_a_command_the_principal_may_not_propose_writes_nothing(

@@ -19,8 +19,8 @@ from signoff.server.clock import FixedClock
 from tests.conftest import principal
 
 CASE = "case-acme-001"
-TABLES = ("events", "proposals", "proposal_events", "decisions", "votes", "command_results",
-          "outbox", "read_models")
+TABLES = ("events", "proposals", "proposal_events", "decisions", "votes", "outbox",
+          "read_models")
 
 
 def real_clock(offset: timedelta = timedelta(0)) -> FixedClock:

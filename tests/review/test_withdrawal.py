@@ -12,7 +12,7 @@ import pytest
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
 from signoff.server.errors import Forbidden, NotFound, Refused
-from signoff.server.services.lifecycle import Lifecycle
+from signoff.server.services.lifecycle import Lifecycle, result_of
 from signoff.server.services.withdrawal import WithdrawalService
 from signoff.store.records import ProposalEvent
 from tests.conftest import open_app, principal
@@ -44,8 +44,11 @@ async def test_the_proposer_withdraws_a_pending_proposal_with_who_and_when(
     assert (last.event_type, last.actor_id, last.occurred_at) == (
         "proposal.withdrawn", "agent:triage", clock.now)
     assert last.payload["from"] == "pending_approval"
-    results = await app.store.read(lambda uow: uow.commands.results(proposal_id))
-    assert [r.status for r in results] == ["withdrawn"]
+    stored = await app.store.read(lambda uow: uow.proposals.get(proposal_id, None))
+    result = result_of(stored) if stored is not None else None
+    assert result is not None
+    assert (result.status, result.outcome, result.recorded_at) == (
+        "withdrawn", "rejected", clock.now)
     receipt = await app.proposals.receipt(principal(app, "agent:triage"), proposal_id)
     assert receipt is not None
     assert receipt.status == "withdrawn"

@@ -16,7 +16,6 @@ from signoff.store.records import (
     CommandResult,
     DecisionRecord,
     EventEnvelope,
-    IdempotencyRecord,
     OutboxMessage,
     ProposalEvent,
     ProposalRecord,
@@ -102,6 +101,7 @@ def proposal(
     created_at: datetime = T0,
     expires_at: datetime | None = None,
     correlation_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ProposalRecord:
     payload = {"case_id": "case-1", "reason": "Frist überschritten — 期限"}
     return ProposalRecord(
@@ -119,7 +119,7 @@ def proposal(
         run_id=run_id,
         thread_id="thread-1",
         correlation_id=correlation_id or f"corr-{proposal_id}",
-        idempotency_key=f"idem-{proposal_id}",
+        idempotency_key=idempotency_key or f"idem-{proposal_id}",
         rationale="the deadline passed",
         evidence_refs=("evidence:ev-1", "evidence:ev-2"),
         confidence=0.75,
@@ -160,16 +160,6 @@ def command_result(
     return CommandResult(
         command_id=command_id, proposal_id=proposal_id, tenant_id=TENANT, outcome="accepted",
         status=status, message=message, event_ids=("ev-1", "ev-2"), recorded_at=at(1),
-    )
-
-
-def idempotency(
-    key: str = "idem-1", *, tenant_id: str = TENANT, actor_id: str = "agent-1",
-    proposal_id: str = "prop-1",
-) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        tenant_id=tenant_id, actor_id=actor_id, key=key, payload_digest="p" * 64,
-        proposal_id=proposal_id,
     )
 
 

@@ -18,10 +18,8 @@ from signoff.store.ports import Store, UnitOfWork
 
 from .factories import (
     at,
-    command_result,
     decision,
     event,
-    idempotency,
     outbox_message,
     proposal,
     proposal_event,
@@ -34,7 +32,7 @@ pytestmark = pytest.mark.anyio
 # Each writes one record whose key was written before.
 DUPLICATES: dict[str, Callable[[UnitOfWork], object]] = {
     "proposal id": lambda uow: uow.proposals.add(proposal("prop-1", tenant_id="globex")),
-    "idempotency key": lambda uow: uow.commands.remember(idempotency(proposal_id="prop-2")),
+    "idempotency key": lambda uow: uow.proposals.add(proposal("prop-2", idempotency_key="idem-1")),
     "decision id": lambda uow: uow.proposals.add_decision(decision()),
     "vote id": lambda uow: uow.proposals.add_vote(
         vote(voter_id="bob", vote_id="vote-prop-1-alice")),
@@ -47,12 +45,10 @@ DUPLICATES: dict[str, Callable[[UnitOfWork], object]] = {
 
 def first_of_each(uow: UnitOfWork) -> None:
     uow.events.append([event("case-1", 1)])
-    uow.proposals.add(proposal("prop-1"))
+    uow.proposals.add(proposal("prop-1", idempotency_key="idem-1"))
     uow.proposals.add_event(proposal_event("prop-1", 1))
     uow.proposals.add_decision(decision())
     uow.proposals.add_vote(vote())
-    uow.commands.remember(idempotency())
-    uow.commands.add_result(command_result())
     uow.runtime.append([runtime_entry("e-1")])
     uow.outbox.add([outbox_message("m-1")])
 
@@ -79,14 +75,14 @@ async def test_a_second_vote_is_a_duplicate_vote_and_a_duplicate_record(store: S
 async def test_a_job_that_catches_a_duplicate_goes_on_and_commits(store: Store) -> None:
     """Two submissions racing on one idempotency key: the second finds the
     first's record instead of failing."""
-    await store.write(lambda uow: uow.commands.remember(idempotency(proposal_id="prop-1")))
+    await store.write(lambda uow: uow.proposals.add(proposal("prop-1", idempotency_key="idem-1")))
 
     def remember_or_reuse(uow: UnitOfWork) -> str:
         try:
-            uow.commands.remember(idempotency(proposal_id="prop-2"))
+            uow.proposals.add(proposal("prop-2", idempotency_key="idem-1"))
         except DuplicateRecord:
             uow.checkpoints.set("reused", 1)
-            found = uow.commands.idempotency("acme", "agent-1", "idem-1")
+            found = uow.proposals.by_idempotency_key("acme", "agent-1", "idem-1")
             assert found is not None
             return found.proposal_id
         return "prop-2"

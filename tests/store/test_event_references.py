@@ -8,7 +8,7 @@ import pytest
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope, OutboxMessage
 
-from .factories import T0, TENANT, command_result, event, proposal
+from .factories import T0, TENANT, event, proposal
 
 pytestmark = pytest.mark.anyio
 
@@ -22,13 +22,11 @@ def carrying(e: EventEnvelope, **changes: object) -> OutboxMessage:
 
 
 async def logged(store: Store) -> list[EventEnvelope]:
-    """Two events, each named by an executed proposal, its result and its outbox row."""
+    """Two events, each named by an executed proposal and its outbox row."""
     def job(uow: UnitOfWork) -> list[EventEnvelope]:
         stamped = uow.events.append([event("case-1", 1), event("case-1", 2)])
         for n, e in enumerate(stamped):
             uow.proposals.add(proposal(f"p{n}", status="executed").model_copy(
-                update={"event_ids": (e.event_id,)}))
-            uow.commands.add_result(command_result(f"p{n}", f"cmd-{n}").model_copy(
                 update={"event_ids": (e.event_id,)}))
         uow.outbox.add([carrying(e) for e in stamped])
         uow.proposals.add(proposal("p-pending"))  # names no event
@@ -37,16 +35,14 @@ async def logged(store: Store) -> list[EventEnvelope]:
     return await store.write(job)
 
 
-async def unlogged(store: Store) -> tuple[list[tuple[str, str]], list[tuple[str, str]],
-                                          list[tuple[str, int]]]:
+async def unlogged(store: Store) -> tuple[list[tuple[str, str]], list[tuple[str, int]]]:
     return await store.read(lambda uow: (
-        uow.proposals.unlogged_events(), uow.commands.unlogged_events(),
-        uow.outbox.unlogged_events()))
+        uow.proposals.unlogged_events(), uow.outbox.unlogged_events()))
 
 
 async def test_nothing_is_unlogged_when_every_named_event_is_there(store: Store) -> None:
     await logged(store)
-    assert await unlogged(store) == ([], [], [])
+    assert await unlogged(store) == ([], [])
 
 
 async def test_records_naming_events_the_log_lacks_are_found(store: Store) -> None:
@@ -57,8 +53,6 @@ async def test_records_naming_events_the_log_lacks_are_found(store: Store) -> No
         [third] = uow.events.append([event("case-1", 3)])
         uow.proposals.add(proposal("p-ghost", status="executed").model_copy(
             update={"event_ids": (stamped[0].event_id, "ev-gone")}))
-        uow.commands.add_result(command_result("p-ghost", "cmd-ghost").model_copy(
-            update={"event_ids": ("ev-gone",)}))
         uow.outbox.add([
             carrying(ghost),  # past the head
             carrying(stamped[1].model_copy(update={"event_id": "ev-moved"}), position=1),
@@ -69,9 +63,8 @@ async def test_records_naming_events_the_log_lacks_are_found(store: Store) -> No
         return third
 
     third = await store.write(job)
-    proposals, results, outbox = await unlogged(store)
+    proposals, outbox = await unlogged(store)
     assert proposals == [("p-ghost", "ev-gone")]
-    assert results == [("p-ghost", "ev-gone")]
     assert outbox == [("ev-moved", 1), (third.event_id, 3), (ghost.event_id, 4)]
     assert len(await store.read(lambda uow: uow.outbox.unlogged_events(limit=1))) == 1
 
