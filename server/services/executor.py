@@ -86,7 +86,7 @@ class Executor:
 
     def run(
         self, uow: UnitOfWork, proposal_id: str, *, unsaved: ProposalRecord | None = None,
-        loader: TxStateLoader | None = None,
+        loader: TxStateLoader | None = None, decided: Sequence[NewEvent] | None = None,
     ) -> Execution | None:
         """Execute the proposal if it is approved; None if it is not (anymore).
 
@@ -94,7 +94,10 @@ class Executor:
         and has not written yet: it is executed as given, its lifecycle
         entries written, and the caller stores the returned final proposal
         (one insert, never an insert then an update). `loader` lets it reuse
-        the state that submission loaded."""
+        the state that submission loaded, and `decided` the events its
+        handler decided on that state a moment ago in this transaction
+        (from the payload just validated, under the digest just computed),
+        rather than deciding them twice."""
         proposal = unsaved or uow.proposals.get(proposal_id, None)
         if proposal is None or proposal.status != "approved":
             return None
@@ -103,7 +106,8 @@ class Executor:
             with span("executor.execute", correlation_id=proposal.correlation_id,
                       proposal_id=proposal_id, command_type=proposal.command_type), \
                     uow.savepoint():
-                return self._execute(uow, proposal, loader, unsaved=fresh)
+                return self._execute(
+                    uow, proposal, loader, unsaved=fresh, decided=decided if fresh else None)
         except Exception:
             # Never a half-commit: the savepoint undid everything above.
             log.exception("execution of %s failed", proposal_id)
@@ -146,7 +150,7 @@ class Executor:
 
     def _execute(
         self, uow: UnitOfWork, proposal: ProposalRecord, loader: TxStateLoader | None, *,
-        unsaved: bool,
+        unsaved: bool, decided: Sequence[NewEvent] | None = None,
     ) -> Execution:
         spec = self._commands.get(proposal.command_type)
         if spec is None:
@@ -158,7 +162,8 @@ class Executor:
             spec.aggregate, proposal.aggregate_id, current), unsaved=unsaved)
         if requeued is not None:
             return Execution(requeued)
-        plan = self.plan(uow, proposal, loader)
+        plan = (self.plan(uow, proposal, loader) if decided is None
+                else Plan(spec, current, "events", events=tuple(decided)))
         if plan.outcome != "events":
             return Execution(self._lifecycle.move(
                 uow, proposal, "conflict" if plan.outcome == "conflict" else "rejected",

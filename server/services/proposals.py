@@ -171,7 +171,8 @@ class ProposalService:
 
         aggregate_id = spec.target(payload) if spec.target else self._ids(spec.aggregate.name)
         loader = self._loaders(uow, principal.tenant)
-        loaded = loader.load(spec.aggregate, aggregate_id)
+        loaded = (loader.load(spec.aggregate, aggregate_id) if spec.target
+                  else loader.fresh(spec.aggregate, aggregate_id))
         if spec.target is not None and not loaded.exists:
             return refusal(spec.name, "rejected", f"{spec.aggregate.name} {aggregate_id} not found")
         if meta.expected_version is not None and meta.expected_version != loaded.version:
@@ -226,7 +227,8 @@ class ProposalService:
         self._write_facts(uow, proposal)
         if decision.effect == "allow":
             # Executed at once: the proposal row is written once, final.
-            execution = self._executor.run(uow, proposal_id, unsaved=proposal, loader=loader)
+            execution = self._executor.run(
+                uow, proposal_id, unsaved=proposal, loader=loader, decided=precheck)
             assert execution is not None, "an allowed proposal is approved"
             uow.proposals.add(execution.proposal)
             return receipt_for(execution.proposal, events=execution.events)

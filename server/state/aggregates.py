@@ -126,6 +126,14 @@ class TxStateLoader:
         self._loaded[key] = loaded
         return loaded
 
+    def fresh(self, aggregate: AggregateType[T], aggregate_id: str) -> Loaded[T]:
+        """An aggregate under an id minted for it just now: it has no events,
+        so there is nothing to read (its first append would still meet the
+        unique version should the id ever have been taken)."""
+        loaded: Loaded[T] = Loaded(state=aggregate.initial(), version=0)
+        self._loaded[(aggregate.name, aggregate_id)] = loaded
+        return loaded
+
     def _fold(self, aggregate: AggregateType[T], aggregate_id: str) -> Loaded[T]:
         key = (self._tenant_id, aggregate.name, aggregate_id)
         start = self._cache.get(key) if self._cache else None

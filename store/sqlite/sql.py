@@ -69,19 +69,30 @@ class Sql:
         """For a cursor walked step by step: its errors come out translated."""
         return translated(read_only=self.read_only)
 
+    # Plain try/except rather than `with self.guard()`: a command runs some
+    # twenty statements inside the writer, and a generator context manager
+    # per statement was a measurable part of its Python (issue 13).
     def run(self, sql: str, args: Args = ()) -> sqlite3.Cursor:
-        with self.guard():
+        try:
             return self._conn.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise translate(exc, read_only=self.read_only) from exc
 
     def many(self, sql: str, rows: Iterable[Args]) -> sqlite3.Cursor:
-        with self.guard():
+        try:
             return self._conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise translate(exc, read_only=self.read_only) from exc
 
     def one(self, sql: str, args: Args = ()) -> Any:
         """The first row, or None."""
-        with self.guard():
+        try:
             return self._conn.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise translate(exc, read_only=self.read_only) from exc
 
     def all(self, sql: str, args: Args = ()) -> list[Any]:
-        with self.guard():
+        try:
             return self._conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise translate(exc, read_only=self.read_only) from exc
