@@ -5,11 +5,12 @@ hand would drift from the real schema. Instead one real allowed command is
 run as a template, and every row it added is cloned N times with plain SQL
 (`INSERT ... SELECT` over a sequence), into the real tables with their
 indexes and triggers: each clone gets its own ids, so a million clones are a
-million proposals, each with its decision, lifecycle events, idempotency row,
-result, domain event, outbox message and read-model row, as the command
-wrote them, all from the last hour.
+million proposals, each with its decision, lifecycle events (its
+idempotency key and result live on the proposal), domain event, outbox
+message and read-model row, as the command wrote them, all from the last hour.
 
-Which values are ids: text in a column named `*_id` or `key` of an added row
+Which values are ids: text in a column named `*_id`, `key` or
+`idempotency_key` of an added row
 that the database did not hold before the command (so the tenant, the agent
 and the case it drafted on stay as they are). Each id is replaced, in every
 text column (documents included), by itself with its last 8 characters
@@ -29,7 +30,7 @@ from pathlib import Path
 from benchlib import err
 
 CHUNK = 50_000
-ID_COLUMNS = ("key",)
+ID_COLUMNS = ("key", "idempotency_key")
 
 
 @dataclass
