@@ -256,6 +256,17 @@ class DocumentWriter(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def get_many(self, keys: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The documents of those `keys` that exist, read in one go: the
+        projector reads a whole page's documents at once."""
+        ...
+
+    def put_many(self, docs: Sequence[tuple[str, Mapping[str, Any], str | None]]) -> None:
+        """`put` for each (key, doc, index), written in one go."""
+        ...
+
+    def delete_many(self, keys: Collection[str]) -> None: ...
+
 
 class ReadModels(Protocol):
     """Projection documents, by projection, tenant and key, in generations so

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +131,8 @@ class VersionTracker:
 class CachedDocuments:
     """A `ReadModelWriter` that reads through to the store once per key and
     writes back once per chunk, so an aggregate with many events in a chunk
-    costs one read and one write."""
+    costs one read and one write. `prefetch` reads the keys a chunk is about
+    to touch in one statement; `flush` writes every change in one more."""
 
     _GONE: Any = object()
 
@@ -139,6 +140,12 @@ class CachedDocuments:
         self._target = target
         self._cache: dict[str, Any] = {}
         self._dirty: dict[str, str | None] = {}  # key -> index
+
+    def prefetch(self, keys: Collection[str]) -> None:
+        wanted = [key for key in keys if key not in self._cache]
+        found = self._target.get_many(wanted)
+        for key in wanted:
+            self._cache[key] = found.get(key)
 
     def get(self, key: str) -> dict[str, Any] | None:
         if key not in self._cache:
@@ -155,12 +162,13 @@ class CachedDocuments:
         self._dirty[key] = None
 
     def flush(self) -> None:
-        for key, index in self._dirty.items():
-            doc = self._cache[key]
-            if doc is self._GONE:
-                self._target.delete(key)
-            else:
-                self._target.put(key, doc, index)
+        gone = [key for key in self._dirty if self._cache[key] is self._GONE]
+        puts = [(key, self._cache[key], index) for key, index in self._dirty.items()
+                if self._cache[key] is not self._GONE]
+        if gone:
+            self._target.delete_many(gone)
+        if puts:
+            self._target.put_many(puts)
         self._dirty.clear()
 
 
@@ -212,7 +220,7 @@ class Projector:
             # what we remember may have holes; look versions up again.
             self._trackers[projection.name].clear()
         events = uow.events.read_after(start, self._chunk)
-        docs: dict[str, CachedDocuments] = {}
+        docs = self._prefetched(uow, projection, events)
         last, applied, gap = start, 0, None
         for event in events:
             try:
@@ -234,6 +242,23 @@ class Projector:
         if last != start:
             uow.checkpoints.set(name, last)
         return _Step(last=last, applied=applied, read=len(events), gap=gap)
+
+    @staticmethod
+    def _prefetched(uow: UnitOfWork, projection: Projection,
+                    events: Sequence[EventEnvelope]) -> dict[str, CachedDocuments]:
+        """A cache per tenant holding the documents keyed by the chunk's
+        handled aggregates, read in one statement per tenant. Projections
+        usually key documents by aggregate id; any other key they touch is
+        read when first asked for."""
+        keys: dict[str, set[str]] = {}
+        for event in events:
+            if event.event_type in projection.handles:
+                keys.setdefault(event.tenant_id, set()).add(event.aggregate_id)
+        docs = {}
+        for tenant_id, tenant_keys in keys.items():
+            docs[tenant_id] = CachedDocuments(uow.read_models.writer(tenant_id, projection.name))
+            docs[tenant_id].prefetch(tenant_keys)
+        return docs
 
     async def step(self, projection: Projection) -> int:
         """Project the next chunk; returns how many events were read (0 when

@@ -2,9 +2,14 @@
 
 Queries keep reading the live generation throughout. Events are replayed in
 chunks into a write-back cache (a fresh generation starts empty, so the cache
-is the whole truth and no document is read back from disk), flushed once per
-chunk; the last chunk is replayed and the generation activated in the same
-transaction, so events committed meanwhile are never missed.
+is the whole truth and no document is read back from disk), written out
+whenever FLUSH_DOCS changed documents are waiting, each in one statement per
+projection and tenant: a document changed by many events of the replay is
+written once per flush, not once per chunk. The last chunk is replayed, what
+is left flushed and the generation activated in the same transaction, so
+events committed meanwhile are never missed. Each chunk is read in the same
+snapshot as a check that no newer rebuild began, so a superseded one stops
+at its next chunk whether or not it had anything to flush.
 
 Async projections are rebuilt the same way, checked for version gaps as the
 projector checks them, and their checkpoint is set to the last replayed
@@ -23,6 +28,9 @@ from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope
 
 CHUNK = 5000
+# Changed documents the cache holds before writing them: bounds how long one
+# flush holds the writer, and what the swapping transaction writes.
+FLUSH_DOCS = 5000
 Progress = Callable[[int, int], None]
 _GONE = object()
 
@@ -91,20 +99,29 @@ class Rebuild:
             return handled
         return tracker.admit(event, handled, lambda e: self._versions.get(_key(e), 0))
 
-    def flush(self, uow: UnitOfWork) -> None:
-        """Write what changed since the last flush. Raises GenerationSuperseded
-        (writing nothing) once a newer rebuild of any of the projections began:
-        this one could never be activated, so it stops now."""
+    @property
+    def pending(self) -> int:
+        """Changed documents not written yet."""
+        return sum(len(docs.dirty) for docs in self._docs.values())
+
+    def check(self, uow: UnitOfWork) -> None:
+        """Raises GenerationSuperseded once a newer rebuild of any of the
+        projections began: this one could never be activated, so it stops."""
         for name, generation in self.generations.items():
             uow.read_models.activate(name, generation, check_only=True)
+
+    def flush(self, uow: UnitOfWork) -> None:
+        """Write what changed since the last flush; raises GenerationSuperseded
+        (writing nothing) as `check` does."""
+        self.check(uow)
         for (tenant_id, projection), docs in self._docs.items():
+            if not docs.dirty:
+                continue
             target = uow.read_models.writer(tenant_id, projection, self.generations[projection])
-            for key in sorted(docs.dirty):
-                entry = self._caches[(tenant_id, projection)][key]
-                if entry is _GONE:
-                    target.delete(key)
-                else:
-                    target.put(key, entry[0], entry[1])
+            cache = self._caches[(tenant_id, projection)]
+            dirty = sorted(docs.dirty)  # key order: the B-tree's, so pages fill in order
+            target.delete_many([key for key in dirty if cache[key] is _GONE])
+            target.put_many([(key, *cache[key]) for key in dirty if cache[key] is not _GONE])
             docs.dirty.clear()
 
 
@@ -128,13 +145,15 @@ async def rebuild_projections(
     position = 0
     while True:
         def next_chunk(uow: UnitOfWork, after: int = position) -> list[EventEnvelope]:
+            job.check(uow)
             return uow.events.read_after(after, chunk)
 
         events = await store.read(next_chunk)
         if len(events) < chunk:
             break  # the tail is replayed in the swapping transaction
         job.apply(events)
-        await store.write(job.flush)
+        if job.pending >= FLUSH_DOCS:
+            await store.write(job.flush)
         position = events[-1].position
         if progress:
             progress(position, max(head, position))

@@ -10,12 +10,23 @@ documents of the newer one deleted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from signoff.store.errors import GenerationSuperseded
 from signoff.store.sqlite.rows import dumps_doc, loads_doc
 from signoff.store.sqlite.sql import Sql
+
+_PUT = (
+    "INSERT INTO read_models (projection, generation, tenant_id, key, ix, doc) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (projection, generation, tenant_id, key) "
+    "DO UPDATE SET ix = excluded.ix, doc = excluded.doc"
+)
+_DELETE = (
+    "DELETE FROM read_models WHERE projection = ? AND generation = ? "
+    "AND tenant_id = ? AND key = ?"
+)
 
 
 class SqliteDocumentWriter:
@@ -34,19 +45,28 @@ class SqliteDocumentWriter:
         return loads_doc(row[0]) if row else None
 
     def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
-        self._db.run(
-            "INSERT INTO read_models (projection, generation, tenant_id, key, ix, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (projection, generation, tenant_id, key) "
-            "DO UPDATE SET ix = excluded.ix, doc = excluded.doc",
-            (*self._scope, key, index, dumps_doc(doc)),
-        )
+        self._db.run(_PUT, (*self._scope, key, index, dumps_doc(doc)))
 
     def delete(self, key: str) -> None:
-        self._db.run(
-            "DELETE FROM read_models WHERE projection = ? AND generation = ? "
-            "AND tenant_id = ? AND key = ?",
-            (*self._scope, key),
+        self._db.run(_DELETE, (*self._scope, key))
+
+    def get_many(self, keys: Collection[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        # One JSON array parameter, however many keys: no variable limit.
+        rows = self._db.all(
+            "SELECT key, doc FROM read_models WHERE projection = ? AND generation = ? "
+            "AND tenant_id = ? AND key IN (SELECT value FROM json_each(?))",
+            (*self._scope, json.dumps(list(keys))),
         )
+        return {str(key): loads_doc(doc) for key, doc in rows}
+
+    def put_many(self, docs: Sequence[tuple[str, Mapping[str, Any], str | None]]) -> None:
+        self._db.many(_PUT, [(*self._scope, key, index, dumps_doc(doc))
+                             for key, doc, index in docs])
+
+    def delete_many(self, keys: Collection[str]) -> None:
+        self._db.many(_DELETE, [(*self._scope, key) for key in keys])
 
 
 class SqliteReadModels:

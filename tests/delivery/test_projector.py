@@ -23,6 +23,7 @@ from signoff.server.errors import NotFound
 from signoff.server.services.proposals import CallContext
 from signoff.server.state.committer import Causation
 from signoff.server.state.projector import (
+    CachedDocuments,
     ProjectionGap,
     Projector,
     VersionTracker,
@@ -136,6 +137,36 @@ async def test_a_redelivered_event_changes_nothing(app: App) -> None:
     await app.store.write(lambda uow: uow.checkpoints.set(checkpoint_name(CASE_TIMELINE), 0))
     await projector(app).catch_up()
     assert (await dump(app), await checkpoint(app)) == (before, at)
+
+
+async def test_a_chunk_reads_its_documents_at_once_and_writes_them_back_at_flush(
+    app: App,
+) -> None:
+    def seed(uow: UnitOfWork) -> None:
+        uow.read_models.writer("acme", "scratch").put_many(
+            [(key, {"v": key}, None) for key in ("a", "b", "c")])
+
+    await app.store.write(seed)
+
+    def chunk(uow: UnitOfWork) -> tuple[Any, ...]:
+        target = uow.read_models.writer("acme", "scratch")
+        docs = CachedDocuments(target)
+        docs.prefetch(["a", "b", "absent"])
+        target.put("a", {"v": "behind the cache"})  # what was prefetched is what it sees
+        seen = (docs.get("a"), docs.get("absent"), docs.get("c"))  # c: read through
+        docs.put("a", {"v": 2})
+        docs.delete("b")
+        docs.put("new", {"v": 3}, "ix")
+        unflushed = target.get_many(["a", "b", "new"])
+        docs.flush()
+        return seen, unflushed, target.get_many(["a", "b", "c", "new", "absent"])
+
+    seen, unflushed, flushed = await app.store.write(chunk)
+    assert seen == ({"v": "a"}, None, {"v": "c"})
+    assert unflushed == {"a": {"v": "behind the cache"}, "b": {"v": "b"}}
+    assert flushed == {"a": {"v": 2}, "c": {"v": "c"}, "new": {"v": 3}}
+    assert await app.store.read(
+        lambda uow: uow.read_models.find("acme", "scratch", index="ix")) == [{"v": 3}]
 
 
 def test_the_tracker_skips_duplicates_and_refuses_gaps() -> None:

@@ -16,11 +16,11 @@ from signoff.examples.casework import events as ev
 from signoff.examples.casework.projections import CASE_SUMMARY, CASE_TIMELINE
 from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
-from signoff.server.domain import Projection
+from signoff.server.domain import Projection, ReadModelWriter
+from signoff.server.state import rebuild
 from signoff.server.state.projector import ProjectionGap, Projector, VersionTracker, checkpoint_name
 from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.errors import GenerationSuperseded
-from signoff.store.ports import DocumentWriter
 from signoff.store.records import EventEnvelope
 from tests.store.tables import live_documents
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.anyio
 PARTIAL = "case_changes"
 
 
-def apply_changes(writer: DocumentWriter, event: EventEnvelope) -> None:
+def apply_changes(writer: ReadModelWriter, event: EventEnvelope) -> None:
     doc = writer.get(event.aggregate_id) or {"versions": []}
     writer.put(event.aggregate_id, {"versions": [*doc["versions"], event.aggregate_version]})
 
@@ -55,9 +55,14 @@ async def dumps(app: App, *names: str) -> dict[str, Any]:
     return await app.store.read(lambda uow: {n: live_documents(uow, n) for n in names})
 
 
-async def test_two_rebuilds_at_once_keep_every_document(app: App) -> None:
-    """The rebuild that began first finds itself superseded and stops; the
+@pytest.mark.parametrize("flush_docs", [1, rebuild.FLUSH_DOCS], ids=["flushing", "holding"])
+async def test_two_rebuilds_at_once_keep_every_document(
+    app: App, monkeypatch: pytest.MonkeyPatch, flush_docs: int,
+) -> None:
+    """The rebuild that began first finds itself superseded and stops (at
+    its next flush, or its next chunk when it has nothing to flush); the
     newer one swaps in a complete generation."""
+    monkeypatch.setattr(rebuild, "FLUSH_DOCS", flush_docs)
     await add_briefs(app, 3)
     await Projector(app.store, app.domain, app.upcaster).catch_up()
     names = (CASE_SUMMARY, CASE_TIMELINE)
@@ -90,6 +95,29 @@ async def test_two_rebuilds_at_once_keep_every_document(app: App) -> None:
     # The loser left nothing behind either: only the live generation remains.
     count = await app.store.read(lambda uow: len(live_documents(uow, CASE_SUMMARY)))
     assert count == len(before[CASE_SUMMARY])
+
+
+async def test_a_rebuild_flushing_every_chunk_builds_what_the_projector_builds(
+    app: App, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await add_briefs(app, 3)
+    await Projector(app.store, app.domain, app.upcaster).catch_up()
+    names = (CASE_SUMMARY, CASE_TIMELINE, PARTIAL)
+    live = await dumps(app, *names)
+    writes: list[int] = []
+    real_flush = rebuild.Rebuild.flush
+
+    def counted(job: rebuild.Rebuild, uow: Any) -> None:
+        writes.append(job.pending)
+        real_flush(job, uow)
+
+    monkeypatch.setattr(rebuild, "FLUSH_DOCS", 1)
+    monkeypatch.setattr(rebuild.Rebuild, "flush", counted)
+    await rebuild_projections(app.store, app.domain, app.upcaster, names, chunk=2)
+    *on_the_way, _tail = writes  # the swapping transaction flushes, changed or not
+    assert len(on_the_way) > 1
+    assert all(on_the_way)
+    assert await dumps(app, *names) == live
 
 
 async def test_a_rebuild_agrees_with_the_projector_when_a_first_event_is_not_handled(

@@ -93,6 +93,48 @@ async def test_delete_of_a_missing_key_is_a_no_op(store: Store) -> None:
     assert await store.read(lambda uow: uow.read_models.find(TENANT, CASES)) == []
 
 
+async def test_many_at_once_reads_writes_and_deletes_exactly_the_keys_given(
+    store: Store,
+) -> None:
+    # More keys than SQLite's default host-parameter limit of 999 (older builds).
+    keys = [f"case-{n:04d}" for n in range(1500)]
+    await put(store, "case-0000", doc("case-0000"), tenant_id=OTHER_TENANT)
+    await put(store, "case-0001", doc("case-0001"), projection="notices")
+
+    def fill(uow: UnitOfWork) -> None:
+        writer = uow.read_models.writer(TENANT, CASES)
+        writer.put_many([(key, doc(key), "open" if key < "case-0100" else None)
+                         for key in keys])
+        writer.put_many([("case-0001", doc("case-0001", status="closed"), "closed")])
+        writer.put_many([])
+
+    await store.write(fill)
+
+    def read(uow: UnitOfWork) -> dict[str, dict[str, Any]]:
+        return uow.read_models.writer(TENANT, CASES).get_many(
+            [*keys, "absent", "case-0002"])
+
+    found = await store.read(read)
+    assert set(found) == set(keys)
+    assert found["case-0001"] == doc("case-0001", status="closed")
+    assert found["case-1499"] == doc("case-1499")
+    open_now = await store.read(
+        lambda uow: uow.read_models.find(TENANT, CASES, index="open", limit=1000))
+    assert len(open_now) == 99  # case-0001 moved to "closed"
+
+    def drop(uow: UnitOfWork) -> None:
+        writer = uow.read_models.writer(TENANT, CASES)
+        writer.delete_many(keys[1:])
+        writer.delete_many(["absent"])
+
+    await store.write(drop)
+    assert await store.read(read) == {"case-0000": doc("case-0000")}
+    assert await store.read(lambda uow: uow.read_models.writer(TENANT, CASES).get_many([])) == {}
+    # Other tenants' and projections' documents under the same keys stay.
+    assert await get(store, "case-0000", tenant_id=OTHER_TENANT) == doc("case-0000")
+    assert await get(store, "case-0001", projection="notices") == doc("case-0001")
+
+
 async def test_find_by_index_in_key_order_with_limit(store: Store) -> None:
     await put(store, "c-3", doc("c-3"), index="open")
     await put(store, "c-1", doc("c-1"), index="open")
