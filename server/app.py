@@ -44,11 +44,33 @@ from signoff.server.state.aggregates import Loaders, Upcaster
 from signoff.server.state.committer import Committer
 from signoff.server.state.seeding import seed_if_empty
 from signoff.store.ports import Store
+from signoff.store.postgres.url import is_postgres_url, redacted
 from signoff.store.records import ProposalRecord
 from signoff.store.sqlite.schema import MIGRATIONS
 from signoff.store.sqlite.store import SqliteStore, Synchronous
 
 DEFAULT_DB = "signoff.db"
+# Where the store lives: a SQLite file, or a `postgresql://` URL.
+Database = Path | str
+
+
+def is_url(db: Database) -> bool:
+    """Whether `db` names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(db, str) and is_postgres_url(db)
+
+
+def shown(db: Database) -> str:
+    """`db` as logs and output may show it: a URL's password hidden."""
+    return redacted(db) if isinstance(db, str) else str(db)
+
+
+async def open_store(db: Database, *, synchronous: Synchronous = "FULL") -> Store:
+    """The store at `db`, opened (and migrated)."""
+    if is_url(db):
+        from signoff.store.postgres.store import PostgresStore  # psycopg only when asked for
+
+        return await PostgresStore(str(db)).open()
+    return await SqliteStore(db, synchronous=synchronous).open()
 
 
 def load_domain(name: str) -> Domain:
@@ -134,7 +156,7 @@ class Settings:
     nothing here reads the environment, so an app built in a test or a
     benchmark is what its arguments say."""
 
-    db: Path = Path(DEFAULT_DB)
+    db: Database = Path(DEFAULT_DB)
     domain: str = "casework"
     policy: Path | None = None
     principals: Path | None = None
@@ -143,6 +165,11 @@ class Settings:
     synchronous: Synchronous = "FULL"
     clock: Clock = system_clock
     ids: IdFactory = random_ids
+
+    def folder(self) -> Path:
+        """Where files named relative to the store go (sinks' JSONL files):
+        beside a SQLite file, else in the working directory."""
+        return self.db.parent if isinstance(self.db, Path) else Path.cwd()
 
     def policy_path(self) -> Path:
         """The policy file, else the casework demo policy."""
@@ -226,7 +253,7 @@ async def build_app(settings: Settings) -> App:
     loaders = Loaders(upcaster)
     committer = Committer(domain, upcaster, clock, ids)
     lifecycle = Lifecycle(clock, ids)
-    store = await SqliteStore(settings.db, synchronous=settings.synchronous).open()
+    store = await open_store(settings.db, synchronous=settings.synchronous)
     executor = Executor(commands=commands, gate=gate, committer=committer, loaders=loaders,
                         lifecycle=lifecycle, clock=clock, ids=ids)
     proposals = ProposalService(
@@ -260,8 +287,12 @@ async def build_app(settings: Settings) -> App:
 async def migrate_store(settings: Settings) -> int:
     """Create the database if it is missing and migrate its schema; nothing
     else is loaded (no domain, policy or principals). Returns the version."""
-    store = await SqliteStore(settings.db, synchronous=settings.synchronous).open()
+    store = await open_store(settings.db, synchronous=settings.synchronous)
     await store.close()
+    if is_url(settings.db):
+        from signoff.store.postgres.schema import MIGRATIONS as POSTGRES_MIGRATIONS
+
+        return len(POSTGRES_MIGRATIONS)
     return len(MIGRATIONS)
 
 

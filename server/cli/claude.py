@@ -69,7 +69,7 @@ def install_claude_command(
     if dry_run:
         _dry_run(path, name, entry, loaded, replace)
         return
-    if not db.exists():
+    if isinstance(db, Path) and not db.exists():
         # A typo in --db would give Claude a server that fails on every start.
         if not force:
             fail(f"no database at {db.resolve()}; create it with `signoff demo --db {db}`, "
@@ -117,7 +117,7 @@ def _dry_run(path: Path, name: str, entry: dict[str, Any], gateway: GatewayConfi
              replace: bool) -> None:
     """What would be written: the entry (env values hidden) and what would go."""
     if gateway is None:
-        out.print_json(json.dumps({"mcpServers": {name: entry}}))
+        out.print_json(json.dumps({"mcpServers": {name: _hidden_env(entry)}}))
         return
     try:
         existing = path.read_text(encoding="utf-8") if path.exists() else None
@@ -125,12 +125,17 @@ def _dry_run(path: Path, name: str, entry: dict[str, Any], gateway: GatewayConfi
     except (ConfigFileError, OSError) as exc:
         fail(f"{path} cannot be read as a Claude Desktop config: {exc}")
         raise
-    shown = dict(planned.entry)
-    if "env" in shown:
-        shown["env"] = {k: "<hidden>" for k in shown["env"]}
-    doc: dict[str, Any] = {"mcpServers": {name: shown},
+    doc: dict[str, Any] = {"mcpServers": {name: _hidden_env(planned.entry)},
                            "removed" if replace else "behind_gateway": list(planned.behind)}
     out.print_json(json.dumps(doc))
+
+
+def _hidden_env(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry as shown: its environment's values (a database URL with its
+    password, an upstream's tokens) hidden."""
+    if "env" not in entry:
+        return entry
+    return {**entry, "env": {k: "<hidden>" for k in entry["env"]}}
 
 
 def _gateway_notes(planned: Plan, backup: Path | None, name: str,

@@ -7,6 +7,7 @@ import re
 import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -53,8 +54,9 @@ async def open_app(settings: CliSettings, *, must_exist: bool = True,
                    **extra: Any) -> AsyncIterator[App]:
     """The app the settings describe (`extra`: clock, ids...); exit 2 for a
     missing database or a domain, policy, principals or gateway that won't load."""
-    if must_exist and not await anyio.Path(settings.db).exists():
-        fail(f"no database at {settings.db} (run `signoff demo` or `signoff serve --demo` "
+    db = settings.db
+    if must_exist and isinstance(db, Path) and not await anyio.Path(db).exists():
+        fail(f"no database at {db} (run `signoff demo` or `signoff serve --demo` "
              "first)", code=2)
     try:
         app = await build_app(settings.app(**extra))

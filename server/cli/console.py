@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from signoff.server.app import shown
 from signoff.server.cli.common import out
 from signoff.server.cli.listen import check_port, startup_failure
 from signoff.server.cli.review import run_on_app
@@ -48,6 +49,6 @@ def console(
     resolved = settings_of(db=db, domain=domain, policy=policy, principals=principals,
                            gateway=gateway)
     check_port(host, port)
-    out.print(f"signoff console on http://{host}:{port}/ (database {resolved.db})")
+    out.print(f"signoff console on http://{host}:{port}/ (database {shown(resolved.db)})")
     with startup_failure(host, port):
         run_on_app(resolved, lambda app: serve_console(app, settings, host=host, port=port))

@@ -2,7 +2,8 @@
 
 The database must be new (absent or empty): the demo's story starts from the
 seed data, and a database with history would be silently mixed into it.
-`--force` deletes an existing database file (and its -wal/-shm) first.
+`--force` deletes an existing database file (and its -wal/-shm) first; on
+PostgreSQL it drops signoff's tables in the URL's schema (nothing else there).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import typer
 from rich.padding import Padding
 from rich.table import Table
 
-from signoff.server.app import Settings, build_app
+from signoff.server.app import Database, Settings, build_app, shown
 from signoff.server.cli.common import JsonOption, fail, json_lines, out
 from signoff.server.cli.demo_gateway import gateway_footer, render_gateway
 from signoff.server.cli.settings import DbFlag, settings_of
 from signoff.server.cli.trace import render as render_trace
 from signoff.server.ops import AGENT, TENANT, DemoError, Step, Trace, play, play_gateway
+from signoff.store.errors import StoreError
 
 
 def demo_command(
@@ -39,14 +41,14 @@ def demo_command(
     session through a real MCP client: queries, an auto-approved draft, an escalation
     that waits for approval, a reviewer approving it, the executor committing, the trace.
     `gateway` plays the same story against a real upstream MCP server (mcp-server-git)."""
-    db = settings_of(db=db_flag).db.resolve()
-    folder = db.parent / "signoff-demo-gateway"
-    if db.exists() and db.stat().st_size > 0:
+    given = settings_of(db=db_flag).db
+    db: Database = given.resolve() if isinstance(given, Path) else given
+    folder = (db.parent if isinstance(db, Path) else Path.cwd()) / "signoff-demo-gateway"
+    if _holds_data(db):
         if not force:
-            fail(f"{db} already exists and is not empty; the demo needs a fresh database. "
-                 "Pass --db NEW_PATH, or --force to delete this one first.", code=2)
-        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-            path.unlink(missing_ok=True)
+            fail(f"{shown(db)} already exists and is not empty; the demo needs a fresh "
+                 "database. Pass --db NEW_PATH, or --force to delete this one first.", code=2)
+        _wipe(db)
     if scenario == "gateway":
         _gateway(db, folder, force=force, as_json=as_json)
         return
@@ -56,7 +58,7 @@ def demo_command(
         async with await build_app(Settings(db=db)) as app:
             seeded = await app.seed_if_empty()
             if not as_json:
-                out.print(f"[bold]signoff demo[/bold]: {seeded} seed events in {db}; "
+                out.print(f"[bold]signoff demo[/bold]: {seeded} seed events in {shown(db)}; "
                           f"the agent is {AGENT} in tenant {TENANT}.\n")
             await play(app, on_step)
 
@@ -68,7 +70,7 @@ def demo_command(
         footer(db)
 
 
-def _gateway(db: Path, folder: Path, *, force: bool, as_json: bool) -> None:
+def _gateway(db: Database, folder: Path, *, force: bool, as_json: bool) -> None:
     if folder.exists():
         if not force:
             fail(f"{folder} already exists; pass --force to replace it", code=2)
@@ -83,6 +85,28 @@ def _gateway(db: Path, folder: Path, *, force: bool, as_json: bool) -> None:
         fail(f"the demo did not go as scripted: {exc}")
     if not as_json:
         gateway_footer(db, folder)
+
+
+def _holds_data(db: Database) -> bool:
+    if isinstance(db, Path):
+        return db.exists() and db.stat().st_size > 0
+    from signoff.store.postgres.admin import holds_data  # psycopg only when asked for
+
+    try:
+        return holds_data(db)
+    except StoreError as exc:
+        fail(f"cannot open {shown(db)}: {exc}", code=1)
+        raise
+
+
+def _wipe(db: Database) -> None:
+    if isinstance(db, Path):
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            path.unlink(missing_ok=True)
+        return
+    from signoff.store.postgres.admin import wipe
+
+    wipe(db)
 
 
 def render(step: Step) -> None:
@@ -163,8 +187,8 @@ RENDERERS = {
 }
 
 
-def footer(db: Path) -> None:
-    path = shlex.quote(str(db))
+def footer(db: Database) -> None:
+    path = shlex.quote(shown(db))
     out.print("[bold]Next[/bold], on the same database:")
     out.print(f"  signoff serve --db {path} --principal {AGENT} --tenant {TENANT}"
               "    # the MCP server (stdio)")

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from signoff.server.app import shown
 from signoff.server.cli.common import out
 from signoff.server.ops import Step, Trace
 
@@ -48,9 +49,9 @@ def render_gateway(step: Step) -> None:
     out.print()
 
 
-def gateway_footer(db: Path, folder: Path) -> None:
+def gateway_footer(db: Path | str, folder: Path) -> None:
     q = shlex.quote
-    files = (f"--db {q(str(db))} --gateway {q(str(folder / 'gateway.toml'))} "
+    files = (f"--db {q(shown(db))} --gateway {q(str(folder / 'gateway.toml'))} "
              f"--policy {q(str(folder / 'policy.toml'))} "
              f"--principals {q(str(folder / 'principals.toml'))}")
     out.print("[bold]Next[/bold], on the same files:")

@@ -107,7 +107,7 @@ def serve_command(
         auth = _http_auth(records, server_url(host, port), settings.path("tokens"), jwt_issuer,
                           jwt_audience, jwt_secret_file, jwt_public_key)
 
-    if not demo and not settings.db.exists():
+    if not demo and isinstance(settings.db, Path) and not settings.db.exists():
         fail(f"no database at {settings.db} (run `signoff demo`, or add --demo to seed one)",
              code=2)
     sinks_file = settings.path("sinks")

@@ -28,7 +28,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from signoff.server.app import DEFAULT_DB, Settings, anchored_domain, example_file
+from signoff.server.app import (
+    DEFAULT_DB,
+    Database,
+    Settings,
+    anchored_domain,
+    example_file,
+    is_url,
+)
 from signoff.server.cli.common import escape, fail
 from signoff.server.cli.project_file import PROJECT_FILE, ProjectFile, find_project, load_project
 from signoff.server.errors import ConfigError
@@ -95,8 +102,10 @@ class CliSettings:
         return Path(value) if value is not None else None
 
     @property
-    def db(self) -> Path:
-        return Path(self.value("db") or DEFAULT_DB)
+    def db(self) -> Database:
+        """The SQLite file, or the `postgresql://` URL as given."""
+        raw = self.value("db") or DEFAULT_DB
+        return raw if is_url(raw) else Path(raw)
 
     @property
     def domain(self) -> str:

@@ -269,7 +269,7 @@ def ordering_key(message: OutboxMessage) -> tuple[str, str] | str:
 
 
 def relay_for(app: App, config: DeliveryConfig, *, owner: str | None = None) -> Relay:
-    sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
+    sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.folder())
     # Consumers' timeouts (a gateway's upstream calls) are known only now: a
     # lease too short for them is lengthened, never left to fail the start.
     needed = LEASE_FACTOR * max((s.timeout for s in sinks), default=0.0)

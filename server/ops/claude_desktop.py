@@ -66,23 +66,30 @@ def signoff_executable() -> str:
     return str(Path(sys.argv[0]).resolve())
 
 
-def server_entry(executable: str, db: Path, principal: str, tenant: str, *,
+def server_entry(executable: str, db: Path | str, principal: str, tenant: str, *,
                  gateway: Path | None = None, policy: Path | None = None,
                  principals: Path | None = None, domain: str | None = None,
                  sinks: Path | None = None) -> dict[str, Any]:
     """The entry; every setting given is written into it (as absolute paths),
-    since Claude Desktop starts serve in a directory of its own choosing."""
+    since Claude Desktop starts serve in a directory of its own choosing. A
+    database URL (`db` as a str) goes into the entry's environment, not its
+    arguments: a password in it stays out of every process listing."""
     args = ["serve"]
     if gateway is not None:
         args += ["--gateway", str(gateway.resolve())]
-    args += ["--db", str(db.resolve()), "--principal", principal, "--tenant", tenant]
+    if isinstance(db, Path):
+        args += ["--db", str(db.resolve())]
+    args += ["--principal", principal, "--tenant", tenant]
     if domain is not None:
         args += ["--domain", domain]
     for option, path in (("--policy", policy), ("--principals", principals),
                          ("--sinks", sinks)):
         if path is not None:
             args += [option, str(path.resolve())]
-    return {"command": executable, "args": args}
+    entry: dict[str, Any] = {"command": executable, "args": args}
+    if isinstance(db, str):
+        entry["env"] = {"SIGNOFF_DB": db}
+    return entry
 
 
 @dataclass(frozen=True)

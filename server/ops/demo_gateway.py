@@ -86,8 +86,10 @@ async def _relaying(app: App, stop: anyio.Event) -> AsyncIterator[None]:
             stop.set()
 
 
-async def play_gateway(db: Path, on_step: OnStep = lambda _s: None) -> list[Step]:
-    folder = db.parent / "signoff-demo-gateway"
+async def play_gateway(db: Path | str, on_step: OnStep = lambda _s: None) -> list[Step]:
+    """The gateway story on `db` (a SQLite file, or a PostgreSQL URL): its
+    files go beside a file, else into the working directory."""
+    folder = (db.parent if isinstance(db, Path) else Path.cwd()) / "signoff-demo-gateway"
     repo, settings = prepare(folder)
     settings = Settings(db=db, gateway=settings.gateway, policy=settings.policy,
                         principals=settings.principals)

@@ -134,10 +134,11 @@ def gateway_project(folder: Path) -> GatewayProject:
     config = load_gateway(gateway)
     listed = {"box": [Tool(name="tally", description="Count one.", input_schema=TALLY)]}
     write_lock(pin(config, listed), config.lock_path)
-    settings = Settings(db=folder / "gateway.db", gateway=gateway, policy=folder / "policy.toml",
+    db = folder / "gateway.db"
+    settings = Settings(db=db, gateway=gateway, policy=folder / "policy.toml",
                         principals=folder / "principals.toml", ids=SequentialIds())
     return GatewayProject(folder, gateway, settings.policy_path(), settings.principals_path(),
-                          settings.db, anyio.run(_propose_call, settings))
+                          db, anyio.run(_propose_call, settings))
 
 
 async def _propose_call(settings: Settings) -> str:

@@ -74,5 +74,5 @@ def notifier(app: App, path: Path | None = None, **changes: str) -> Notification
     [declared] = app.domain.notifications
     return NotificationConsumer(
         dataclasses.replace(declared, **changes),  # type: ignore[arg-type]
-        path or app.settings.db.parent / declared.file, store=app.store,
+        path or app.settings.folder() / declared.file, store=app.store,
         submit=app.proposals.submit, principals=app.principals, clock=app.clock)

@@ -47,7 +47,7 @@ async def test_a_sent_notice_is_delivered_and_recorded_through_the_executor(app:
     [line] = lines(consumer.file.path)
     assert line["message_id"] == message.message_id
     assert line["notice"] == {"case_id": "case-acme-001", "body": "Dear regulated party"}
-    assert consumer.file.path == app.settings.db.parent / "notices.jsonl"
+    assert consumer.file.path == app.settings.folder() / "notices.jsonl"
 
     events = await notice_events(app, draft_id)
     assert [e.event_type for e in events][-2:] == ["notice.sent", "notice.delivered"]
@@ -174,7 +174,7 @@ async def test_the_handler_refuses_unsent_and_already_delivered_notices(app: App
 async def test_a_consumer_without_its_principal_fails_the_row_for_a_retry(app: App) -> None:
     await make_relay(app, RecordingSink("backlog")).drain()
     await send_notice(app)
-    orphan = notifier(app, app.settings.db.parent / "n.jsonl", principal="service:nobody")
+    orphan = notifier(app, app.settings.folder() / "n.jsonl", principal="service:nobody")
     result = await make_relay(app, orphan).drain()
     assert result.retrying == 1
     rows = await app.store.read(lambda uow: uow.outbox.find(status="pending"))

@@ -52,16 +52,16 @@ def write(tmp_path: Path, text: str) -> Path:
 async def test_without_a_file_only_the_notification_consumer_runs(app: App) -> None:
     config = load_delivery_config(None)
     assert config == DeliveryConfig()
-    [sink] = build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
+    [sink] = build_sinks(config, consumers=app.consumers, folder=app.settings.folder())
     assert isinstance(sink, NotificationConsumer)
-    assert sink.file.path == app.settings.db.parent / "notices.jsonl"
+    assert sink.file.path == app.settings.folder() / "notices.jsonl"
 
 
 async def test_a_full_file(app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_WEBHOOK_SECRET", "k")
     config = load_delivery_config(write(tmp_path, FULL))
     assert (config.relay.max_attempts, config.relay.base_delay, config.relay.batch) == (3, 0.5, 100)
-    sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
+    sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.folder())
     try:
         assert [type(s) for s in sinks] == [JsonlSink, WebhookSink, NatsSink,
                                             NotificationConsumer]
@@ -83,7 +83,7 @@ async def test_a_webhook_without_its_secret_is_refused(
     monkeypatch.delenv("TEST_WEBHOOK_SECRET", raising=False)
     config = load_delivery_config(write(tmp_path, FULL))
     with pytest.raises(ConfigError, match="TEST_WEBHOOK_SECRET"):
-        build_sinks(config, consumers=app.consumers, folder=app.settings.db.parent)
+        build_sinks(config, consumers=app.consumers, folder=app.settings.folder())
 
 
 @pytest.mark.parametrize(("text", "problem"), [
@@ -113,8 +113,8 @@ async def test_the_relay_command_refuses_a_bad_file_and_writes_nothing(
     app: App, tmp_path: Path
 ) -> None:
     bad = write(tmp_path, "[relay]\nbatch = -1\n")
-    before = snapshot(app.settings.db)
+    before = snapshot(Path(app.settings.db))
     result = await invoke(["relay", "--once", "--db", str(app.settings.db), "--sinks", str(bad)])
     assert result.exit_code == 2
     assert "relay.batch" in result.stderr
-    assert snapshot(app.settings.db) == before
+    assert snapshot(Path(app.settings.db)) == before
