@@ -89,8 +89,8 @@ async def test_seeded_proposals_sit_beside_a_working_store(
         await app.close()
     assert counts["proposals"] == 60
     with sqlite3.connect(path) as conn:
-        ids = conn.execute("SELECT COUNT(DISTINCT proposal_id), COUNT(DISTINCT key) "
-                           "FROM proposals JOIN idempotency USING (proposal_id)").fetchone()
+        ids = conn.execute("SELECT COUNT(DISTINCT proposal_id), "
+                           "COUNT(DISTINCT idempotency_key) FROM proposals").fetchone()
         minute = conn.execute("SELECT MAX(proposals) FROM proposal_counts_by_minute").fetchone()
     conn.close()
     assert ids == (61, 61)  # each clone its own proposal and idempotency key
