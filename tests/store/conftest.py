@@ -1,36 +1,59 @@
 """The adapters every store contract test runs against.
 
-An adapter is one entry in ADAPTERS: an async factory that gets a fresh
-temporary directory and returns an opened `Store`. The `store` fixture closes
-it after the test. A PostgreSQL adapter is one more entry (its factory would
-create a scratch database or schema). The contract tests expect the errors of
-`signoff.store.errors` only: no driver exception may cross the ports.
+An adapter is one entry in ADAPTERS: a factory that gets a fresh temporary
+directory and returns an async context manager holding an opened `Store`
+(closed, and whatever was made for it removed, at its end). The PostgreSQL
+entry makes a schema of its own in the test database for each test, and
+skips, saying why, where no PostgreSQL answers (tests/store/postgres.py).
+The contract tests expect the errors of `signoff.store.errors` only: no
+driver exception may cross the ports.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from signoff.store.ports import Store
+from signoff.store.postgres.store import PostgresStore
 from signoff.store.sqlite.store import SqliteStore
 
-StoreFactory = Callable[[Path], Awaitable[Store]]
+from .postgres import scratch_schema
+
+StoreFactory = Callable[[Path], AbstractAsyncContextManager[Store]]
 
 
-async def _sqlite_file(tmp: Path) -> Store:
-    return await SqliteStore(tmp / "signoff.db", synchronous="NORMAL").open()
+@asynccontextmanager
+async def _opened(store: SqliteStore | PostgresStore) -> AsyncIterator[Store]:
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
-async def _sqlite_memory(tmp: Path) -> Store:
-    return await SqliteStore(":memory:").open()
+def _sqlite_file(tmp: Path) -> AbstractAsyncContextManager[Store]:
+    return _opened(SqliteStore(tmp / "signoff.db", synchronous="NORMAL"))
+
+
+def _sqlite_memory(tmp: Path) -> AbstractAsyncContextManager[Store]:
+    return _opened(SqliteStore(":memory:"))
+
+
+@asynccontextmanager
+async def _postgres(tmp: Path) -> AsyncIterator[Store]:
+    with scratch_schema() as url:
+        async with _opened(PostgresStore(url)) as store:
+            yield store
 
 
 ADAPTERS: dict[str, StoreFactory] = {
     "sqlite-file": _sqlite_file,
     "sqlite-memory": _sqlite_memory,
+    "postgres": _postgres,
 }
 
 
@@ -42,11 +65,8 @@ def adapter(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def store(adapter: str, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await ADAPTERS[adapter](tmp_path)
-    try:
+    async with ADAPTERS[adapter](tmp_path) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 def reads_beside_writer(store: Store) -> bool:

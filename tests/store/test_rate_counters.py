@@ -18,6 +18,7 @@ from signoff.store.sqlite.store import SqliteStore
 from signoff.store.sqlite.unit_of_work import SqliteUnitOfWork
 
 from .factories import OTHER_TENANT, T0, at, proposal
+from .tables import count_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -90,11 +91,8 @@ async def test_minutes_out_of_every_window_are_dropped(store: Store) -> None:
     """A principal active for days keeps about an hour of minute rows."""
     await made(store, *(("agent-1", "r", float(m)) for m in range(0, 3000, 7)))
 
-    def minute_rows(uow: UnitOfWork) -> int:
-        assert isinstance(uow, SqliteUnitOfWork), "reads SQLite's table"
-        return int(uow.sql.one("SELECT COUNT(*) FROM proposal_counts_by_minute")[0])
-
-    assert await store.read(minute_rows) <= 61 // 7 + 1
+    minute_rows = await store.read(lambda uow: count_rows(uow, "proposal_counts_by_minute"))
+    assert minute_rows <= 61 // 7 + 1
     assert await store.read(lambda uow: uow.rates.last_hour("agent-1", at(2996))) == 9
 
 
