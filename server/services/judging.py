@@ -47,19 +47,35 @@ def policy_input(
     proposal: ProposalFacts,
     aggregate: AggregateFacts | None,
     run_id: str | None,
+    counted: tuple[int, int] | None = None,
 ) -> PolicyInput:
     """Everything a rule may read, counters for the limits included.
 
     The counters are the principal's across all its tenants (an agent in two
     tenants has one hourly budget), and a proposal made without a run id
     counts in the run of all the principal's run-less proposals: no run id
-    never means no limit."""
-    in_run, last_hour = uow.rates.counts(principal.id, run_id, clock())
+    never means no limit. `counted` gives them as `count_proposal` returned
+    them for a new proposal; otherwise they are read as they stand."""
+    in_run, last_hour = counted or uow.rates.counts(principal.id, run_id, clock())
     return PolicyInput(
         principal=principal, command_type=command_type, payload=payload, proposal=proposal,
         aggregate=aggregate,
         run=RunFacts(id=run_id, proposals_so_far=in_run, principal_proposals_last_hour=last_hour),
     )
+
+
+def count_proposal(
+    uow: UnitOfWork, principal_id: str, run_id: str | None, at: datetime
+) -> tuple[int, int]:
+    """Count a new proposal toward the limits, and return the counts as they
+    were before it (in the run, in the last hour). Counting first is what
+    makes the limits hold under concurrent writers: the increment locks the
+    principal's counter rows until the transaction ends (PostgreSQL's upsert
+    does; SQLite has one writer anyway), so a second submission by the same
+    principal waits and then reads a count that includes the first."""
+    uow.rates.add(principal_id, run_id, at)
+    in_run, last_hour = uow.rates.counts(principal_id, run_id, at)
+    return in_run - 1, last_hour - 1
 
 
 def recorded_input(proposal: ProposalRecord, decision: DecisionRecord) -> PolicyInput | None:

@@ -22,6 +22,7 @@ from signoff.server.services.executor import Executor, digest_of
 from signoff.server.services.judging import (
     CurrentGate,
     aggregate_facts,
+    count_proposal,
     decision_record,
     judge,
     policy_input,
@@ -198,10 +199,12 @@ class ProposalService:
             rationale=meta.rationale, evidence_refs=tuple(meta.evidence_refs),
             confidence=meta.confidence,
         )
+        # Every proposal recorded counts toward the limits, refused ones too.
+        counted = count_proposal(uow, principal.id, call.run_id, self._clock())
         judged = policy_input(
             uow, self._clock, principal=principal, command_type=spec.name, payload=payload_doc,
             proposal=facts, aggregate=aggregate_facts(spec.aggregate, aggregate_id, loaded),
-            run_id=call.run_id,
+            run_id=call.run_id, counted=counted,
         )
         decision = judge(self._gate(), judged, correlation_id=call.correlation_id)
         proposal_id = self._ids("prop")
@@ -236,9 +239,8 @@ class ProposalService:
         return receipt_for(proposal)
 
     def _write_facts(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
-        """Everything recorded about a proposal as decided, but its row."""
-        # Every proposal recorded counts toward the limits, refused ones too.
-        uow.rates.add(proposal.actor.id, proposal.run_id, proposal.created_at)
+        """Everything recorded about a proposal as decided, but its row (its
+        count toward the limits was taken before it was judged)."""
         uow.proposals.add_decision(proposal.decision)
         self._lifecycle.note(
             uow, proposal, f"{proposal.command_type}.proposed", proposal.actor.id,
