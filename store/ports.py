@@ -189,6 +189,11 @@ class Outbox(Protocol):
         `owner` no longer holds it (its lease expired and another took it)."""
         ...
 
+    def complete_many(self, owner: str, message_ids: Sequence[str], at: datetime) -> int:
+        """`complete` for each row, in one statement: how many of them `owner`
+        still held (and are now published)."""
+        ...
+
     def fail(
         self,
         owner: str,

@@ -51,11 +51,8 @@ def settle(uow: UnitOfWork, owner: str, claimed: int, batch: Batch, plans: list[
     returns the counts and the ids of the rows that are dead now."""
     result = PassResult(claimed=claimed, deferred=len(batch.deferred))
     dead_ids = []
-    for message_id in batch.ok:
-        if uow.outbox.complete(owner, message_id, now):
-            result.published += 1
-        else:
-            result.lost += 1
+    result.published = uow.outbox.complete_many(owner, batch.ok, now)
+    result.lost = len(batch.ok) - result.published
     for message_id, error, next_at, dead in plans:
         if not uow.outbox.fail(owner, message_id, error, next_at, dead=dead):
             result.lost += 1

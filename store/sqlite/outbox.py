@@ -135,13 +135,19 @@ class SqliteOutbox:
         return _load(chosen)
 
     def complete(self, owner: str, message_id: str, at: datetime) -> bool:
-        cur = self._db.run(
+        return self.complete_many(owner, [message_id], at) == 1
+
+    def complete_many(self, owner: str, message_ids: Sequence[str], at: datetime) -> int:
+        if not message_ids:
+            return 0
+        published = at.isoformat()
+        cur = self._db.many(
             "UPDATE outbox SET status = 'published', published_at = ?, attempts = attempts + 1, "
             "lease_owner = NULL, lease_until = NULL "
             "WHERE message_id = ? AND lease_owner = ? AND status = 'pending'",
-            (at.isoformat(), message_id, owner),
+            [(published, message_id, owner) for message_id in message_ids],
         )
-        return cur.rowcount == 1
+        return cur.rowcount  # executemany sums the rows each UPDATE changed
 
     def fail(
         self, owner: str, message_id: str, error: str, next_attempt_at: datetime | None, *,

@@ -84,6 +84,27 @@ async def test_complete_publishes_once_and_records_when(store: Store) -> None:
     assert await store.read(lambda uow: uow.outbox.in_flight(at(1))) == 1  # m-2 still leased
 
 
+async def test_complete_many_publishes_only_the_rows_the_owner_still_holds(
+    store: Store,
+) -> None:
+    await add(store, msg("m-1", None), msg("m-2", None), msg("m-3", None), msg("m-4", None))
+    await claim(store, A, now=0, until=5, limit=3)
+    await claim(store, B, now=1, until=6)  # m-4
+    assert await complete(store, A, "m-2", now=1) is True  # already published
+
+    done = await store.write(
+        lambda uow: uow.outbox.complete_many(A, ["m-1", "m-2", "m-3", "m-4", "nope"], at(2)))
+    assert done == 2  # m-1 and m-3; m-2 was published before, m-4 is B's
+    assert await store.write(lambda uow: uow.outbox.complete_many(A, [], at(2))) == 0
+    rows = await store.read(lambda uow: [uow.outbox.get(m) for m in ("m-1", "m-3", "m-4")])
+    assert [(r.status, r.attempts) for r in rows if r is not None] == [
+        ("published", 1), ("published", 1), ("pending", 0)]
+    assert await store.read(
+        lambda uow: uow.outbox.published_at(["m-1", "m-2", "m-3"])
+    ) == {"m-1": at(2), "m-2": at(1), "m-3": at(2)}
+    assert await store.read(lambda uow: uow.outbox.in_flight(at(2))) == 1  # m-4, B's
+
+
 async def test_fail_counts_an_attempt_and_drops_the_lease(store: Store) -> None:
     await add(store, msg("m-1", None))
     await claim(store, A, now=0, until=5)
