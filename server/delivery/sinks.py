@@ -120,9 +120,12 @@ def encode(doc: dict[str, Any]) -> bytes:
 
 
 class JsonlSink(BaseSink):
-    """Appends one JSON line per message. Each line is one `write` on an
-    O_APPEND descriptor, so lines from several relay processes never
-    interleave; `flush` fsyncs, once per batch rather than once per line."""
+    """Appends one JSON line per message. `publish` only encodes the line;
+    `flush` appends the batch's lines in one `write` on an O_APPEND
+    descriptor, so lines from several relay processes never interleave, and
+    fsyncs: one write and one fsync per relay batch rather than per line. A
+    line is in the file only once its batch is flushed, and the relay marks
+    nothing published before that."""
 
     def __init__(self, name: str, path: Path, topics: Sequence[str] = ("*",),
                  console_url: str | None = None) -> None:
@@ -130,6 +133,7 @@ class JsonlSink(BaseSink):
         self.path = path
         self._console_url = console_url
         self._fd: int | None = None
+        self._lines: list[bytes] = []
 
     def _open(self) -> int:
         if self._fd is None:
@@ -138,20 +142,28 @@ class JsonlSink(BaseSink):
         return self._fd
 
     async def publish(self, message: OutboxMessage) -> None:
-        line = encode(message_document(message, self._console_url)) + b"\n"
-        try:
-            fd = self._open()
-            written = os.write(fd, line)
-        except OSError as exc:
-            raise SinkError(f"cannot append to {self.path}: {exc.strerror}") from exc
-        if written != len(line):
-            raise SinkError(f"short write to {self.path}")
+        self._lines.append(encode(message_document(message, self._console_url)) + b"\n")
 
     async def flush(self) -> None:
-        if self._fd is not None:
+        data = b"".join(self._lines)
+        self._lines.clear()  # written now or failed with their rows, never later
+        if data:
+            await anyio.to_thread.run_sync(self._append, data)
+        elif self._fd is not None:
             await anyio.to_thread.run_sync(os.fsync, self._fd)
 
+    def _append(self, data: bytes) -> None:
+        try:
+            fd = self._open()
+            view = memoryview(data)
+            while view:  # a short write (a full disk, a signal): finish the line
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError as exc:
+            raise SinkError(f"cannot append to {self.path}: {exc.strerror}") from exc
+
     async def close(self) -> None:
+        self._lines.clear()  # never flushed: their rows were not marked published
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

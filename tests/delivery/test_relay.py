@@ -8,12 +8,21 @@ import hashlib
 import hmac
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from signoff.server.app import App
 from signoff.server.clock import FixedClock
-from signoff.server.delivery.sinks import SIGNATURE_HEADER, TIMESTAMP_HEADER, BaseSink, WebhookSink
+from signoff.server.delivery.sinks import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    BaseSink,
+    JsonlSink,
+    WebhookSink,
+    encode,
+    message_document,
+)
 from signoff.store.records import OutboxMessage
 from tests.conftest import principal
 from tests.core.helpers import invoke
@@ -170,6 +179,37 @@ async def test_a_sink_that_cannot_flush_leaves_the_rows_pending(app: App) -> Non
     assert result.retrying == result.claimed > 0
     assert await outbox(app, "published") == []
     assert {m.last_error for m in await outbox(app)} == {"recorder: flush failed: disk full"}
+
+
+async def test_a_jsonl_sink_appends_a_batch_at_flush_and_fails_it_whole(
+    app: App, clock: FixedClock, tmp_path: Path,
+) -> None:
+    rows = await outbox(app, "pending")
+    sink = JsonlSink("archive", tmp_path / "out" / "archive.jsonl")
+    for message in rows[:3]:
+        await sink.publish(message)
+    assert not sink.path.exists()  # encoded, not written: nothing durable to claim yet
+    await sink.flush()
+    lines = sink.path.read_bytes().splitlines()
+    assert lines == [encode(message_document(m)) for m in rows[:3]]
+    await sink.flush()  # nothing new: nothing appended twice
+    assert sink.path.read_bytes().splitlines() == lines
+    await sink.close()
+
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()  # a directory where the file should be
+    result = await make_relay(app, JsonlSink("archive", blocked)).drain()
+    assert (result.published, result.retrying) == (0, len(rows))
+    [error] = {m.last_error for m in await outbox(app)}
+    assert error is not None
+    assert error.startswith(f"archive: flush failed: cannot append to {blocked}")
+
+    clock.advance(timedelta(hours=1))  # past every retry's backoff
+    sink = JsonlSink("archive", tmp_path / "archive.jsonl")
+    result = await make_relay(app, sink, batch=7).drain()
+    assert result.published == len(rows)
+    ids = [json.loads(line)["id"] for line in sink.path.read_bytes().splitlines()]
+    assert sorted(ids) == sorted(m.message_id for m in rows)  # the failed batch left none
 
 
 async def test_secrets_in_a_payload_never_reach_a_sink(app: App) -> None:
