@@ -217,7 +217,7 @@ class ProposalResource:
             raise MCPError(code=INVALID_PARAMS, message=f"proposal {proposal_id} not found",
                            data={"uri": uri})
         return ReadResourceResult(contents=[TextResourceContents(
-            uri=uri, text=receipt.model_dump_json(), mime_type="application/json")])
+            uri=uri, text=receipt.wire(), mime_type="application/json")])
 
     async def subscribe(self, ctx: ServerRequestContext[Any, Any],
                         params: SubscribeRequestParams) -> EmptyResult:

@@ -99,15 +99,16 @@ class ToolSpec:
 # --- results ------------------------------------------------------------------
 
 
-def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+def _wire(model: BaseModel) -> str:
+    return model.wire() if isinstance(model, Receipt) else model.model_dump_json()
 
 
 def data_result(model: BaseModel) -> CallToolResult:
-    """Structured content, and the same JSON as text for clients that read only text."""
-    data = model.model_dump(mode="json")
-    return CallToolResult(content=[TextContent(type="text", text=_json(data))],
-                          structured_content=data)
+    """Structured content, and the same JSON as text for clients that read
+    only text (Claude Desktop gives the model the text): one dump, read back."""
+    text = _wire(model)
+    return CallToolResult(content=[TextContent(type="text", text=text)],
+                          structured_content=json.loads(text))
 
 
 def error_result(message: str) -> CallToolResult:
@@ -122,11 +123,11 @@ def receipt_result(receipt: Receipt) -> CallToolResult:
         line += f" [{problems}]" if problems else ""
     else:
         line = f"Proposal {receipt.proposal_id} is {receipt.status} ({receipt.outcome})."
-    data = receipt.model_dump(mode="json")
+    text = receipt.wire()
     return CallToolResult(
         content=[TextContent(type="text", text=f"{line} Next: {receipt.next}"),
-                 TextContent(type="text", text=_json(data))],
-        structured_content=data, is_error=receipt.is_error)
+                 TextContent(type="text", text=text)],
+        structured_content=json.loads(text), is_error=receipt.is_error)
 
 
 def _problem_text(problems: list[FieldProblem]) -> str:

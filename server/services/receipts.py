@@ -1,7 +1,14 @@
 """The receipt: what every command tool answers (SPEC.md, "Receipt").
 
 A receipt is never a raw effect; it says what happened to the proposal, why,
-and what happens next, in words a model can act on.
+and what happens next, in words a model can act on. It holds what a model
+needs and nothing else: each committed event without its storage id (the
+trace and the audit keep every fact), and, on the wire (`Receipt.wire`), no
+empty `problems` and no null `result` where a call has none.
+
+`receipt_for` runs inside the writer's transaction, on records the store has
+validated, so it assembles the receipt with `model_construct` instead of
+validating it again.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ class DecisionView(BaseModel):
 
     @classmethod
     def of(cls, decision: DecisionRecord) -> DecisionView:
-        return cls(
+        return cls.model_construct(
             effect=decision.effect,
             rule_id=decision.rule_id,
             reason=decision.reason,
@@ -68,6 +75,29 @@ class EventView(BaseModel):
         )
 
 
+class ReceiptEvent(BaseModel):
+    """A committed event as a receipt shows it: what changed, on which
+    aggregate, at which version (the next `expected_version`) and position."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_type: str
+    aggregate_id: str
+    aggregate_version: int
+    position: int
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: EventEnvelope) -> ReceiptEvent:
+        return cls.model_construct(
+            event_type=event.event_type,
+            aggregate_id=event.aggregate_id,
+            aggregate_version=event.aggregate_version,
+            position=event.position,
+            payload=event.payload,
+        )
+
+
 class FieldProblem(BaseModel):
     field: str
     problem: str
@@ -87,7 +117,7 @@ class Receipt(BaseModel):
     command_type: str
     aggregate_id: str | None = None
     decision: DecisionView | None = None
-    events: list[EventView] = Field(
+    events: list[ReceiptEvent] = Field(
         default_factory=list, description="Committed events, when executed."
     )
     reason: str = Field(default="", description="One line: why, when refused or waiting.")
@@ -102,6 +132,17 @@ class Receipt(BaseModel):
     @property
     def is_error(self) -> bool:
         return self.outcome in ERROR_OUTCOMES
+
+    def wire(self) -> str:
+        """The receipt as JSON for a model, leaving out what this call has
+        none of: `problems` (only a validation error has them) and `result`
+        (only an upstream call has one)."""
+        empty = set()
+        if not self.problems:
+            empty.add("problems")
+        if self.result is None:
+            empty.add("result")
+        return self.model_dump_json(exclude=empty or None)
 
 
 NEXT_BY_STATUS: dict[str, str] = {
@@ -142,15 +183,16 @@ def receipt_for(
     """The receipt of a recorded proposal, as it stands."""
     if outcome is None:
         outcome = _outcome_of(proposal)
-    return Receipt(
+    return Receipt.model_construct(
         proposal_id=proposal.proposal_id,
         status=proposal.status,
         outcome=outcome,
         command_type=proposal.command_type,
         aggregate_id=proposal.aggregate_id,
         decision=DecisionView.of(proposal.decision),
-        events=[EventView.of(e) for e in events or []],
+        events=[ReceiptEvent.of(e) for e in events or []],
         reason=proposal.status_reason or proposal.decision.reason,
+        problems=[],
         next=NEXT_BY_STATUS[proposal.status],
         result=_upstream_result(events or []),
     )

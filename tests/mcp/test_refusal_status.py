@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.core.helpers import snapshot
@@ -50,4 +51,8 @@ async def test_early_refusals_say_rejected_or_conflict(db: Path) -> None:
             assert receipt["status"] == status, (wrong, receipt)
             assert receipt["status"] in STATUSES
             assert receipt["proposal_id"] is None, (wrong, receipt)
+            # The client checks only successful results against the output schema: a
+            # refusal is the same receipt, so it must fit it too.
+            jsonschema.validate(receipt, receipt_schema)
+            assert ("problems" in receipt) == (outcome == "validation_error"), (wrong, receipt)
     assert snapshot(db) == before

@@ -4,11 +4,12 @@ and schemas; and one query and one command work in each generation."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
-from mcp_types import Tool
+from mcp_types import TextContent, Tool
 
 from signoff.examples.casework import build_domain
 from signoff.policies import Gate, load_policy, load_principals
@@ -80,3 +81,13 @@ async def test_tools_query_and_command_over_stdio(db: Path, mode: str) -> None:
         assert (receipt["status"], receipt["outcome"]) == ("executed", "accepted")
         assert [e["event_type"] for e in receipt["events"]] == ["case.brief_added"]
         assert receipt["decision"]["rule_id"] == "brief.allow"
+        # SPEC's receipt, holding what a model needs; its JSON text is the structured content.
+        assert set(receipt) == {"proposal_id", "status", "outcome", "command_type",
+                                "aggregate_id", "decision", "events", "reason", "next"}
+        assert set(receipt["decision"]) == {"effect", "rule_id", "reason", "policy_version",
+                                            "approvers_required", "approver_roles", "expires_at"}
+        assert set(receipt["events"][0]) == {"event_type", "aggregate_id", "aggregate_version",
+                                             "position", "payload"}
+        text = brief.content[-1]
+        assert isinstance(text, TextContent)
+        assert json.loads(text.text) == receipt
