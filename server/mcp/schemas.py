@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
 from signoff.server.domain import CommandType, DomainError, QueryType
+from signoff.server.mcp.output_schema import slim
 from signoff.server.services.proposals import META_FIELDS, ProposalMeta
 
 GET_PROPOSAL = "get_proposal"
@@ -111,4 +112,5 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema(mode="serialization")
+    """The result model's schema, slimmed to what is cheap to check (`output_schema.slim`)."""
+    return slim(model.model_json_schema(mode="serialization"))
