@@ -66,6 +66,21 @@ class PostgresProposals:
             (proposal_id, tenant_id),
         ))
 
+    def claim(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
+        """`get`, the row locked (FOR UPDATE) until the job's transaction
+        ends: jobs changing one proposal run one after the other, and each
+        reads what the one before committed (at READ COMMITTED the locking
+        read sees the latest committed version). In a read, plain `get`."""
+        if self._db.read_only:
+            return self.get(proposal_id, tenant_id)
+        if tenant_id is None:
+            return _record(self._db.one(
+                "SELECT doc FROM proposals WHERE proposal_id = %s FOR UPDATE", (proposal_id,)))
+        return _record(self._db.one(
+            "SELECT doc FROM proposals WHERE proposal_id = %s AND tenant_id = %s FOR UPDATE",
+            (proposal_id, tenant_id),
+        ))
+
     def replace(self, proposal: ProposalRecord, *, expected_status: str) -> bool:
         cur = self._db.run(
             "UPDATE proposals SET status = %s, expires_at = %s, event_ids = %s, doc = %s "
@@ -91,9 +106,11 @@ class PostgresProposals:
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]
 
     def due_for_expiry(self, now: datetime, limit: int = 500) -> list[ProposalRecord]:
+        # Claimed as `claim` does; one another job holds is left for a later sweep.
+        lock = "" if self._db.read_only else " FOR UPDATE SKIP LOCKED"
         rows = self._db.all(
-            "SELECT doc FROM proposals WHERE status = 'pending_approval' AND expires_at <= %s "
-            "ORDER BY expires_at LIMIT %s",
+            "SELECT doc FROM proposals WHERE status = 'pending_approval' "  # noqa: S608
+            f"AND expires_at <= %s ORDER BY expires_at LIMIT %s{lock}",
             (now, limit),
         )
         return [ProposalRecord.model_validate_json(r[0]) for r in rows]

@@ -128,7 +128,7 @@ def _transaction(conn: Connection, fn: Callable[[UnitOfWork], T], *, read_only: 
     db.run(READ_BEGIN if read_only else WRITE_BEGIN)
     try:
         result = fn(PostgresUnitOfWork(db))
-        if db.failed:
+        if db.failed and not read_only:
             # fn caught a failed statement's error and went on: PostgreSQL
             # would answer COMMIT with a rollback, and fn would think it wrote.
             raise StorageFailure("a statement failed and the job went on; nothing was written")
