@@ -162,3 +162,17 @@ async def test_two_stores_claiming_at_once_never_share_a_row_nor_overtake_in_an_
     assert results == {"a": ["a-1"], "b": ["b-1", "free"]}
     # Once A's lease is committed, it holds: nobody else takes a-1 or a-2 now.
     assert await pg.write(_claim("relay-c", 10)) == []
+
+
+async def test_a_read_that_handles_a_refused_write_keeps_what_it_read(pg: PostgresStore) -> None:
+    await pg.write(lambda uow: uow.checkpoints.set("c", 3))
+
+    def read(uow: UnitOfWork) -> int:
+        seen = uow.checkpoints.get("c")
+        try:
+            uow.checkpoints.set("c", 4)
+        except WriteInRead:
+            return seen
+        return -1
+
+    assert await pg.read(read) == 3
