@@ -98,6 +98,14 @@ class Proposals(Protocol):
         """tenant_id None is operator access (CLI on the database file)."""
         ...
 
+    def claim(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
+        """`get` for a job about to change the proposal: its row stays locked
+        until the transaction ends, so jobs changing one proposal (votes,
+        execution, withdrawal, expiry) run one after the other, and each
+        reads what the one before committed. (SQLite's one writer already
+        runs every write job alone; PostgreSQL takes FOR UPDATE.)"""
+        ...
+
     def replace(self, proposal: ProposalRecord, *, expected_status: str) -> bool:
         """Compare-and-set on status: False when the stored status differs, so
         two executors cannot both move the same proposal."""
@@ -112,7 +120,11 @@ class Proposals(Protocol):
         limit: int = 100,
     ) -> list[ProposalRecord]: ...
 
-    def due_for_expiry(self, now: datetime, limit: int = 500) -> list[ProposalRecord]: ...
+    def due_for_expiry(self, now: datetime, limit: int = 500) -> list[ProposalRecord]:
+        """Pending proposals whose approval window has closed, claimed like
+        `claim` does; where jobs run concurrently (PostgreSQL), one another
+        job holds is skipped (SKIP LOCKED), to be expired by a later sweep."""
+        ...
 
     def add_event(self, event: ProposalEvent) -> ProposalEvent:
         """Append to the proposal's lifecycle stream; the store numbers it

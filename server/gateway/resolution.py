@@ -41,7 +41,7 @@ class Resolutions:
         self, uow: UnitOfWork, person: PrincipalFacts, proposal_id: str, outcome: Resolution,
         reason: str,
     ) -> ProposalRecord:
-        proposal = uow.proposals.get(proposal_id, person.tenant)
+        proposal = uow.proposals.claim(proposal_id, person.tenant)
         if proposal is None:
             raise NotFound(f"proposal {proposal_id} not found")
         if proposal.aggregate_type != TOOL_CALL.name:

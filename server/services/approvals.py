@@ -66,7 +66,7 @@ class ApprovalService:
         self, uow: UnitOfWork, voter: PrincipalFacts, proposal_id: str, verdict: Verdict,
         digest: str | None, comment: str, channel: VoteChannel,
     ) -> VoteResult:
-        proposal = uow.proposals.get(proposal_id, voter.tenant)
+        proposal = uow.proposals.claim(proposal_id, voter.tenant)
         if proposal is None:
             raise NotFound(f"proposal {proposal_id} not found")
         if voter.kind == "agent":
@@ -147,7 +147,7 @@ class ApprovalService:
         """
 
         def confirm(uow: UnitOfWork) -> VoteResult | None:
-            proposal = uow.proposals.get(proposal_id, voter.tenant)
+            proposal = uow.proposals.claim(proposal_id, voter.tenant)
             if proposal is None:
                 raise NotFound(f"proposal {proposal_id} not found")
             decision = proposal.decision

@@ -98,7 +98,7 @@ class Executor:
         handler decided on that state a moment ago in this transaction
         (from the payload just validated, under the digest just computed),
         rather than deciding them twice."""
-        proposal = unsaved or uow.proposals.get(proposal_id, None)
+        proposal = unsaved or uow.proposals.claim(proposal_id, None)
         if proposal is None or proposal.status != "approved":
             return None
         fresh = unsaved is not None

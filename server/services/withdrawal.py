@@ -39,7 +39,7 @@ class WithdrawalService:
     def _withdraw(
         self, uow: UnitOfWork, principal: PrincipalFacts, proposal_id: str, reason: str
     ) -> ProposalRecord:
-        proposal = uow.proposals.get(proposal_id, principal.tenant)
+        proposal = uow.proposals.claim(proposal_id, principal.tenant)
         if proposal is None:
             raise NotFound(f"proposal {proposal_id} not found")
         if proposal.actor.id != principal.id:

@@ -49,6 +49,10 @@ class SqliteProposals:
             )
         return ProposalRecord.model_validate_json(row[0]) if row else None
 
+    def claim(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
+        # Every write job already runs alone under BEGIN IMMEDIATE.
+        return self.get(proposal_id, tenant_id)
+
     def replace(self, proposal: ProposalRecord, *, expected_status: str) -> bool:
         cur = self._db.run(
             "UPDATE proposals SET status = ?, expires_at = ?, doc = ? "
