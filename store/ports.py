@@ -42,6 +42,15 @@ class EventLog(Protocol):
         """The aggregate's events from `from_version` on, in version order."""
         ...
 
+    def hold(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> None:
+        """Hold the aggregate until this transaction ends: another job that
+        holds it waits until then. A job that will append to an aggregate
+        holds it before reading it, so commands on one aggregate run one
+        after another as on SQLite (where one writer runs every job alone,
+        and this does nothing) and never fail each other's version check.
+        Hold one aggregate per job, before appending anything."""
+        ...
+
     def version(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> int: ...
 
     def recent(

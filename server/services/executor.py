@@ -157,6 +157,8 @@ class Executor:
             raise LookupError(f"command type {proposal.command_type} is no longer registered")
         if loader is None or loader.uow is not uow:
             loader = self._loaders(uow, proposal.tenant_id)
+        if not unsaved:  # a fresh submission already holds it
+            uow.events.hold(proposal.tenant_id, spec.aggregate.name, proposal.aggregate_id)
         current = loader.load(spec.aggregate, proposal.aggregate_id)
         requeued = self._rejudge(uow, proposal, aggregate_facts(
             spec.aggregate, proposal.aggregate_id, current), unsaved=unsaved)

@@ -31,6 +31,7 @@ from signoff.server.services.lifecycle import Lifecycle
 from signoff.server.services.receipts import FieldProblem, Receipt, receipt_for, refusal
 from signoff.server.services.registry import CommandRegistry
 from signoff.server.state.aggregates import Loaders
+from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import (
     Actor,
@@ -113,9 +114,18 @@ class ProposalService:
                 command_type, "rejected",
                 f"{principal.id} may not propose {command_type} in tenant {principal.tenant}",
             )
-        return await self._store.write(
-            lambda uow: self._record(uow, principal, spec, meta, payload, call)
-        )
+        def record(uow: UnitOfWork) -> Receipt:
+            return self._record(uow, principal, spec, meta, payload, call)
+
+        try:
+            return await self._store.write(record)
+        except DuplicateRecord as exc:
+            # Two submissions with one key, side by side in two processes
+            # (PostgreSQL): both found the key free and one committed first.
+            # Once more, this one finds that proposal and answers as a replay.
+            if meta.idempotency_key is None or "idempotency_key" not in exc.key:
+                raise
+            return await self._store.write(record)
 
     def _validate(
         self, spec: CommandType[Any, Any], arguments: Mapping[str, Any]
@@ -172,6 +182,8 @@ class ProposalService:
 
         aggregate_id = spec.target(payload) if spec.target else self._ids(spec.aggregate.name)
         loader = self._loaders(uow, principal.tenant)
+        if spec.target is not None:  # a fresh id is nobody else's yet
+            uow.events.hold(principal.tenant, spec.aggregate.name, aggregate_id)
         loaded = (loader.load(spec.aggregate, aggregate_id) if spec.target
                   else loader.fresh(spec.aggregate, aggregate_id))
         if spec.target is not None and not loaded.exists:

@@ -83,6 +83,15 @@ class PostgresEventLog:
             taken_keys.add(_key(e))
             taken_ids.add(e.event_id)
 
+    def hold(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> None:
+        # A transaction-level advisory lock per aggregate (per schema); two
+        # aggregates whose keys hash alike only wait for each other.
+        self._db.run(
+            "SELECT pg_advisory_xact_lock(hashtextextended("
+            "current_schema() || '.aggregate:' || %s || '/' || %s || '/' || %s, 0))",
+            (tenant_id, aggregate_type, aggregate_id),
+        )
+
     def stream(
         self, tenant_id: str, aggregate_type: str, aggregate_id: str, from_version: int = 1
     ) -> list[EventEnvelope]:

@@ -59,6 +59,9 @@ class SqliteEventLog:
         finally:
             self._db.run("RELEASE append_events")
 
+    def hold(self, tenant_id: str, aggregate_type: str, aggregate_id: str) -> None:
+        pass  # the writer runs every job alone
+
     def _first_taken(self, events: Sequence[EventEnvelope]) -> EventEnvelope:
         """The first event whose aggregate version is already committed or
         repeated earlier in the same append."""
