@@ -1,5 +1,6 @@
-"""Operations: the causal trace, the audit of the hash chain, the demo and
-the Claude Desktop installer. Other surfaces import from here."""
+"""Operations: the causal trace, the audit of the hash chain, the demo, the
+Claude Desktop installer and the copy of a database into PostgreSQL. Other
+surfaces import from here."""
 
 from signoff.server.ops.audit import Anchor, ChainReport, anchor_line, read_anchors, verify_chain
 from signoff.server.ops.claude_desktop import (
@@ -11,6 +12,7 @@ from signoff.server.ops.claude_desktop import (
     server_entry,
     signoff_executable,
 )
+from signoff.server.ops.db_copy import CopyReport, copy_database
 from signoff.server.ops.demo import AGENT, TENANT, DemoError, Step, play
 from signoff.server.ops.demo_gateway import play_gateway
 from signoff.server.ops.replay import replay_since
@@ -22,12 +24,14 @@ __all__ = [
     "Anchor",
     "ChainReport",
     "ConfigFileError",
+    "CopyReport",
     "DemoError",
     "Plan",
     "Step",
     "Trace",
     "TraceStep",
     "anchor_line",
+    "copy_database",
     "default_config_path",
     "install",
     "plan",
