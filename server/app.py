@@ -43,11 +43,12 @@ from signoff.server.services.reviewing import ReviewService
 from signoff.server.state.aggregates import Loaders, Upcaster
 from signoff.server.state.committer import Committer
 from signoff.server.state.seeding import seed_if_empty
+from signoff.store.open import describe, is_postgres_url, open_store
 from signoff.store.ports import Store
-from signoff.store.postgres.url import is_postgres_url, redacted
+from signoff.store.postgres.schema import MIGRATIONS as POSTGRES_MIGRATIONS
 from signoff.store.records import ProposalRecord
 from signoff.store.sqlite.schema import MIGRATIONS
-from signoff.store.sqlite.store import SqliteStore, Synchronous
+from signoff.store.sqlite.store import Synchronous
 
 DEFAULT_DB = "signoff.db"
 # Where the store lives: a SQLite file, or a `postgresql://` URL.
@@ -59,18 +60,8 @@ def is_url(db: Database) -> bool:
     return isinstance(db, str) and is_postgres_url(db)
 
 
-def shown(db: Database) -> str:
-    """`db` as logs and output may show it: a URL's password hidden."""
-    return redacted(db) if isinstance(db, str) else str(db)
-
-
-async def open_store(db: Database, *, synchronous: Synchronous = "FULL") -> Store:
-    """The store at `db`, opened (and migrated)."""
-    if is_url(db):
-        from signoff.store.postgres.store import PostgresStore  # psycopg only when asked for
-
-        return await PostgresStore(str(db)).open()
-    return await SqliteStore(db, synchronous=synchronous).open()
+# `db` as logs and output may show it: a URL's password hidden.
+shown = describe
 
 
 def load_domain(name: str) -> Domain:
@@ -289,11 +280,7 @@ async def migrate_store(settings: Settings) -> int:
     else is loaded (no domain, policy or principals). Returns the version."""
     store = await open_store(settings.db, synchronous=settings.synchronous)
     await store.close()
-    if is_url(settings.db):
-        from signoff.store.postgres.schema import MIGRATIONS as POSTGRES_MIGRATIONS
-
-        return len(POSTGRES_MIGRATIONS)
-    return len(MIGRATIONS)
+    return len(POSTGRES_MIGRATIONS if is_url(settings.db) else MIGRATIONS)
 
 
 def _call_describer(

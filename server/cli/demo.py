@@ -26,6 +26,7 @@ from signoff.server.cli.settings import DbFlag, settings_of
 from signoff.server.cli.trace import render as render_trace
 from signoff.server.ops import AGENT, TENANT, DemoError, Step, Trace, play, play_gateway
 from signoff.store.errors import StoreError
+from signoff.store.postgres.admin import holds_data, wipe
 
 
 def demo_command(
@@ -90,8 +91,6 @@ def _gateway(db: Database, folder: Path, *, force: bool, as_json: bool) -> None:
 def _holds_data(db: Database) -> bool:
     if isinstance(db, Path):
         return db.exists() and db.stat().st_size > 0
-    from signoff.store.postgres.admin import holds_data  # psycopg only when asked for
-
     try:
         return holds_data(db)
     except StoreError as exc:
@@ -104,8 +103,6 @@ def _wipe(db: Database) -> None:
         for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             path.unlink(missing_ok=True)
         return
-    from signoff.store.postgres.admin import wipe
-
     wipe(db)
 
 
