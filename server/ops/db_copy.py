@@ -16,9 +16,9 @@ from typing import Any
 
 import anyio.to_thread
 
-from signoff.server.app import open_store
 from signoff.server.ops.audit import ChainReport, verify_chain
 from signoff.store.copy import Copied, Progress, copy_sqlite_to_postgres, row_counts
+from signoff.store.open import open_store
 
 
 @dataclass(frozen=True)
