@@ -18,7 +18,13 @@ log = logging.getLogger("signoff.store.outbox")
 # How many pending rows one claim looks at once it has chosen a row: it holds
 # the writer for the walk, and the rest can wait for the next claim.
 MAX_SCAN = 10_000
-_COLUMNS = "position, status, attempts, next_attempt_at, last_error, doc"
+# A row as one JSON document: the message as added, with the columns a relay
+# changes written over it by SQLite, so reading a row back is one validation
+# and no copy (issue 13).
+_COLUMNS = (
+    "position, next_attempt_at, json_set(doc, '$.position', position, '$.status', status, "
+    "'$.attempts', attempts, '$.next_attempt_at', next_attempt_at, '$.last_error', last_error)"
+)
 
 
 def ordering_group(topic: str, tenant_id: str, doc: str) -> tuple[str, str] | None:
@@ -33,15 +39,8 @@ def ordering_group(topic: str, tenant_id: str, doc: str) -> tuple[str, str] | No
 
 
 def _load(rows: list[Any]) -> list[OutboxMessage]:
-    out = []
-    for position, status, attempts, next_at, error, doc in rows:
-        message = OutboxMessage.model_validate_json(doc)
-        out.append(message.model_copy(update={
-            "position": position, "status": status, "attempts": attempts,
-            "next_attempt_at": datetime.fromisoformat(next_at) if next_at else None,
-            "last_error": error,
-        }))
-    return out
+    """Messages from rows selected as `_COLUMNS`."""
+    return [OutboxMessage.model_validate_json(row[2]) for row in rows]
 
 
 class SqliteOutbox:
@@ -110,13 +109,13 @@ class SqliteOutbox:
                     break
                 scanned += 1
                 *record, tenant_id, aggregate_id, holder, until, topic = row
+                position, next_at, doc = record
                 key = (tenant_id, aggregate_id) if aggregate_id is not None else None
-                group = ordering_group(topic, tenant_id, record[5]) or key
-                held = key is not None and record[0] > dead.get(key, record[0])
+                group = ordering_group(topic, tenant_id, doc) or key
+                held = key is not None and position > dead.get(key, position)
                 if group is not None and (group in blocked or held):
                     blocked.add(group)
                     continue
-                next_at = record[3]
                 due = next_at is None or datetime.fromisoformat(next_at) <= now
                 free = until is None or holder == owner or datetime.fromisoformat(until) <= now
                 if due and free and topic not in leave:
