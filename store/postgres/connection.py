@@ -38,6 +38,9 @@ def make_pool(url: str, *, min_size: int, max_size: int, timeout: float) -> Pool
         max_size=max_size,
         timeout=timeout,
         open=False,
+        # A connection the server dropped (a restart, a failover) is found
+        # and replaced when taken, not handed to a job to fail on.
+        check=ConnectionPool.check_connection,
         configure=configure,
         kwargs={"autocommit": True},
         name="signoff",

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
+import psycopg
 
 from signoff.store.errors import StorageFailure, StoreClosed
 from signoff.store.faults import crash_point
@@ -39,6 +40,8 @@ __all__ = ["READ_BEGIN", "WRITE_BEGIN", "PostgresStore", "open_postgres"]
 
 T = TypeVar("T")
 WRITE_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+RETRIES = 3
+RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 READ_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
@@ -113,12 +116,20 @@ class PostgresStore:
     # -- on a worker thread ------------------------------------------------
 
     def _run_sync(self, fn: Callable[[UnitOfWork], T], read_only: bool) -> T:
-        with translated():
-            conn = self._pool.getconn()
-        try:
-            return _transaction(conn, fn, read_only=read_only)
-        finally:
-            self._pool.putconn(conn)
+        # A job PostgreSQL chose as a deadlock's victim (or a serialization
+        # failure) was rolled back whole and ran no side effect outside the
+        # database: it runs again, a few times, before the error is the caller's.
+        for attempt in range(1, RETRIES + 1):
+            with translated():
+                conn = self._pool.getconn()
+            try:
+                return _transaction(conn, fn, read_only=read_only)
+            except StorageFailure as exc:
+                if attempt == RETRIES or not isinstance(exc.__cause__, RETRYABLE):
+                    raise
+            finally:
+                self._pool.putconn(conn)
+        raise AssertionError("unreachable")
 
 
 def _transaction(conn: Connection, fn: Callable[[UnitOfWork], T], *, read_only: bool) -> T:
