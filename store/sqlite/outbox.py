@@ -95,7 +95,8 @@ class SqliteOutbox:
                 "GROUP BY tenant_id, aggregate_id")
         }
         cursor = self._db.run(
-            f"SELECT {_COLUMNS}, tenant_id, aggregate_id, lease_owner, lease_until, topic "  # noqa: S608
+            "SELECT position, next_attempt_at, doc, tenant_id, aggregate_id, lease_owner, "
+            "lease_until, topic "
             # The partial index walks pending rows in order; left to itself the
             # planner picks outbox_due and sorts every pending row per claim.
             "FROM outbox INDEXED BY outbox_pending WHERE status = 'pending' ORDER BY position"
@@ -126,12 +127,19 @@ class SqliteOutbox:
             log.warning("outbox claim scanned %d pending rows (cap %d) to find one it could "
                         "take: rows held back by dead rows, leases or retries pile up",
                         scanned, MAX_SCAN, extra={"scanned": scanned, "max_scan": MAX_SCAN})
-        if chosen:
-            self._db.many(
-                "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE position = ?",
-                [(owner, lease_until.isoformat(), r[0]) for r in chosen],
-            )
-        return _load(chosen)
+        if not chosen:
+            return []
+        self._db.many(
+            "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE position = ?",
+            [(owner, lease_until.isoformat(), r[0]) for r in chosen],
+        )
+        # Read again, as documents, only the rows taken: the walk may pass
+        # many more that cannot go.
+        return _load(self._db.all(
+            f"SELECT {_COLUMNS} FROM outbox "  # noqa: S608
+            "WHERE position IN (SELECT value FROM json_each(?)) ORDER BY position",
+            (json.dumps([r[0] for r in chosen]),),
+        ))
 
     def complete(self, owner: str, message_id: str, at: datetime) -> bool:
         return self.complete_many(owner, [message_id], at) == 1
