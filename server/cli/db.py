@@ -22,6 +22,7 @@ from signoff.server.cli.settings import DbFlag, settings_of
 from signoff.server.ops import CopyReport, copy_database
 from signoff.store.copy import CopyRefused
 from signoff.store.errors import StoreError
+from signoff.store.postgres.roles import grant
 
 db_app = typer.Typer(help="The database: create it or migrate its schema.", no_args_is_help=True)
 
@@ -39,6 +40,33 @@ def migrate(db: DbFlag = None, as_json: JsonOption = False) -> None:
         json_lines([{"db": shown(target), "schema_version": version}])
     else:
         out.print(f"ok: {shown(target)} is at schema version {version}", markup=False)
+
+
+@db_app.command("grant")
+def grant_role(
+    role: Annotated[str, typer.Argument(help="The role serve, relay and console connect as.")],
+    db: DbFlag = None, as_json: JsonOption = False,
+) -> None:
+    """PostgreSQL: grant ROLE what running signoff needs and nothing more
+    (facts may be added and read, never updated or deleted; nothing may be
+    altered or dropped). Run it as the tables' owner, after `db migrate`."""
+    target = settings_of(db=db).db
+    if not isinstance(target, str) or not is_url(target):
+        fail("db grant is for a PostgreSQL store: pass --db postgresql://...", code=2)
+        return
+    try:
+        anyio.run(migrate_store, Settings(db=target))
+        statements = grant(target, role)
+    except StoreError as exc:
+        fail(f"cannot grant on {shown(target)}: {exc}", code=1)
+        return
+    if as_json:
+        json_lines([{"db": shown(target), "role": role, "statements": statements}])
+        return
+    for statement in statements:
+        out.print(f"{statement};", markup=False)
+    out.print(f"ok: {role} may run signoff on {shown(target)} and cannot rewrite its history",
+              markup=False)
 
 
 @db_app.command("copy")
