@@ -30,11 +30,11 @@ MAX_PROBLEMS = 10
 
 def argument_problems(model: type[BaseModel], arguments: Mapping[str, Any]) -> list[FieldProblem]:
     """What is wrong with `arguments` for a tool taking `model`; [] when nothing is."""
-    size = _size(arguments)
-    if isinstance(size, FieldProblem):
-        return [size]
+    text = _text(arguments)
+    if isinstance(text, FieldProblem):
+        return [text]
     try:
-        model.model_validate_json(json.dumps(arguments, ensure_ascii=False), strict=True)
+        model.model_validate_json(text, strict=True)  # the text just measured: one dump
     except ValidationError as exc:
         return problems_of(exc)
     return []
@@ -43,16 +43,17 @@ def argument_problems(model: type[BaseModel], arguments: Mapping[str, Any]) -> l
 def schema_problems(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[FieldProblem]:
     """The same check against a JSON Schema that no model describes (a
     gateway tool's pinned schema), with a real JSON Schema validator."""
-    size = _size(arguments)
-    if isinstance(size, FieldProblem):
-        return [size]
+    text = _text(arguments)
+    if isinstance(text, FieldProblem):
+        return [text]
     validator_class = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
     errors = sorted(validator_class(schema).iter_errors(arguments), key=lambda e: list(e.path))
     return [FieldProblem(field=".".join(str(p) for p in e.path) or WHOLE, problem=e.message)
             for e in errors[:MAX_PROBLEMS]]
 
 
-def _size(arguments: Mapping[str, Any]) -> int | FieldProblem:
+def _text(arguments: Mapping[str, Any]) -> str | FieldProblem:
+    """The arguments as JSON text, or why they are not within bounds."""
     try:
         text = json.dumps(arguments, ensure_ascii=False, allow_nan=False)
     except UnicodeEncodeError:  # a lone surrogate: not text (a ValueError, so first)
@@ -62,4 +63,4 @@ def _size(arguments: Mapping[str, Any]) -> int | FieldProblem:
     size = len(text.encode())  # measured as the proposal service measures it
     if size > MAX_ARGUMENT_BYTES:
         return FieldProblem(field=WHOLE, problem=f"{size} bytes; the limit is {MAX_ARGUMENT_BYTES}")
-    return size
+    return text
