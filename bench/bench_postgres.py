@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -99,7 +99,9 @@ class Bench:
                     self.sqlite_quiet.close()
         finally:
             for process in processes:
-                process.terminate()
+                if process.returncode is None:
+                    with suppress(ProcessLookupError):  # exited meanwhile
+                        process.terminate()
             for process in processes:
                 with anyio.fail_after(60):
                     await process.wait()
