@@ -46,6 +46,14 @@ class Policy:
         object.__setattr__(self, "_cache", {})
 
     @property
+    def reads_counts(self) -> bool:
+        """Whether a decision can depend on how many proposals came before:
+        a limit is set, or some rule's condition reads `run`."""
+        limited = (self.limits.proposals_per_run is not None
+                   or self.limits.per_agent_per_hour is not None)
+        return limited or any(r.when is not None and "run" in r.when.reads for r in self.rules)
+
+    @property
     def command_patterns(self) -> tuple[str, ...]:
         """Every command pattern the rules name, in file order, without repeats."""
         return tuple(dict.fromkeys(p for r in self.rules for p in r.commands))

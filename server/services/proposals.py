@@ -35,6 +35,7 @@ from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import (
     Actor,
+    EventEnvelope,
     OutboxMessage,
     ProposalRecord,
     ProposalStatus,
@@ -212,7 +213,13 @@ class ProposalService:
             confidence=meta.confidence,
         )
         # Every proposal recorded counts toward the limits, refused ones too.
-        counted = count_proposal(uow, principal.id, call.run_id, self._clock())
+        # Counted first where a decision can depend on the count (the count
+        # then waits for the principal's other proposals in flight, which is
+        # what keeps a limit exact across processes); otherwise at the end,
+        # so a principal's proposals do not queue behind each other.
+        exact = self._gate().policy.reads_counts
+        counted = count_proposal(uow, principal.id, call.run_id, self._clock()) if exact \
+            else None
         judged = policy_input(
             uow, self._clock, principal=principal, command_type=spec.name, payload=payload_doc,
             proposal=facts, aggregate=aggregate_facts(spec.aggregate, aggregate_id, loaded),
@@ -240,19 +247,21 @@ class ProposalService:
             status_reason=decision.reason if decision.effect == "deny" else "",
         )
         self._write_facts(uow, proposal)
+        events: list[EventEnvelope] = []
         if decision.effect == "allow":
             # Executed at once: the proposal row is written once, final.
             execution = self._executor.run(
                 uow, proposal_id, unsaved=proposal, loader=loader, decided=precheck)
             assert execution is not None, "an allowed proposal is approved"
-            uow.proposals.add(execution.proposal)
-            return receipt_for(execution.proposal, events=execution.events)
+            proposal, events = execution.proposal, execution.events
+        if not exact:  # last, so the counter row is held only while committing
+            uow.rates.add(proposal.actor.id, proposal.run_id, proposal.created_at)
         uow.proposals.add(proposal)
-        return receipt_for(proposal)
+        return receipt_for(proposal, events=events)
 
     def _write_facts(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
-        """Everything recorded about a proposal as decided, but its row (its
-        count toward the limits was taken before it was judged)."""
+        """Everything recorded about a proposal as decided, but its row and
+        its count toward the limits."""
         uow.proposals.add_decision(proposal.decision)
         self._lifecycle.note(
             uow, proposal, f"{proposal.command_type}.proposed", proposal.actor.id,

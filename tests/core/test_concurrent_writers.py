@@ -8,6 +8,7 @@ write job alone, so these races only exist on PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -156,3 +157,27 @@ async def test_two_approvals_in_two_processes_execute_the_proposal_once(
         lambda uow: [e for e in uow.events.stream("acme", "case", CASE)
                      if e.event_type == "case.escalated"])
     assert len(escalated) == 1
+
+
+async def test_without_limits_every_racing_proposal_is_still_counted(
+    url: str, tmp_path: Path
+) -> None:
+    """No rule reads the counts, so each is taken at the end of its
+    transaction rather than before judging: none may be lost either way."""
+    policy = tmp_path / "unlimited.toml"
+    unlimited = LIMITED.replace(
+        "[limits]\nper_agent_per_hour = {hourly}\nproposals_per_run = 1000\n", "")
+    policy.write_text(unlimited.replace("{{", "{").replace("}}", "}"))
+    pair = await two_apps(url, policy)
+    try:
+        assert not pair[0].gate().policy.reads_counts
+        receipts = await side_by_side([(pair[n % 2], draft(n)) for n in range(12)],
+                                      command="notice.create_draft")
+        assert [r.status for r in receipts] == ["executed"] * 12
+        agent = principal(pair[0], "agent:triage")
+        counts = await pair[1].store.read(
+            lambda uow: uow.rates.counts(agent.id, "run-race", datetime.now(UTC)))
+        assert counts == (12, 12)
+    finally:
+        for app in pair:
+            await app.close()
