@@ -227,7 +227,8 @@ class RuntimeEntry(Record):
     latency_ms: float
     run_id: str | None = None
     # Where run_id came from: "client" (its _meta), or how signoff grouped a
-    # client that sent none ("traceparent", "connection", "session", "idle_gap").
+    # client that sent none ("traceparent", "connection", "session", "time_window";
+    # older entries may say "idle_gap", the rule time_window replaced).
     run_source: str | None = None
     correlation_id: str | None = None
     proposal_id: str | None = None

@@ -16,23 +16,30 @@ by the best evidence there is, in this order:
    SDK already makes that trace context the parent of the request's span,
    and so of signoff's spans inside it.)
 2. The client's connection: one run per stdio connection (or in-process
-   stream), one per HTTP session (`Mcp-Session-Id`).
-3. Stateless HTTP has neither: a principal's calls in a tenant form one run
-   until they pause for longer than `IDLE_GAP`.
+   stream), one per HTTP session (`Mcp-Session-Id`, only with
+   `--http-sessions stateful`). A connection lives in one process, so its
+   run is kept in that process's memory.
+3. Stateless HTTP has neither, and its successive requests may reach
+   different processes: a principal's calls in a tenant within one
+   `RUN_WINDOW` of the clock (UTC, aligned to the epoch: 09:00-09:30,
+   09:30-10:00, ...) form one run. The run id is computed from those three
+   facts alone (`window_run`), so every process - and a restarted one -
+   names the same run without sharing any memory; a session that goes on
+   past the end of a window continues in the next window's run.
 
 What a client sends wins, so the same id reaches the runtime log and, as
-`CallContext.run_id`, the proposal service. Runs derived here live in this
-process's memory: a restart starts new ones.
+`CallContext.run_id`, the proposal service.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from mcp.server.connection import Connection
@@ -44,13 +51,15 @@ from signoff.server.mcp.sdk_adapter import SdkMismatch, connection_of
 from signoff.server.services.proposals import CallContext
 from signoff.server.services.receipts import FieldProblem
 
-RunSource = Literal["client", "traceparent", "connection", "session", "idle_gap"]
+RunSource = Literal["client", "traceparent", "connection", "session", "time_window"]
 
-IDLE_GAP = timedelta(minutes=30)
-MAX_REMEMBERED = 10_000  # sessions and principals remembered; the oldest are forgotten
+RUN_WINDOW = timedelta(minutes=30)
+MAX_REMEMBERED = 10_000  # HTTP sessions remembered; the oldest are forgotten
 # version "00"-"fe" - trace id - parent id - flags (W3C Trace Context, level 1).
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 TRACE_PREFIX = "trace:"
+WINDOW_PREFIX = "window:"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 META_KEYS: dict[str, tuple[str, ...]] = {
     "run_id": ("signoff/run_id", "run_id"),
     "thread_id": ("signoff/thread_id", "thread_id"),
@@ -108,6 +117,16 @@ def trace_id_of(traceparent: object) -> str | None:
     return trace_id
 
 
+def window_run(tenant: str, principal: str, at: datetime,
+               width: timedelta = RUN_WINDOW) -> str:
+    """The run of `principal`'s calls in `tenant` in the window holding `at`:
+    `window:<start, UTC>:<digest>`. The digest of tenant, principal and start
+    keeps two principals' runs apart (a trace gathers a run's calls by id)."""
+    start = _EPOCH + width * ((at - _EPOCH) // width)
+    named = "\n".join((tenant, principal, start.isoformat())).encode()
+    return f"{WINDOW_PREFIX}{start:%Y%m%dT%H%MZ}:{hashlib.sha256(named).hexdigest()[:16]}"
+
+
 @dataclass(frozen=True)
 class RunOf:
     """The call's ids with its run filled in, and where the run came from."""
@@ -127,17 +146,17 @@ class _Recent(OrderedDict[Any, Any]):
 
 
 class Runs:
-    """Run ids for the calls of one server process."""
+    """Run ids for the calls of one server process: a connection's run in
+    its memory, a stateless call's computed (`window_run`)."""
 
-    def __init__(self, clock: Clock, ids: IdFactory, *, idle_gap: timedelta = IDLE_GAP) -> None:
+    def __init__(self, clock: Clock, ids: IdFactory, *, window: timedelta = RUN_WINDOW) -> None:
         self._clock = clock
         self._ids = ids
-        self._idle_gap = idle_gap
+        self._window = window
         # A connection's run lives as long as its outbound channel object.
         self._channels: weakref.WeakKeyDictionary[object, dict[str, str]] = (
             weakref.WeakKeyDictionary())
         self._sessions = _Recent()
-        self._idle = _Recent()
 
     def of(self, call: CallContext, meta: Mapping[str, Any] | None,
            connection: Connection | None, principal: PrincipalFacts) -> RunOf:
@@ -153,7 +172,8 @@ class Runs:
         if connection is not None and connection.has_standalone_channel:
             return RunOf(replace(call, run_id=self._channel(connection.outbound, who)),
                          "connection")
-        return RunOf(replace(call, run_id=self._after_gap(who)), "idle_gap")
+        run = window_run(principal.tenant, principal.id, self._clock(), self._window)
+        return RunOf(replace(call, run_id=run), "time_window")
 
     def _session(self, session_id: str, who: str) -> str:
         key = (session_id, who)
@@ -164,10 +184,3 @@ class Runs:
     def _channel(self, channel: object, who: str) -> str:
         runs = self._channels.setdefault(channel, {})
         return runs.setdefault(who, self._ids("run"))
-
-    def _after_gap(self, who: str) -> str:
-        now = self._clock()
-        last: tuple[str, datetime] | None = self._idle.get(who)
-        run = last[0] if last is not None and now - last[1] <= self._idle_gap else self._ids("run")
-        self._idle.remember(who, (run, now))
-        return run

@@ -1,6 +1,7 @@
 """A real client that sends no run id, as MCP Inspector or Claude Desktop
 (issue 10, item 14): its calls still form a run (its stdio connection, its
-HTTP session, its traceparent, or its principal until an idle gap), the
+HTTP session, its traceparent, or its principal within a window of the
+clock on stateless HTTP), the
 proposal service receives that run, and `signoff trace` of its proposal shows
 the calls that led to it."""
 
@@ -107,7 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
 
 
 @pytest.mark.parametrize(("mode", "source"), [("legacy", "session"),
-                                              ("2026-07-28", "idle_gap")])
+                                              ("2026-07-28", "time_window")])
 async def test_over_http_a_session_or_else_the_principal_is_the_run(
         server: HttpServer, mode: str, source: str) -> None:
     async with server.client("acme-agent-token", mode) as client:

@@ -1,17 +1,18 @@
 """The run of a call whose client sends no run id (issue 10, item 14): its W3C
-traceparent, else its connection or HTTP session, else its principal until
-an idle gap. Pure: the SDK's own `Connection` objects, a fixed clock."""
+traceparent, else its connection or HTTP session, else its principal within
+one window of the clock - computed, so that every process names it alike
+(issue 14). Pure: the SDK's own `Connection` objects, a fixed clock."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from mcp.server.connection import Connection
 
 from signoff.policies import PrincipalFacts
 from signoff.server.clock import FixedClock, SequentialIds
-from signoff.server.mcp.runs import IDLE_GAP, Runs, trace_id_of
+from signoff.server.mcp.runs import RUN_WINDOW, Runs, trace_id_of, window_run
 from signoff.server.services.proposals import CallContext
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -87,21 +88,33 @@ def test_one_run_per_http_session_and_principal(runs: Runs) -> None:
     assert s1.source == "session"
 
 
-def test_stateless_calls_share_a_run_until_an_idle_gap(runs: Runs, clock: FixedClock) -> None:
+def test_stateless_calls_share_the_run_of_their_window(runs: Runs, clock: FixedClock) -> None:
+    clock.now = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)  # a window starts
     first = runs.of(NONE, None, stateless(), AGENT)
-    clock.advance(IDLE_GAP - timedelta(seconds=1))
+    clock.advance(RUN_WINDOW - timedelta(microseconds=1))  # the window's last instant
     second = runs.of(NONE, None, stateless(), AGENT)
-    clock.advance(IDLE_GAP - timedelta(seconds=1))  # the gap counts from the latest call
-    third = runs.of(NONE, None, stateless(), AGENT)
     other = runs.of(NONE, None, stateless(), OTHER)
-    clock.advance(IDLE_GAP + timedelta(seconds=1))
+    clock.advance(timedelta(microseconds=1))  # the next window
     later = runs.of(NONE, None, stateless(), AGENT)
-    assert first.call.run_id == second.call.run_id == third.call.run_id
+    assert first.call.run_id == second.call.run_id
     assert len({first.call.run_id, other.call.run_id, later.call.run_id}) == 3
-    assert first.source == "idle_gap"
+    assert first.source == "time_window"
     assert first.call.run_id is not None
-    assert first.call.run_id.startswith("run_")
+    assert first.call.run_id.startswith("window:20260101T0900Z:")
+    assert later.call.run_id is not None
+    assert later.call.run_id.startswith("window:20260101T0930Z:")
+
+
+def test_a_window_run_is_the_same_in_every_process(clock: FixedClock) -> None:
+    # Two processes: their own Runs and id factories, nothing shared but the clock.
+    a, b = Runs(clock, SequentialIds()), Runs(clock, lambda prefix: f"{prefix}_b")
+    assert a.of(NONE, None, stateless(), AGENT) == b.of(NONE, None, stateless(), AGENT)
+    assert a.of(NONE, None, stateless(), AGENT).call.run_id == window_run(
+        "acme", "agent:triage", clock())
+    # Another tenant of the same principal is another run.
+    assert window_run("globex", "agent:triage", clock()) != window_run(
+        "acme", "agent:triage", clock())
 
 
 def test_no_connection_at_all_is_the_stateless_case(runs: Runs) -> None:
-    assert runs.of(NONE, None, None, AGENT).source == "idle_gap"
+    assert runs.of(NONE, None, None, AGENT).source == "time_window"
