@@ -5,6 +5,13 @@ ours goes to stderr. The caller is named by `--principal/--tenant` (or
 SIGNOFF_PRINCIPAL/SIGNOFF_TENANT) and checked against the principals file
 before the database is even opened; over HTTP the caller comes from a bearer
 token only (principals-file `token_sha256`, a `--tokens` file, or a JWT).
+
+HTTP is stateless by default, so any number of `serve` processes on one
+database answer as one behind any load balancer; they then need the same
+SIGNOFF_REQUEST_STATE_KEY for a confirmation answered on one process to be
+read on another. `--http-sessions stateful` keeps MCP sessions instead (one
+process, or a balancer that pins each session to one), for handshake-era
+clients that want `resources/subscribe` or mid-call confirmation.
 """
 
 from __future__ import annotations
@@ -50,11 +57,14 @@ from signoff.server.mcp import (
     expiry_sweep,
     http_auth,
     is_demo_database,
+    request_state_security,
     resolve_principal,
     serve,
     server_url,
 )
 from signoff.server.observability import configure_logging, configure_tracing
+
+REQUEST_STATE_KEY = "SIGNOFF_REQUEST_STATE_KEY"
 
 
 def serve_command(
@@ -78,6 +88,10 @@ def serve_command(
     jwt_public_key: Annotated[Path | None, typer.Option(
         exists=True, dir_okay=False, resolve_path=True, help="HTTP: RS256 public key (PEM).")]
     = None,
+    http_sessions: Annotated[Literal["stateless", "stateful"], typer.Option(
+        help="HTTP: stateless (any process answers any request) or stateful (MCP sessions, "
+             "resources/subscribe and mid-call questions; one process per session).")]
+    = "stateless",
     watch_interval: Annotated[float, typer.Option(
         min=0.05, hidden=True, help="Seconds between checks of subscribed proposals.")]
     = DEFAULT_INTERVAL,
@@ -106,6 +120,8 @@ def serve_command(
                  "comes from the bearer token", code=2)
         auth = _http_auth(records, server_url(host, port), settings.path("tokens"), jwt_issuer,
                           jwt_audience, jwt_secret_file, jwt_public_key)
+    stateless = transport == "http" and http_sessions == "stateless"
+    state_keys = _request_state_keys(note=stateless)
 
     if not demo and isinstance(settings.db, Path) and not settings.db.exists():
         fail(f"no database at {settings.db} (run `signoff demo`, or add --demo to seed one)",
@@ -136,7 +152,8 @@ def serve_command(
             runtime = await start_gateway(app, stack)
             identity = FixedIdentity(caller) if auth is None else BearerIdentity(app.principals)
             server = build_server(app, identity, auth=auth, watch_interval=watch_interval,
-                                  gateway=runtime)
+                                  gateway=runtime, stateless=stateless,
+                                  request_state_keys=state_keys)
             if auth is not None:
                 err.print(f"signoff: serving MCP on {server_url(host, port)} "
                           f"({auth.token_count} bearer token(s) configured)")
@@ -145,6 +162,22 @@ def serve_command(
 
     with startup_failure(host, port):
         anyio.run(run)
+
+
+def _request_state_keys(*, note: bool) -> list[str]:
+    """SIGNOFF_REQUEST_STATE_KEY: one key, or several comma-separated (the
+    first seals, all open), each at least 32 bytes. Without it, say once
+    what a stateless server behind a balancer then cannot do."""
+    keys = [k.strip() for k in os.environ.get(REQUEST_STATE_KEY, "").split(",") if k.strip()]
+    try:
+        request_state_security(keys)
+    except ValueError as exc:
+        fail(f"{REQUEST_STATE_KEY}: {exc}", code=2)
+    if not keys and note:
+        err.print(f"signoff: note: {REQUEST_STATE_KEY} is not set, so a confirmation this "
+                  "process asks a 2026-07-28 client can be answered on this process only; "
+                  "behind a load balancer, give every process the same key")
+    return keys
 
 
 def _demo_credentials(records: Principals, auth: HttpAuth | None, *, demo: bool) -> None:

@@ -15,7 +15,7 @@ from signoff.server.mcp.identity import (
     resolve_principal,
 )
 from signoff.server.mcp.resources import DEFAULT_INTERVAL
-from signoff.server.mcp.server import build_server
+from signoff.server.mcp.server import build_server, request_state_security
 from signoff.server.mcp.serving import expiry_sweep, serve, server_url
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "expiry_sweep",
     "http_auth",
     "is_demo_database",
+    "request_state_security",
     "resolve_principal",
     "serve",
     "server_url",

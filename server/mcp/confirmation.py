@@ -8,6 +8,8 @@ vote with `channel="elicitation"` and the proposal executes; a decline, a
 cancel, an unticked box or a client without elicitation leaves the proposal
 in the review queue, never approved and never rejected by this path (a
 decline is noted in the proposal's lifecycle; a dismissed dialog is not).
+A handshake-era call over stateless HTTP cannot be asked mid-call (no
+channel back to the client): its receipt says so, and it waits likewise.
 
 The question goes through the SDK's resolver (`resolve_arguments` with an
 `Elicit` marker), which picks the transport the negotiated protocol has:
@@ -35,6 +37,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Elicit, Resolve, build_resolver_plans, resolve_arguments
 from mcp.shared.exceptions import MCPError
 from mcp_types import InputRequiredResult, InputResponseRequestParams
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from signoff.policies import PrincipalFacts
@@ -163,8 +166,8 @@ async def _ask(
     params = {"answer": (Resolve(ask_requester), True)}
     try:
         resolved = await resolve_arguments(params, build_resolver_plans(params, set()), {}, ctx)
-    except MCPError:  # the client declared no (form) elicitation capability
-        return _waiting(receipt, "Your MCP client cannot show confirmation requests, so")
+    except MCPError:  # no (form) elicitation: the client's, or the connection's
+        return _waiting(receipt, _cannot_ask(ctx))
     except ToolError:  # an answer that does not fit the question counts as none
         return _waiting(receipt, "Your answer could not be read, so")
     if isinstance(resolved, InputRequiredResult):
@@ -186,6 +189,17 @@ async def _ask(
     if current is None:  # pragma: no cover - a proposal is never deleted
         return receipt
     return current if accepted else _waiting(current, "You did not confirm it, so")
+
+
+def _cannot_ask(ctx: Context[Any, Any]) -> str:
+    """Why nobody was asked. A handshake-era call over stateless HTTP has no
+    channel for a question mid-call, whatever the client could show."""
+    request = ctx.request_context
+    if request.protocol_version not in MODERN_PROTOCOL_VERSIONS and \
+            not request.session.can_send_request:
+        return ("signoff serves HTTP statelessly and cannot ask you in the middle of a call "
+                "(a 2026-07-28 client can be asked), so")
+    return "Your MCP client cannot show confirmation requests, so"
 
 
 def _waiting(receipt: Receipt, why: str) -> Receipt:

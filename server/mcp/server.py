@@ -18,13 +18,24 @@ signoff decides what the high-level `MCPServer` would decide for it:
   scoping of `subscriptions/listen` streams are `ProposalResource`'s; the SDK
   serves the listen streams from the subscription bus.
 - the SDK's `RequestStateBoundary` seals the `requestState` of requester
-  confirmation, installed as `MCPServer` installs it.
+  confirmation, installed as `MCPServer` installs it - under the keys given
+  (`SIGNOFF_REQUEST_STATE_KEY`), so that every process behind a load
+  balancer opens what another sealed, else under a key of this process's.
+
+Built with `stateless=True` (what `signoff serve --transport http` does
+unless given `--http-sessions stateful`), its HTTP app keeps no session:
+each request stands alone, so any process on the same database answers it
+(README "Serve over HTTP"). What needs a session is then off:
+handshake-era `resources/subscribe` (not offered) and server-to-client
+requests in the middle of a call (a handshake-era requester confirmation
+falls back to the receipt). Everything else is in the database, or sealed
+into the request state the client sends back.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib import metadata
 from typing import Any
@@ -51,6 +62,7 @@ from signoff.server.mcp.gateway_tools import gateway_specs
 from signoff.server.mcp.identity import Identity
 from signoff.server.mcp.resources import DEFAULT_INTERVAL, ProposalResource, ProposalWatch
 from signoff.server.mcp.runtime_log import RuntimeLogWriter
+from signoff.server.mcp.stateless_http import NoStandaloneStream
 from signoff.server.mcp.tasks import DEFAULT_POLL_INTERVAL_MS, TasksExtension, install
 from signoff.server.mcp.tools import ToolRunner, ToolSpec, error_result, make_tool, tool_specs
 
@@ -74,12 +86,23 @@ def _version() -> str:
         return "0"
 
 
+def request_state_security(keys: Sequence[str] = ()) -> RequestStateSecurity:
+    """AES-GCM under `keys` (the first seals, all open: rotation), else under
+    a key made now that only this process holds. Raises ValueError for a key
+    shorter than 32 bytes."""
+    if not keys:
+        return RequestStateSecurity.ephemeral()
+    return RequestStateSecurity(keys=list(keys))
+
+
 class SignoffServer(Server[Any]):
     def __init__(self, app: App, identity: Identity, *, runtime_log: RuntimeLogWriter,
                  auth: HttpAuth | None = None, watch_interval: float = DEFAULT_INTERVAL,
                  gateway: GatewayRuntime | None = None,
-                 task_poll_ms: int = DEFAULT_POLL_INTERVAL_MS) -> None:
+                 task_poll_ms: int = DEFAULT_POLL_INTERVAL_MS, stateless: bool = False,
+                 request_state: RequestStateSecurity | None = None) -> None:
         self.app = app
+        self.stateless = stateless
         self.gateway = gateway
         self.identity = identity
         self.runtime_log = runtime_log
@@ -98,15 +121,19 @@ class SignoffServer(Server[Any]):
             on_list_tools=self._list_tools, on_call_tool=self._call_tool,
             on_list_resources=card.list_resources,
             on_list_resource_templates=proposals.list_templates,
-            on_read_resource=card.read, on_subscribe_resource=proposals.subscribe,
-            on_unsubscribe_resource=proposals.unsubscribe,
+            on_read_resource=card.read,
+            # A subscription lives on a session; without one (stateless HTTP)
+            # it is not offered: clients poll, or listen (2026-07-28).
+            on_subscribe_resource=None if stateless else proposals.subscribe,
+            on_unsubscribe_resource=None if stateless else proposals.unsubscribe,
             on_subscriptions_listen=ListenHandler(self._bus),
         )
         self.extensions[card.identifier] = {}  # MCP Apps, for the card
         # After the SDK's OpenTelemetry middleware, as MCPServer orders them:
-        # the boundary seals requestState under a key held by this process.
+        # the boundary seals requestState (under the shared keys, if given).
         self.middleware += [
-            RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=self.name),
+            RequestStateBoundary(request_state or RequestStateSecurity.ephemeral(),
+                                 default_audience=self.name),
             proposals.scope_listen,
         ]
         # MCP Tasks: a proposal that waits answers with a task (tasks.py).
@@ -151,11 +178,16 @@ class SignoffServer(Server[Any]):
         return await self._runner.call(spec, params.arguments or {}, context)
 
     def http_app(self, *, path: str, host: str) -> Starlette:
-        """The streamable HTTP app, behind bearer auth when the server has it."""
-        return self.streamable_http_app(
-            streamable_http_path=path, host=host,
+        """The streamable HTTP app, behind bearer auth when the server has it:
+        stateless (no `Mcp-Session-Id`, a fresh transport per request) when
+        the server was built so, and then without a standalone GET stream."""
+        web = self.streamable_http_app(
+            streamable_http_path=path, host=host, stateless_http=self.stateless,
             auth=self.auth.settings if self.auth else None,
             token_verifier=self.auth.verifier if self.auth else None)
+        if self.stateless:
+            web.add_middleware(NoStandaloneStream, path=path)
+        return web
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SignoffServer]:
@@ -174,10 +206,14 @@ def build_server(app: App, identity: Identity, *, auth: HttpAuth | None = None,
                  runtime_log: RuntimeLogWriter | None = None,
                  watch_interval: float = DEFAULT_INTERVAL,
                  gateway: GatewayRuntime | None = None,
-                 task_poll_ms: int = DEFAULT_POLL_INTERVAL_MS) -> SignoffServer:
+                 task_poll_ms: int = DEFAULT_POLL_INTERVAL_MS, stateless: bool = False,
+                 request_state_keys: Sequence[str] = ()) -> SignoffServer:
     """The MCP server for `app`, answering as `identity` says the caller is,
-    with the gateway's upstream tools when `gateway` runs beside it.
+    with the gateway's upstream tools when `gateway` runs beside it; for
+    stateless HTTP when `stateless`, sealing request state under
+    `request_state_keys` (else a key of this process's own).
     Run it inside `server.running()` so its runtime log gets written."""
     return SignoffServer(app, identity, runtime_log=runtime_log or RuntimeLogWriter(app.store),
                          auth=auth, watch_interval=watch_interval, gateway=gateway,
-                         task_poll_ms=task_poll_ms)
+                         task_poll_ms=task_poll_ms, stateless=stateless,
+                         request_state=request_state_security(request_state_keys))

@@ -64,7 +64,7 @@ async def stdio_session(
 
 
 @asynccontextmanager
-async def open_app(db: Path) -> AsyncIterator[App]:
+async def open_app(db: Path | str) -> AsyncIterator[App]:
     """The same database, opened by the test as another process would."""
     async with await build_app(Settings(db=db)) as app:
         yield app

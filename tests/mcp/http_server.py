@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +58,7 @@ def free_port() -> int:
 @dataclass(frozen=True)
 class HttpServer:
     url: str
-    db: Path
+    db: Path | str
     log: Path
 
     def stderr(self) -> str:
@@ -78,9 +78,9 @@ class HttpServer:
             yield session
 
 
-def write_files(folder: Path) -> tuple[Path, Path]:
+def write_files(folder: Path, policy_text: str = POLICY) -> tuple[Path, Path]:
     policy = folder / "policy.toml"
-    policy.write_text(POLICY)
+    policy.write_text(policy_text)
     tokens = folder / "tokens.toml"
     tokens.write_text("".join(
         f'[[token]]\nsha256 = "{hashlib.sha256(t.encode()).hexdigest()}"\n'
@@ -89,21 +89,23 @@ def write_files(folder: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def http_server(db: Path, folder: Path, *extra: str, tokens: bool = True) -> Iterator[HttpServer]:
-    """The server with the test policy, the tokens file (unless `tokens` is
-    False) and JWTs, and any `extra` arguments."""
-    policy, tokens_file = write_files(folder)
+def http_server(db: Path | str, folder: Path, *extra: str, tokens: bool = True,
+                policy: str = POLICY, env: Mapping[str, str] | None = None,
+                ) -> Iterator[HttpServer]:
+    """The server with the test policy (or `policy`), the tokens file (unless
+    `tokens` is False) and JWTs, any `extra` arguments and `env` variables."""
+    policy_file, tokens_file = write_files(folder, policy)
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    env = {**os.environ, "SIGNOFF_JWT_SECRET": JWT_SECRET}
+    environment = {**os.environ, "SIGNOFF_JWT_SECRET": JWT_SECRET, **(env or {})}
     args = ["--tokens", str(tokens_file)] if tokens else []
     path = folder / f"http-server-{port}.log"
     with path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "signoff.server.cli", "serve", "--transport", "http",
-             "--port", str(port), "--db", str(db), "--policy", str(policy),
+             "--port", str(port), "--db", str(db), "--policy", str(policy_file),
              "--jwt-issuer", ISSUER, *args, *extra],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=environment)
         try:
             _wait_for(port, process)
             yield HttpServer(url, db, path)

@@ -7,6 +7,7 @@ the calls that led to it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -17,6 +18,7 @@ from mcp import Client
 from mcp.shared import jsonrpc_dispatcher
 from mcp_types import RequestParamsMeta
 
+from signoff.server.mcp.runs import RUN_WINDOW
 from signoff.server.ops.trace import Trace, trace_of
 from signoff.store.records import ProposalRecord, RuntimeEntry
 from tests.mcp.conftest import open_app, seed, stdio_session
@@ -47,7 +49,7 @@ async def agent_session(client: Client, meta: RequestParamsMeta | None = None) -
     return str(receipt.structured_content["proposal_id"])
 
 
-async def recorded(db: Path, proposal_id: str) -> tuple[ProposalRecord, list[RuntimeEntry],
+async def recorded(db: Path | str, proposal_id: str) -> tuple[ProposalRecord, list[RuntimeEntry],
                                                          Trace]:
     async with open_app(db) as app:
         proposal = await app.store.read(lambda uow: uow.proposals.get(proposal_id, None))
@@ -98,19 +100,23 @@ async def test_a_traceparent_is_the_run_across_connections(db: Path) -> None:
     assert len([s for s in trace.steps if s.kind == "tool_call"]) == 4
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
-    folder = tmp_path_factory.mktemp("http-runs")
-    db = folder / "signoff.db"
+@pytest.fixture
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HttpServer]:
+    db = tmp_path / "signoff.db"
     anyio.run(seed, db)
-    with http_server(db, folder) as running:
+    with http_server(db, tmp_path, "--http-sessions", request.param) as running:
         yield running
 
 
-@pytest.mark.parametrize(("mode", "source"), [("legacy", "session"),
-                                              ("2026-07-28", "time_window")])
+# A 2026-07-28 request never has a session, whatever the server keeps.
+@pytest.mark.parametrize(("server", "mode", "source"), [
+    ("stateful", "legacy", "session"),
+    ("stateless", "legacy", "time_window"),
+    ("stateless", "2026-07-28", "time_window"),
+], indirect=["server"])
 async def test_over_http_a_session_or_else_the_principal_is_the_run(
         server: HttpServer, mode: str, source: str) -> None:
+    await away_from_a_window_edge()
     async with server.client("acme-agent-token", mode) as client:
         proposal_id = await agent_session(client)
     _, calls, trace = await _settled(server.db, proposal_id)
@@ -118,7 +124,15 @@ async def test_over_http_a_session_or_else_the_principal_is_the_run(
     assert_trace_shows_the_calls_before_the_proposal(trace)
 
 
-async def _settled(db: Path, proposal_id: str) -> tuple[ProposalRecord, list[RuntimeEntry],
+async def away_from_a_window_edge(margin: float = 10.0) -> None:
+    """Wait out the end of a run window if it is less than `margin` seconds
+    away, so that a few calls made now fall in one window."""
+    left = RUN_WINDOW.total_seconds() - time.time() % RUN_WINDOW.total_seconds()
+    if left < margin:
+        await anyio.sleep(left + 0.1)
+
+
+async def _settled(db: Path | str, proposal_id: str) -> tuple[ProposalRecord, list[RuntimeEntry],
                                                          Trace]:
     """The runtime log of another process, once it holds the proposing call."""
     for _ in range(200):

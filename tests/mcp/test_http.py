@@ -1,7 +1,9 @@
-"""Streamable HTTP: bearer tokens only, tenant from the token, tools per caller."""
+"""Streamable HTTP: bearer tokens only, tenant from the token, tools per caller;
+stateless by default, MCP sessions with `--http-sessions stateful`."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -16,6 +18,7 @@ INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-11-25", "capabilities": {},
     "clientInfo": {"name": "raw", "version": "0"}}}
 HEADERS = {"Accept": "application/json, text/event-stream"}
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +28,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     anyio.run(seed, db)
     with http_server(db, folder) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def stateful(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    folder = tmp_path_factory.mktemp("http-stateful")
+    db = folder / "signoff.db"
+    anyio.run(seed, db)
+    with http_server(db, folder, "--http-sessions", "stateful") as running:
+        yield running
+
+
+def message(response: httpx2.Response) -> dict[str, object]:
+    """The one JSON-RPC message of a response, sent as JSON or as one SSE event."""
+    if response.headers["content-type"].startswith("application/json"):
+        return dict(response.json())
+    [data] = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
+    return dict(json.loads(data))
 
 
 def post(server: HttpServer, token: str | None) -> httpx2.Response:
@@ -45,17 +65,37 @@ def test_no_or_bad_token_is_401(server: HttpServer, token: str | None) -> None:
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_another_tenants_token_cannot_join_a_session(server: HttpServer) -> None:
-    # The same principal (agent:triage) in acme and in globex: one session each.
+def test_stateless_http_keeps_no_session(server: HttpServer) -> None:
     opened = post(server, "acme-agent-token")
     assert opened.status_code == 200
+    assert "mcp-session-id" not in opened.headers
+    result = message(opened)["result"]
+    assert isinstance(result, dict)
+    # A subscription would live in a session: not offered (poll, or listen on 2026-07-28).
+    assert result["capabilities"]["resources"]["subscribe"] is False
+    headers = {**HEADERS, "Authorization": "Bearer acme-agent-token",
+               "mcp-protocol-version": "2025-11-25"}
+    # A request stands alone: tools/list with no initialize before it on this connection.
+    listing = httpx2.post(server.url, json=TOOLS_LIST, headers=headers, timeout=30)
+    assert listing.status_code == 200
+    assert "list_cases" in listing.text
+    # No standalone stream for the server to send on: a GET is refused.
+    assert httpx2.get(server.url, headers=headers, timeout=30).status_code == 405
+
+
+def test_another_tenants_token_cannot_join_a_session(stateful: HttpServer) -> None:
+    # The same principal (agent:triage) in acme and in globex: one session each.
+    opened = post(stateful, "acme-agent-token")
+    assert opened.status_code == 200
+    result = message(opened)["result"]
+    assert isinstance(result, dict)
+    assert result["capabilities"]["resources"]["subscribe"] is True
     session = opened.headers["mcp-session-id"]
     headers = {**HEADERS, "Authorization": "Bearer globex-agent-token",
                "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
-    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
-    joined = httpx2.post(server.url, json=listing, headers=headers, timeout=30)
+    joined = httpx2.post(stateful.url, json=TOOLS_LIST, headers=headers, timeout=30)
     assert joined.status_code == 404
-    stream = httpx2.get(server.url, headers=headers, timeout=30)
+    stream = httpx2.get(stateful.url, headers=headers, timeout=30)
     assert stream.status_code == 404
 
 

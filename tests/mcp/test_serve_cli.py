@@ -42,6 +42,18 @@ def test_serve_refuses_a_caller_it_cannot_vouch_for(
     assert not db.exists()  # refused before the database was opened
 
 
+def test_serve_refuses_a_request_state_key_too_short_to_be_secret(tmp_path: Path) -> None:
+    db = tmp_path / "never-created.db"
+    result = run_serve("--db", str(db), "--demo", "--transport", "http", env={
+        "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+        "SIGNOFF_REQUEST_STATE_KEY": "0123456789abcdef0123456789abcdef,short"})
+    assert result.returncode == 2
+    stderr = " ".join(result.stderr.split())
+    assert "SIGNOFF_REQUEST_STATE_KEY" in stderr
+    assert "keys[1] is 5 bytes" in stderr
+    assert not db.exists()
+
+
 def test_serve_refuses_a_missing_database_without_demo(tmp_path: Path) -> None:
     result = run_serve("--db", str(tmp_path / "missing.db"), "--principal", "user:alice")
     assert result.returncode == 2
