@@ -146,9 +146,32 @@ class ReadModelWriter(Protocol):
 
     def get(self, key: str) -> dict[str, Any] | None: ...
 
-    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None: ...
+    def put(
+        self,
+        key: str,
+        doc: Mapping[str, Any],
+        index: str | None = None,
+        *,
+        text: str | None = None,
+    ) -> None:
+        """Store `doc` under `key`. `text`, when given, is what full-text
+        search (`ReadModelReader.search`) finds the document by; every put
+        replaces it, and None takes the document out of search."""
+        ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove the document and its search text."""
+        ...
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One full-text search result: the document, its key, and its score
+    (higher is a better match; comparable only within one answer)."""
+
+    key: str
+    doc: dict[str, Any]
+    score: float
 
 
 class ReadModelReader(Protocol):
@@ -162,6 +185,14 @@ class ReadModelReader(Protocol):
     def find(
         self, projection: str, *, index: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]: ...
+
+    def search(self, projection: str, query: str, *, limit: int = 10) -> list[SearchHit]:
+        """The projection's documents whose search text matches any word of
+        `query`, best first (BM25 on SQLite, ts_rank_cd on PostgreSQL).
+        `query` is plain words from a user or a model, never a query
+        language: operators and quotes in it are words like any other. A
+        blank query finds nothing."""
+        ...
 
     def recent_events(
         self, aggregate_type: str, aggregate_id: str, limit: int = 10
