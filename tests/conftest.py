@@ -1,7 +1,8 @@
 """Fixtures every test folder shares: a seeded app on a real SQLite file in
-`tmp_path`, with a clock and ids that only move when the test says so.
-Folders override what differs (e.g. review/console use a clock near real time).
-Async tests run on asyncio through anyio's pytest plugin.
+`tmp_path` (or, for a test marked `both_adapters`, on each adapter in turn:
+tests/databases.py), with a clock and ids that only move when the test says
+so. Folders override what differs (e.g. review/console use a clock near real
+time). Async tests run on asyncio through anyio's pytest plugin.
 
 Every test also carries the marker of its layer (`pytest -m unit` and so on):
 unit (pure logic), contract (the store suite, every adapter), integration
@@ -9,15 +10,16 @@ unit (pure logic), contract (the store suite, every adapter), integration
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App, Settings, build_app
+from signoff.server.app import App, Database, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
+from tests.store.postgres import scratch_schema
 
 LAYERS = ("unit", "contract", "integration", "e2e")
 # A folder's layer, and the files that sit in a folder of another layer.
@@ -65,11 +67,21 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "signoff.db"
+def db(request: pytest.FixtureRequest, tmp_path: Path,
+       monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """A SQLite file in `tmp_path`; under `both_adapters` (which sets the
+    param), also a fresh PostgreSQL schema, or a skip saying why there is none."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield tmp_path / "signoff.db"
+        return
+    with scratch_schema() as url:
+        # Files named relative to a URL's store (notices.jsonl) go to the
+        # working directory: this test's own, as beside its SQLite file.
+        monkeypatch.chdir(tmp_path)
+        yield url
 
 
-async def open_app(db: Path, clock: FixedClock, **settings: Any) -> App:
+async def open_app(db: Database, clock: FixedClock, **settings: Any) -> App:
     """The app on `db`, seeded with the casework demo data if empty."""
     app = await build_app(Settings(db=db, clock=clock, ids=SequentialIds(), **settings))
     await app.seed_if_empty()
@@ -77,7 +89,7 @@ async def open_app(db: Path, clock: FixedClock, **settings: Any) -> App:
 
 
 @pytest.fixture
-async def app(db: Path, clock: FixedClock) -> AsyncIterator[App]:
+async def app(db: Database, clock: FixedClock) -> AsyncIterator[App]:
     built = await open_app(db, clock)
     try:
         yield built

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from typer.testing import CliRunner, Result
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App
+from signoff.server.app import App, Database
+from tests.databases import query, scalar
 
 COUNTED = (
     "events",
@@ -22,9 +21,8 @@ COUNTED = (
 )  # not read_models: derived, and filled in the background by the projector
 
 
-def table_counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED}
+def table_counts(db: Database) -> dict[str, int]:
+    return {t: scalar(db, f"SELECT COUNT(*) FROM {t}") for t in COUNTED}
 
 
 # What a request may change, as columns: the facts and records of decisions.
@@ -41,15 +39,14 @@ FACTS = {
 }
 
 
-def snapshot(db: Path) -> list[tuple[Any, ...]]:
-    """Every fact and decision record: equal snapshots mean the request wrote
-    nothing (see FACTS for what is left out, and why)."""
-    with sqlite3.connect(db) as conn:
-        return [
-            (table, *row)
-            for table, columns in FACTS.items()
-            for row in conn.execute(f"SELECT {columns} FROM {table} ORDER BY 1, 2")
-        ]
+def snapshot(db: Database) -> list[tuple[Any, ...]]:
+    """Every fact and decision record, every column: equal snapshots mean the
+    request wrote nothing (see FACTS for what is left out, and why)."""
+    return [
+        (table, *row)
+        for table, columns in FACTS.items()
+        for row in query(db, f"SELECT {columns} FROM {table} ORDER BY 1, 2")
+    ]
 
 
 async def case_version(app: App, case_id: str, tenant: str = "acme") -> int:
