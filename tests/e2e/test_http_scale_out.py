@@ -3,8 +3,9 @@ signoff behind a load balancer (issue 14): a real MCP client whose
 successive HTTP requests alternate between the two processes (initialize on
 one, the tool call on the other) proposes through one and reads through the
 other, a reviewer's vote from a third process is seen by both, a requester's
-confirmation asked by one is answered on the other, and the calls of one
-client form one run whichever process answered them. On a SQLite file, and
+confirmation asked by one is answered on the other, a task made by one is
+followed and cancelled through both, and the calls of one client form one
+run whichever process answered them. On a SQLite file, and
 on PostgreSQL where one answers."""
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from mcp.shared import jsonrpc_dispatcher
 from signoff.server.app import Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
 from signoff.server.mcp.runs import window_run
+from signoff.server.mcp.task_wire import CreateTaskResult
 from signoff.store.records import RuntimeEntry
 from tests.mcp.conftest import open_app
 from tests.mcp.http_server import CAROL_TOKEN, HttpServer, http_server
+from tests.mcp.task_client import TasksClient, call_for_task, cancel_task, get_task
 from tests.mcp.test_client_runs import away_from_a_window_edge
 from tests.review.test_confirmation import Requester
 from tests.store.postgres import scratch_schema
@@ -240,3 +243,21 @@ async def test_a_handshake_era_requester_is_not_asked_mid_call(pair: Pair) -> No
     assert closed["status"] == read["status"] == "pending_approval"
     assert "serves HTTP statelessly" in str(closed["next"])
     assert "review queue" in str(closed["next"])
+
+
+async def test_a_task_made_by_one_process_is_followed_through_both(pair: Pair) -> None:
+    async with open_app(pair.db) as app:
+        version = await app.store.read(
+            lambda uow: uow.events.version("acme", "case", "case-acme-001"))
+    risk = {"case_id": "case-acme-001", "expected_version": version, "confidence": 0.6,
+            "risk_level": "critical", "evidence_refs": ["ev-acme-001-a"]}
+    async with pair.client(AGENT_TOKEN, "2026-07-28",
+                           extensions=[TasksClient()]) as (client, balancer):
+        task = await call_for_task(client, "propose_risk_update", risk)
+        assert isinstance(task, CreateTaskResult), task
+        states = [(await get_task(client.session, task.task_id)).status for _ in pair.ports]
+        await cancel_task(client.session, task.task_id)
+        after = [(await get_task(client.session, task.task_id)).status for _ in pair.ports]
+    assert states == ["working", "working"]
+    assert after == ["cancelled", "cancelled"]
+    assert sorted(balancer.port_of("tasks/get")) == sorted(pair.ports * 2)
