@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App
+from signoff.server.app import App, Database
 from signoff.server.clock import FixedClock
 from signoff.server.errors import Forbidden, InvalidInput, NotFound, Refused
 from tests.conftest import principal
 from tests.core.helpers import case_version, pending_closure, pending_escalation, snapshot
+from tests.databases import both_adapters
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 CASE = "case-acme-001"
 
@@ -107,7 +107,7 @@ async def test_a_rejection_needs_a_reason_and_ends_the_proposal(
 
 
 async def test_an_expired_proposal_cannot_be_approved(
-    app: App, agent: PrincipalFacts, alice: PrincipalFacts, clock: FixedClock, db: Path
+    app: App, agent: PrincipalFacts, alice: PrincipalFacts, clock: FixedClock, db: Database
 ) -> None:
     proposal_id = await pending_escalation(app, agent)
     clock.advance(timedelta(hours=24, seconds=1))

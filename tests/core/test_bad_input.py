@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App
+from signoff.server.app import App, Database
 from signoff.server.errors import InvalidInput, NotFound
+from signoff.store.errors import ConstraintViolation
 from tests.core.helpers import snapshot
+from tests.databases import both_adapters
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 OK_ESCALATION: dict[str, Any] = {
     "case_id": "case-acme-001",
@@ -106,7 +107,7 @@ BAD: list[tuple[str, str, dict[str, Any], str]] = [
 async def test_bad_arguments_are_a_validation_error_and_write_nothing(
     app: App,
     agent: PrincipalFacts,
-    db: Path,
+    db: Database,
     label: str,
     command: str,
     arguments: dict[str, Any],
@@ -122,7 +123,7 @@ async def test_bad_arguments_are_a_validation_error_and_write_nothing(
 
 
 async def test_an_unknown_command_type_is_refused(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     before = snapshot(db)
     receipt = await app.proposals.submit(agent, "case.delete", {"case_id": "x", "confidence": 1})
@@ -132,7 +133,7 @@ async def test_an_unknown_command_type_is_refused(
 
 
 async def test_an_unknown_case_is_not_found_and_writes_nothing(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     before = snapshot(db)
     receipt = await app.proposals.submit(
@@ -158,7 +159,7 @@ async def test_an_unknown_case_is_not_found_and_writes_nothing(
 async def test_bad_queries_are_refused_and_write_nothing(
     app: App,
     agent: PrincipalFacts,
-    db: Path,
+    db: Database,
     name: str,
     arguments: dict[str, Any],
     error: type[Exception],
@@ -177,3 +178,22 @@ async def test_not_found_says_the_same_for_absent_and_other_tenant(
     with pytest.raises(NotFound) as absent:
         await app.queries.run(agent, "get_case_summary", {"case_id": "case-globex-009"})
     assert str(theirs.value).replace("001", "") == str(absent.value).replace("009", "")
+
+
+async def test_a_nul_byte_in_an_id_is_refused_and_writes_nothing(
+    app: App, agent: PrincipalFacts, db: Database, request: pytest.FixtureRequest
+) -> None:
+    """No store holds such an id, so the answer is the one for an unknown id
+    (or a validation error), on either adapter; never a store error."""
+    if isinstance(db, str):
+        request.applymarker(pytest.mark.xfail(
+            raises=ConstraintViolation, strict=True,
+            reason="known: PostgreSQL text cannot hold NUL, and the lookup raises"))
+    before = snapshot(db)
+    receipt = await app.proposals.submit(
+        agent, "brief.create", {"case_id": "case-acme-001\x00", "summary": "s", "confidence": 0.9})
+    assert receipt.is_error
+    assert receipt.proposal_id is None
+    with pytest.raises((NotFound, InvalidInput)):
+        await app.queries.run(agent, "get_case_summary", {"case_id": "case-acme-001\x00"})
+    assert snapshot(db) == before

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
 import anyio
 import pytest
 
-from signoff.server.app import Settings, build_app
+from signoff.server.app import Database, Settings, build_app
 from signoff.store.records import ProposalRecord
+from tests.databases import cases_on_both, query, scalar
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -31,23 +31,26 @@ POINTS = [
     "writer.after_commit:2",
     "writer.after_commit:9",
 ]
+# One of each kind on PostgreSQL: killed mid-transaction (the server rolls
+# back when the connection drops), just before the commit, just after it.
+ON_POSTGRES = ["commit.after_append:4", "writer.before_commit:8", "writer.after_commit:2"]
 
 
-def check_invariants(db: Path) -> None:
-    with sqlite3.connect(db) as conn:
-        orphan_events = conn.execute(
-            "SELECT COUNT(*) FROM events e LEFT JOIN outbox o ON o.message_id = e.event_id "
-            "WHERE o.message_id IS NULL"
-        ).fetchone()[0]
-        orphan_rows = conn.execute(
-            "SELECT COUNT(*) FROM outbox o LEFT JOIN events e ON e.event_id = o.message_id "
-            "WHERE e.event_id IS NULL AND o.topic NOT LIKE 'approval.%'"
-        ).fetchone()[0]
-        proposals = [
-            ProposalRecord.model_validate_json(d)
-            for (d,) in conn.execute("SELECT doc FROM proposals")
-        ]
-        event_ids = {e for (e,) in conn.execute("SELECT event_id FROM events")}
+def check_invariants(db: Database) -> None:
+    orphan_events = scalar(
+        db,
+        "SELECT COUNT(*) FROM events e LEFT JOIN outbox o ON o.message_id = e.event_id "
+        "WHERE o.message_id IS NULL",
+    )
+    orphan_rows = scalar(
+        db,
+        "SELECT COUNT(*) FROM outbox o LEFT JOIN events e ON e.event_id = o.message_id "
+        "WHERE e.event_id IS NULL AND o.topic NOT LIKE 'approval.%'",
+    )
+    proposals = [
+        ProposalRecord.model_validate_json(d) for (d,) in query(db, "SELECT doc FROM proposals")
+    ]
+    event_ids = {e for (e,) in query(db, "SELECT event_id FROM events")}
     assert (orphan_events, orphan_rows) == (0, 0)
     for p in proposals:
         assert p.status != "approved", f"{p.proposal_id} approved but never executed"
@@ -59,9 +62,8 @@ def check_invariants(db: Path) -> None:
             assert p.updated_at >= p.created_at, p.proposal_id
 
 
-@pytest.mark.parametrize("point", POINTS)
-async def test_a_killed_process_leaves_a_consistent_store(tmp_path: Path, point: str) -> None:
-    db = tmp_path / "signoff.db"
+@cases_on_both("point", POINTS, postgres=ON_POSTGRES)
+async def test_a_killed_process_leaves_a_consistent_store(db: Database, point: str) -> None:
     app = await build_app(Settings(db=db))
     await app.seed_if_empty()
     await app.close()

@@ -11,14 +11,15 @@ import anyio
 import pytest
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App, Settings, build_app
+from signoff.server.app import App, Database, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
 from signoff.server.services.executor import Execution
 from signoff.server.services.lifecycle import Lifecycle
 from signoff.store.ports import UnitOfWork
 from tests.core.helpers import case_version, pending_escalation, snapshot, table_counts
+from tests.databases import both_adapters
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +57,7 @@ async def approved_but_not_executed(app: App, agent: PrincipalFacts, n: int) -> 
 
 
 async def test_two_executors_in_one_process_execute_once(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     ids = await approved_but_not_executed(app, agent, 5)
     other = await build_app(Settings(db=db, clock=FixedClock()))  # ids must not collide
@@ -80,8 +81,8 @@ async def test_two_executors_in_one_process_execute_once(
 
 
 @pytest.mark.slow
-async def test_two_executor_processes_on_one_file_execute_once(
-    app: App, agent: PrincipalFacts, db: Path
+async def test_two_executor_processes_on_one_database_execute_once(
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     ids = await approved_but_not_executed(app, agent, 20)
     await app.close()
@@ -145,7 +146,7 @@ async def test_a_stricter_ask_returns_the_proposal_to_the_queue(
 
 
 async def test_a_failure_during_commit_leaves_nothing_half_written(
-    db: Path, tmp_path: Path
+    db: Database, tmp_path: Path
 ) -> None:
     from tests.core import failing_domain
 

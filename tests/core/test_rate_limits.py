@@ -5,7 +5,7 @@ Both are kept as counters beside the proposals (issue 13, lever 1)."""
 
 from __future__ import annotations
 
-import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,15 +13,16 @@ from pathlib import Path
 import pytest
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App
+from signoff.server.app import App, Database
 from signoff.server.clock import FixedClock
 from signoff.server.services.proposals import CallContext
 from signoff.server.services.receipts import Receipt
 from signoff.store.ports import UnitOfWork
-from signoff.store.sqlite.rows import ts
+from signoff.store.records import ProposalRecord
 from tests.conftest import open_app, principal
+from tests.databases import both_adapters, query
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 POLICY = """
 [limits]
@@ -36,7 +37,7 @@ effect = "allow"
 CASES = {"acme": "case-acme-001", "globex": "case-globex-001"}
 
 
-async def limited_app(db: Path, clock: FixedClock, tmp_path: Path, *, hourly: int = 1000,
+async def limited_app(db: Database, clock: FixedClock, tmp_path: Path, *, hourly: int = 1000,
                       per_run: int = 1000) -> App:
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY.format(hourly=hourly, per_run=per_run))
@@ -44,7 +45,7 @@ async def limited_app(db: Path, clock: FixedClock, tmp_path: Path, *, hourly: in
 
 
 @pytest.fixture
-async def apps(db: Path, clock: FixedClock, tmp_path: Path) -> AsyncIterator[list[App]]:
+async def apps(db: Database, clock: FixedClock, tmp_path: Path) -> AsyncIterator[list[App]]:
     opened: list[App] = []
     yield opened
     for app in opened:
@@ -65,7 +66,7 @@ def outcomes(receipts: list[Receipt]) -> list[str]:
 
 
 async def test_the_hourly_cap_counts_an_agent_across_its_tenants(
-    db: Path, clock: FixedClock, tmp_path: Path, apps: list[App]
+    db: Database, clock: FixedClock, tmp_path: Path, apps: list[App]
 ) -> None:
     app = await limited_app(db, clock, tmp_path, hourly=4)
     apps.append(app)
@@ -78,7 +79,7 @@ async def test_the_hourly_cap_counts_an_agent_across_its_tenants(
 
 
 async def test_the_hourly_cap_forgets_a_proposal_an_hour_after_its_minute(
-    db: Path, clock: FixedClock, tmp_path: Path, apps: list[App]
+    db: Database, clock: FixedClock, tmp_path: Path, apps: list[App]
 ) -> None:
     app = await limited_app(db, clock, tmp_path, hourly=2)
     apps.append(app)
@@ -91,7 +92,7 @@ async def test_the_hourly_cap_forgets_a_proposal_an_hour_after_its_minute(
 
 
 async def test_without_a_run_id_the_run_limit_still_holds(
-    db: Path, clock: FixedClock, tmp_path: Path, apps: list[App]
+    db: Database, clock: FixedClock, tmp_path: Path, apps: list[App]
 ) -> None:
     app = await limited_app(db, clock, tmp_path, per_run=3)
     apps.append(app)
@@ -106,7 +107,7 @@ async def test_without_a_run_id_the_run_limit_still_holds(
 
 
 async def test_the_counters_match_the_proposals_made(
-    db: Path, clock: FixedClock, tmp_path: Path, apps: list[App]
+    db: Database, clock: FixedClock, tmp_path: Path, apps: list[App]
 ) -> None:
     app = await limited_app(db, clock, tmp_path, hourly=30, per_run=12)
     apps.append(app)
@@ -118,12 +119,12 @@ async def test_the_counters_match_the_proposals_made(
         if n % 7 == 0:
             await brief(app, alice, "run-alice")
         clock.advance(timedelta(minutes=2))
-    with sqlite3.connect(db) as conn:
-        runs = {(actor, run): n for actor, run, n in conn.execute(
-            "SELECT actor_id, run_id, COUNT(*) FROM proposals GROUP BY 1, 2")}
-        recent = dict(conn.execute(
-            "SELECT actor_id, COUNT(*) FROM proposals WHERE created_at >= ? GROUP BY 1",
-            (ts(clock() - timedelta(minutes=60)),)).fetchall())
+    runs = {(actor, run): n for actor, run, n in query(
+        db, "SELECT actor_id, run_id, COUNT(*) FROM proposals GROUP BY 1, 2")}
+    # The instant from the record itself: the adapters store it as they like.
+    made = [ProposalRecord.model_validate_json(doc)
+            for (doc,) in query(db, "SELECT doc FROM proposals")]
+    recent = Counter(p.actor.id for p in made if p.created_at >= clock() - timedelta(minutes=60))
 
     def counted(uow: UnitOfWork) -> tuple[dict[tuple[str, str | None], int], dict[str, int]]:
         return (

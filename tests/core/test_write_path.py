@@ -1,4 +1,4 @@
-"""The seeds' boundary table, in-process against a real SQLite file."""
+"""The seeds' boundary table, in-process against a real store (each adapter)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App
+from signoff.server.app import App, Database
 from signoff.server.services.lifecycle import result_of
 from tests.core.helpers import case_version, snapshot, table_counts
+from tests.databases import both_adapters
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 EVIDENCED = "case-acme-001"
 NO_EVIDENCE = "case-acme-003"
@@ -30,7 +31,7 @@ def escalation(version: int, **extra: object) -> dict[str, object]:
 
 
 async def test_a_query_repeated_twice_mutates_nothing(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     before = snapshot(db)
     first = await app.queries.run(agent, "get_case_summary", {"case_id": EVIDENCED})
@@ -61,7 +62,7 @@ async def test_an_allowed_command_executes_at_once(app: App, agent: PrincipalFac
 
 
 async def test_a_denied_command_is_recorded_rejected_with_rule_and_reason(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     version = await case_version(app, EVIDENCED)
     before = table_counts(db)
@@ -85,7 +86,7 @@ async def test_a_denied_command_is_recorded_rejected_with_rule_and_reason(
 
 
 async def test_a_command_the_principal_may_not_propose_writes_nothing(
-    app: App, agent: PrincipalFacts, db: Path, tmp_path: Path
+    app: App, agent: PrincipalFacts, db: Database, tmp_path: Path
 ) -> None:
     policy = tmp_path / "users-only.toml"
     policy.write_text(
@@ -103,7 +104,7 @@ async def test_a_command_the_principal_may_not_propose_writes_nothing(
 
 
 async def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     version = await case_version(app, EVIDENCED)
     before = snapshot(db)
@@ -114,7 +115,7 @@ async def test_a_stale_expected_version_is_a_conflict_and_writes_nothing(
 
 
 async def test_a_duplicate_idempotency_key_returns_the_same_receipt_and_runs_nothing(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     args = {
         "case_id": EVIDENCED,
@@ -135,7 +136,7 @@ async def test_a_duplicate_idempotency_key_returns_the_same_receipt_and_runs_not
 
 
 async def test_the_same_key_with_another_payload_is_a_conflict(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     await app.proposals.submit(
         agent,
@@ -154,7 +155,7 @@ async def test_the_same_key_with_another_payload_is_a_conflict(
 
 
 async def test_escalation_without_evidence_is_rejected(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     # A case with no evidence: the handler's pre-check refuses, nothing recorded,
     # even when the agent cites (another case's) evidence to get past the policy.
@@ -202,7 +203,7 @@ async def test_another_tenants_case_is_not_found(app: App, agent: PrincipalFacts
 
 
 async def test_missing_human_approval_commits_nothing(
-    app: App, agent: PrincipalFacts, db: Path
+    app: App, agent: PrincipalFacts, db: Database
 ) -> None:
     version = await case_version(app, EVIDENCED)
     events_before = table_counts(db)["events"]

@@ -1,5 +1,6 @@
 """A separate process for race and crash tests: opens the app on a database
-file and does one job, as a second executor or a workload to be killed.
+(a SQLite file or a PostgreSQL URL) and does one job, as a second executor
+or a workload to be killed.
 
     python -m tests.core.worker execute DB ID [ID ...]   -> prints executed ids
     python -m tests.core.worker workload DB N            -> N allowed commands,
@@ -12,7 +13,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from signoff.server.app import App, Settings, build_app
+from signoff.server.app import App, Settings, build_app, is_url
 from signoff.server.services.executor import Execution
 from signoff.store.ports import UnitOfWork
 
@@ -61,7 +62,7 @@ async def workload(app: App, n: int) -> None:
 
 async def main(argv: list[str]) -> None:
     job, db, *rest = argv
-    app = await build_app(Settings(db=Path(db)))
+    app = await build_app(Settings(db=db if is_url(db) else Path(db)))
     try:
         if job == "execute":
             await execute(app, rest)
