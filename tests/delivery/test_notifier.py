@@ -14,10 +14,11 @@ from signoff.server.services.proposals import CallContext
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope, OutboxMessage, ProposalRecord
 from tests.conftest import principal
+from tests.databases import both_adapters
 
 from .conftest import RecordingSink, make_relay, notifier, send_notice
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 
 def lines(path: Path) -> list[dict[str, object]]:

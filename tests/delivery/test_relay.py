@@ -26,11 +26,12 @@ from signoff.server.delivery.sinks import (
 from signoff.store.records import OutboxMessage
 from tests.conftest import principal
 from tests.core.helpers import invoke
+from tests.databases import both_adapters
 
 from .conftest import RecordingSink, make_relay, send_notice
 from .receiver import webhook_receiver
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 
 async def outbox(app: App, status: str | None = None) -> list[OutboxMessage]:

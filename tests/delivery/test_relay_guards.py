@@ -21,12 +21,13 @@ from signoff.server.errors import ConfigError
 from signoff.server.observability import sensitive_fields
 from signoff.store.records import OutboxMessage
 from tests.core.helpers import invoke
+from tests.databases import both_adapters
 
 from .conftest import RecordingSink, make_relay, notifier, send_notice
 from .receiver import webhook_receiver
 from .test_relay import outbox, row, settle_backlog
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 
 async def test_a_relay_stops_publishing_when_its_lease_runs_out(

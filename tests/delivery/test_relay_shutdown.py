@@ -9,11 +9,12 @@ import pytest
 
 from signoff.server.app import App
 from signoff.store.records import OutboxMessage
+from tests.databases import both_adapters
 
 from .conftest import RecordingSink, make_relay
 from .test_relay import outbox
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 
 async def claimable(app: App) -> list[OutboxMessage]:

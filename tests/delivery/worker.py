@@ -1,5 +1,6 @@
 """A relay in a separate process, for the race test: opens the app on a
-database file, waits for the go signal, drains the outbox into a JSONL sink
+database (a SQLite file or a PostgreSQL URL), says it is ready beside the go
+file (ready-OWNER), waits for the go signal, drains the outbox into a JSONL sink
 shared with the other relay (slowed down a little per message so the two
 interleave), and prints how many rows it published.
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import anyio
 
-from signoff.server.app import App, Settings, build_app
+from signoff.server.app import App, Settings, build_app, is_url
 from signoff.server.delivery.config import RelayOptions
 from signoff.server.delivery.relay import Relay
 from signoff.server.delivery.sinks import JsonlSink
@@ -45,9 +46,9 @@ async def race(app: App, owner: str, sink_file: Path, go: Path) -> None:
 
 async def main(argv: list[str]) -> None:
     db, owner, sink_file, go = argv
-    app = await build_app(Settings(db=Path(db)))
+    app = await build_app(Settings(db=db if is_url(db) else Path(db)))
     try:
-        (Path(db).parent / f"ready-{owner}").touch()
+        (Path(go).parent / f"ready-{owner}").touch()
         await race(app, owner, Path(sink_file), Path(go))
     finally:
         await app.close()
