@@ -431,7 +431,28 @@ class UnitOfWork(Protocol):
         ...
 
 
+class Changes(Protocol):
+    """One consumer's view of "something was committed": new events, new
+    outbox rows or rows due again, proposals made or changed. What relays,
+    projectors and live pages wait on between passes instead of a fixed sleep.
+
+    Adapters tell of commits only as far as they can see them (SQLite: this
+    process's; PostgreSQL: every process's, through LISTEN/NOTIFY, unless the
+    listening connection is lost). A consumer keeps a catch-up poll, the
+    `seconds` it waits at most, and treats a wake as a hint: it reads the
+    store either way."""
+
+    async def wait(self, seconds: float) -> bool:
+        """Return True as soon as such a commit has happened since this
+        object last returned (or was made), False after `seconds`."""
+        ...
+
+
 class Store(Protocol):
+    def changes(self) -> Changes:
+        """A fresh waiter on the commits this store can tell of."""
+        ...
+
     def write(self, fn: Callable[[UnitOfWork], T]) -> Awaitable[T]:
         """Run `fn` in one write transaction on the writer; commit if it
         returns, roll back (only its own work) if it raises."""

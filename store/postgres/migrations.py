@@ -11,9 +11,14 @@ Documents are kept as the exact JSON text their records serialise to, in
 Tables that hold facts are append-only, enforced by triggers that refuse
 UPDATE, DELETE and TRUNCATE on any connection; a final proposal refuses
 every change, and no proposal is ever deleted.
+
+V2 (`migration_v2.py`) makes commits that readers wait for notify the
+store's channel, for the listeners of every process.
 """
 
 from __future__ import annotations
+
+from signoff.store.postgres.migration_v2 import V2
 
 APPEND_ONLY = ("events", "proposal_events", "decisions", "votes", "runtime_log")
 FINAL = "('executed', 'rejected', 'expired', 'conflict', 'failed', 'withdrawn')"
@@ -218,4 +223,4 @@ CREATE TRIGGER proposals_final_is_final BEFORE UPDATE ON proposals
 """ + _refuse("proposals", "DELETE", "proposals: a proposal is never deleted") + _refuse(
     "proposals", "TRUNCATE", "proposals: a proposal is never deleted")
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+MIGRATIONS: tuple[str, ...] = (V1, V2)

@@ -13,7 +13,8 @@ its own from a psycopg `ConnectionPool`, in ONE transaction:
 
 Jobs run side by side (as many as the pool has connections); there is no
 group commit, each job commits alone. The schema is migrated when the store
-opens, under an advisory lock (`schema.migrate`).
+opens, under an advisory lock (`schema.migrate`). A connection of its own
+listens for the commits of every process (`notify.py`): `changes()`.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from signoff.store.errors import StorageFailure, StoreClosed
 from signoff.store.faults import crash_point
 from signoff.store.ports import UnitOfWork
 from signoff.store.postgres.connection import Connection, Pool, connect, make_pool
+from signoff.store.postgres.notify import Listener
 from signoff.store.postgres.schema import migrate
 from signoff.store.postgres.sql import PgSql, translated
 from signoff.store.postgres.unit_of_work import PostgresUnitOfWork
 from signoff.store.postgres.url import redacted, schema_of
+from signoff.store.wakeups import Waiter, Wakeups
 
 __all__ = ["READ_BEGIN", "WRITE_BEGIN", "PostgresStore", "open_postgres"]
 
@@ -56,6 +59,8 @@ class PostgresStore:
         self._pool: Pool = make_pool(url, min_size=min_size, max_size=max_size, timeout=timeout)
         self._limiter = anyio.CapacityLimiter(max_size)
         self._jobs: set[asyncio.Task[Any]] = set()
+        self.wakeups = Wakeups()  # what changes() waits on; counts wakeups, for tests
+        self.listener = Listener(url, self.wakeups)
         self._opened = False
         self._closed = False
 
@@ -65,6 +70,7 @@ class PostgresStore:
     async def open(self) -> PostgresStore:
         try:
             await anyio.to_thread.run_sync(self._open_sync)
+            await self.listener.start()
         except BaseException:
             self._closed = True
             await anyio.to_thread.run_sync(self._pool.close)
@@ -87,6 +93,9 @@ class PostgresStore:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def changes(self) -> Waiter:
+        return self.wakeups.changes()
 
     def write(self, fn: Callable[[UnitOfWork], T]) -> asyncio.Task[T]:
         """Starts at once: a write submitted before `close` completes."""
@@ -111,7 +120,9 @@ class PostgresStore:
         self._closed = True
         if self._jobs:  # let what was accepted finish; its callers get its outcome
             await asyncio.wait(list(self._jobs))
+        await self.listener.close()
         await anyio.to_thread.run_sync(self._pool.close)
+        self.wakeups.signal()  # waiters find the store closed
 
     # -- on a worker thread ------------------------------------------------
 

@@ -5,7 +5,9 @@ writer thread. The writer takes whatever jobs are waiting, opens ONE
 `BEGIN IMMEDIATE` transaction, runs each job in its own SAVEPOINT (a job that
 raises undoes only its own work) and commits once: one fsync for the batch.
 A lone job runs without a savepoint. Reads run on their own connections in
-WAL mode and never wait for the writer.
+WAL mode and never wait for the writer. After a commit that wrote what
+readers wait for, the writer wakes this process's `changes()` waiters
+(`sqlite/wakeups.py`); other processes on the file find it by polling.
 
 The writer is a plain thread on stdlib sqlite3 rather than aiosqlite, whose
 one-statement-per-hop API cannot run a whole transaction (claim, load,
@@ -34,6 +36,8 @@ from signoff.store.sqlite.connection import MEMORY, Synchronous, connect
 from signoff.store.sqlite.schema import migrate
 from signoff.store.sqlite.sql import translate, translated
 from signoff.store.sqlite.unit_of_work import SqliteUnitOfWork
+from signoff.store.sqlite.wakeups import Noticed, install
+from signoff.store.wakeups import Waiter, Wakeups
 
 __all__ = ["SqliteStore", "Synchronous", "open_sqlite"]
 
@@ -79,6 +83,8 @@ class SqliteStore:
         self._all_readers: list[sqlite3.Connection] = []
         self._thread: threading.Thread | None = None
         self._closed = False
+        self.wakeups = Wakeups()  # what changes() waits on; counts wakeups, for tests
+        self._noticed = Noticed()
         self.batches = 0  # committed transactions, for benchmarks and tests
 
     @property
@@ -114,6 +120,9 @@ class SqliteStore:
         job = _Job(fn, asyncio.get_running_loop(), read_only)
         self._jobs.put(job)
         return job.future
+
+    def changes(self) -> Waiter:
+        return self.wakeups.changes()
 
     async def read(self, fn: Callable[[UnitOfWork], T]) -> T:
         if self._closed or self._thread is None:
@@ -153,6 +162,7 @@ class SqliteStore:
             await anyio.to_thread.run_sync(self._thread.join)
         for conn in self._all_readers:
             conn.close()
+        self.wakeups.signal()  # waiters find the store closed
 
     # -- the writer thread -------------------------------------------------
 
@@ -161,6 +171,7 @@ class SqliteStore:
         try:
             conn = connect(self.path, self._synchronous)
             migrate(conn)
+            install(conn, self._noticed)
         except BaseException as exc:  # reported to open(), which re-raises
             if conn is not None:
                 conn.close()
@@ -199,6 +210,7 @@ class SqliteStore:
         return batch, False
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        self._noticed.take()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -217,10 +229,12 @@ class SqliteStore:
         else:
             for job in batch:
                 conn.execute("SAVEPOINT job")
+                noticed = self._noticed.value
                 try:
                     result = _run_job(conn, job)
                 except Exception as exc:
                     conn.execute("ROLLBACK TO job")
+                    self._noticed.value = noticed  # what it wrote is gone
                     outcomes.append((job, None, exc))
                 else:
                     outcomes.append((job, result, None))
@@ -235,6 +249,8 @@ class SqliteStore:
                 job.settle(error=translate(exc))
             return
         self.batches += 1
+        if self._noticed.take():
+            self.wakeups.signal()
         crash_point("writer.after_commit")
         for job, result, error in outcomes:
             job.settle(result, error)
