@@ -14,6 +14,7 @@ from signoff.server.delivery.nats import NatsSink
 from signoff.server.delivery.sinks import JsonlSink, WebhookSink
 from signoff.server.errors import ConfigError
 from tests.core.helpers import invoke, snapshot
+from tests.databases import both_adapters
 
 pytestmark = pytest.mark.anyio
 
@@ -109,12 +110,13 @@ def test_a_bad_file_names_the_file_and_the_key(tmp_path: Path, text: str, proble
     assert problem in raised.value.message
 
 
+@both_adapters
 async def test_the_relay_command_refuses_a_bad_file_and_writes_nothing(
     app: App, tmp_path: Path
 ) -> None:
     bad = write(tmp_path, "[relay]\nbatch = -1\n")
-    before = snapshot(Path(app.settings.db))
+    before = snapshot(app.settings.db)
     result = await invoke(["relay", "--once", "--db", str(app.settings.db), "--sinks", str(bad)])
     assert result.exit_code == 2
     assert "relay.batch" in result.stderr
-    assert snapshot(Path(app.settings.db)) == before
+    assert snapshot(app.settings.db) == before
