@@ -215,7 +215,7 @@ class OutboxMessage(Record):
 
 
 class RuntimeEntry(Record):
-    """One tool call, as the runtime log keeps it (arguments only as a digest)."""
+    """One tool call, as the runtime log keeps it."""
 
     entry_id: str
     tenant_id: str
@@ -233,6 +233,11 @@ class RuntimeEntry(Record):
     correlation_id: str | None = None
     proposal_id: str | None = None
     at: datetime
+    # What the call carried and what it answered, redacted and bounded
+    # (server/mcp/call_record.py): the data `signoff export` writes. None in
+    # entries recorded before the log kept them, which have only the digest.
+    arguments: dict[str, Any] | None = None
+    result: Any = None
 
 
 class ConsoleSession(Record):

@@ -13,6 +13,7 @@ from signoff.server.gateway.adopt import (
     starter_policy,
     upstream_name,
 )
+from signoff.server.gateway.bounds import may_hold_secret, redact_text
 from signoff.server.gateway.calls import EVENT_VERSIONS as TOOL_CALL_EVENTS
 from signoff.server.gateway.calls import TOOL_CALL
 from signoff.server.gateway.catalogue import (
@@ -70,10 +71,12 @@ __all__ = [
     "load_gateway",
     "load_lock",
     "load_setup",
+    "may_hold_secret",
     "missing_env",
     "parse_gateway",
     "pin",
     "preview",
+    "redact_text",
     "result_document",
     "running",
     "starter_policy",

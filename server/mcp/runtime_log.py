@@ -1,7 +1,8 @@
 """The runtime log of tool calls, written in batches off the hot path.
 
-Every MCP tool call leaves one `RuntimeEntry` (who, which tool, a digest of
-the arguments with secrets removed, the outcome, latency and the agent's run
+Every MCP tool call leaves one `RuntimeEntry` (who, which tool, its
+arguments and result redacted and bounded by `call_record`, a digest of the
+arguments with secrets removed, the outcome, latency and the agent's run
 ids). Committing each entry on its own would put an fsync on every query;
 instead entries are buffered and flushed in one transaction every ~200 ms or
 every 100 entries, and on shutdown. A failed flush is logged and retried on
@@ -60,7 +61,7 @@ def _names_secret(key: object) -> bool:
 
 def arguments_digest(arguments: Mapping[str, Any]) -> str:
     """A digest of the redacted arguments: equal calls can be matched up in
-    the log without the log holding what the agent wrote."""
+    the log, those recorded before it kept the arguments too."""
     try:
         return digest(redact(arguments))
     except (TypeError, ValueError):

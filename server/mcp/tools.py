@@ -4,7 +4,8 @@ Tool bodies are thin: they call `app.queries.run`, `app.proposals.submit` or
 `app.proposals.receipt` and shape the answer. Everything a call has in common
 lives in `ToolRunner.call`: who is calling (from the transport), whether they
 may use the tool, the run ids from `_meta` (the run derived by `runs.Runs`
-when the client sends none), the runtime log entry, and
+when the client sends none), the runtime log entry (with the call's
+arguments and result, redacted and bounded: `call_record`), and
 turning any crash into "internal error, reference <id>" (the traceback goes to
 stderr, never to the model).
 
@@ -36,11 +37,12 @@ from signoff.server.domain import CommandType, Domain, QueryType
 from signoff.server.errors import Forbidden, InvalidInput, NotFound
 from signoff.server.mcp import schemas
 from signoff.server.mcp.arguments import argument_problems, schema_problems
+from signoff.server.mcp.call_record import answer_of, kept
 from signoff.server.mcp.confirmation import submit_with_confirmation
 from signoff.server.mcp.identity import Identity
 from signoff.server.mcp.runs import RunOf, Runs, call_context, connection_of_request, meta_of
 from signoff.server.mcp.runtime_log import RuntimeLogWriter, arguments_digest
-from signoff.server.observability import tool_span
+from signoff.server.observability import domain_sensitive_fields, tool_span
 from signoff.server.services.proposals import CallContext, problems_of
 from signoff.server.services.receipts import FieldProblem, Receipt, refusal
 from signoff.server.services.registry import CommandRegistry
@@ -232,6 +234,7 @@ class ToolRunner:
         self._identity = identity
         self._log = runtime_log
         self._runs = runs or Runs(app.clock, app.ids)
+        self._sensitive = domain_sensitive_fields(app.domain)
 
     def permits(self, spec: ToolSpec, principal: PrincipalFacts) -> bool:
         return spec.permits(self._app, principal)
@@ -281,6 +284,8 @@ class ToolRunner:
             outcome=answer.outcome, latency_ms=round(seconds * 1000, 3), run_id=run.call.run_id,
             run_source=run.source, correlation_id=run.call.correlation_id,
             proposal_id=answer.proposal_id, at=self._app.clock(),
+            arguments=kept(arguments, self._sensitive),
+            result=kept(answer_of(answer.result), self._sensitive),
         ))
 
 

@@ -1,0 +1,81 @@
+"""What the runtime log keeps of a tool call's arguments and result.
+
+Datasets and replay need what an agent sent and what it was told (`signoff
+export`); the log must hold neither a secret an agent typed nor an answer of
+any size. So each is kept
+
+- redacted: the values of secret-looking keys and of the fields the domain
+  marks sensitive become "[redacted]" (`observability.redact`, as the relay
+  and the logs do), and so does any text shaped like a provider key, a
+  bearer token, a JWT or a private key (the gateway's `redact_text`);
+- bounded: at most `MAX_BYTES` of UTF-8 JSON. A larger one is kept as
+  `{"signoff/truncated": {"bytes": <its size>, "preview": <the start of its
+  JSON>}}`, the marker the gateway puts on an upstream's cut answer.
+
+Both run on every call, so the cheap test goes first: the JSON text is
+searched once for anything a secret shape starts with, and only a hit walks
+the value string by string.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from mcp_types import CallToolResult, InputRequiredResult, TextContent
+
+from signoff.server.gateway import may_hold_secret, redact_text
+from signoff.server.observability import redact
+
+MAX_BYTES = 4096
+TRUNCATED = "signoff/truncated"
+# Room the marker object itself takes, so a bounded value stays within MAX_BYTES.
+_MARKER_ROOM = 64
+
+
+def kept(value: Any, sensitive: frozenset[str]) -> Any:
+    """`value` as the runtime log keeps it: redacted, then bounded."""
+    clean = redact(value, sensitive)
+    text = _dump(clean)
+    if may_hold_secret(text):
+        clean = scrub(clean)
+        text = _dump(clean)
+    size = len(text.encode())
+    if size <= MAX_BYTES:
+        return clean
+    cut = text.encode()[: MAX_BYTES - _MARKER_ROOM].decode("utf-8", "ignore")
+    return {TRUNCATED: {"bytes": size, "preview": cut}}
+
+
+def scrub(value: Any) -> Any:
+    """`value` with secret-shaped text replaced in every string, at any depth."""
+    if isinstance(value, str):
+        return redact_text(value) if may_hold_secret(value) else value
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+def is_truncated(value: Any) -> bool:
+    return isinstance(value, dict) and TRUNCATED in value
+
+
+def answer_of(result: CallToolResult | InputRequiredResult) -> Any:
+    """What the caller was told: the structured content where there is one
+    (a receipt, a query's result), else the text blocks joined."""
+    if isinstance(result, InputRequiredResult):
+        return {"input_required": True}
+    if result.structured_content is not None:
+        return result.structured_content
+    return "\n".join(_texts(result.content))
+
+
+def _texts(blocks: Iterable[object]) -> Iterable[str]:
+    return (b.text for b in blocks if isinstance(b, TextContent))
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
