@@ -21,6 +21,7 @@ from signoff.policies import Gate, Policy, load_policy
 from signoff.policies.principals import Principals, PrincipalsFile
 from signoff.server.clock import Clock, IdFactory, random_ids, system_clock
 from signoff.server.delivery.consumers import notifier_factory
+from signoff.server.delivery.domain_consumers import domain_consumer_factory
 from signoff.server.domain import Domain
 from signoff.server.errors import ConfigError
 from signoff.server.gateway import (
@@ -259,6 +260,9 @@ async def build_app(settings: Settings) -> App:
         consumers.add(notification.name, notifier_factory(
             notification, store=store, submit=proposals.submit, principals=principals,
             clock=clock))
+    for consumer in domain.consumers:
+        consumers.add(consumer.name, domain_consumer_factory(
+            consumer, store=store, submit=proposals.submit, principals=principals, clock=clock))
     return App(
         settings=settings, store=store, domain=domain, commands=commands, consumers=consumers,
         gate=gate, principals=principals, upcaster=upcaster, committer=committer,

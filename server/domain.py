@@ -9,9 +9,10 @@ this package drive it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
@@ -284,6 +285,60 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """What became of a fact a domain's consumer proposed: its receipt's
+    status and outcome (`duplicate_accepted` when the key was used before:
+    the stored receipt), why, and the events it committed."""
+
+    status: str
+    outcome: str
+    reason: str = ""
+    events: tuple[NewEvent, ...] = ()
+
+
+class Delivery(Protocol):
+    """One committed event handed to a domain's consumer, and what the
+    consumer may do about it besides its own effect."""
+
+    @property
+    def event(self) -> EventEnvelope: ...
+
+    @property
+    def folder(self) -> Path:
+        """Where the consumer keeps and finds its files: the database's folder."""
+        ...
+
+    async def propose(
+        self, command: str, payload: Mapping[str, Any], *, key: str | None = None,
+        rationale: str = "",
+    ) -> Recorded:
+        """Propose `command` as the consumer's service principal, through the
+        policy and the executor like any other proposal. `key` (unique within
+        this event) makes it idempotent: proposed again for the same event,
+        the stored receipt comes back instead of a second fact."""
+        ...
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """An outbox consumer a domain brings, for an effect outside signoff (an
+    HTTP call, a message): `handle` gets each committed event of `topics`,
+    at least once — after a crash, the relay delivers it again. Once `handle`
+    returns, the consumer's inbox records the event handled and it is not
+    given again; when it raises, the relay retries it later, with backoff.
+    So `handle` must make a repeat harmless itself, with the facts it records
+    (`Delivery.propose`, as `principal`) and the state they fold into.
+    It runs inside the relay and gets events unredacted."""
+
+    name: str
+    topics: frozenset[str]
+    handle: Callable[[Delivery], Awaitable[None]]
+    principal: str
+    # Seconds one `handle` may take at most (the relay's lease allows for it).
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
 class Domain:
     """Everything signoff knows about one domain. Registration is explicit."""
 
@@ -300,6 +355,8 @@ class Domain:
     evidence: Citations = FREE_FORM
     # Outbox consumers the domain's committed events feed.
     notifications: Sequence[Notification] = ()
+    # Outbox consumers with effects of the domain's own (an HTTP call).
+    consumers: Sequence[Consumer] = ()
     seed: Callable[[], Sequence[SeedEvent]] | None = None
 
     def __post_init__(self) -> None:
@@ -324,6 +381,10 @@ class Domain:
             if n.command not in names:
                 raise DomainError(f"notification {n.name}: command {n.command!r} is not "
                                   "registered")
+        consumers = [n.name for n in self.notifications] + [c.name for c in self.consumers]
+        twice = {n for n in consumers if consumers.count(n) > 1}
+        if twice:
+            raise DomainError(f"duplicate consumer: {sorted(twice)}")
 
     def command(self, command_type: str) -> CommandType[Any, Any] | None:
         return next((c for c in self.commands if c.name == command_type), None)
