@@ -24,7 +24,7 @@ from typing import Protocol
 
 from psycopg import errors, sql
 
-from signoff.store.copy_tables import NAMES, TABLES, Table
+from signoff.store.copy_tables import INDEXES, NAMES, TABLES, Table
 from signoff.store.errors import SchemaTooNew, StoreError
 from signoff.store.postgres.connection import Connection, connect
 from signoff.store.postgres.schema import migrate as migrate_postgres
@@ -133,7 +133,7 @@ def _refuse_unknown_tables(conn: sqlite3.Connection, source: Path) -> None:
     """A table this copier does not know would be left behind: refuse."""
     found = {str(r[0]) for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
-    if unknown := sorted(found - set(NAMES)):
+    if unknown := sorted(found - set(NAMES) - set(INDEXES)):
         raise CopyRefused(f"{source} holds tables this signoff cannot copy: {', '.join(unknown)}")
 
 

@@ -12,6 +12,9 @@ PostgreSQL adds is derived from the row itself:
 - an outbox row's ordering group and the event it carries come from its
   document, by the rules `store.postgres.outbox` fills them with.
 
+SQLite's full-text index is not copied either: PostgreSQL indexes the
+documents' search texts itself.
+
 Outbox leases are not copied: no relay of the old database holds one any
 more, and a lease copied over would hold its row back until it expired.
 """
@@ -102,7 +105,8 @@ TABLES: tuple[Table, ...] = (
           identity="position"),
     Table("inbox", ("consumer", "message_id", "processed_at"), "consumer, message_id"),
     Table("checkpoints", ("name", "position"), "name"),
-    Table("read_models", ("projection", "generation", "tenant_id", "key", "ix", "doc"),
+    Table("read_models",
+          ("projection", "generation", "tenant_id", "key", "ix", "doc", "search_text"),
           "projection, generation, tenant_id, key"),
     Table("projection_generations", ("projection", "active", "latest"), "projection"),
     Table("runtime_log",
@@ -120,3 +124,8 @@ TABLES: tuple[Table, ...] = (
           "principal_id, minute"),
 )
 NAMES = tuple(t.name for t in TABLES)
+# SQLite's full-text index of the documents' search texts (FTS5 and its
+# shadow tables): derived from the copied `search_text`, which PostgreSQL
+# indexes itself, so nothing of it is copied.
+INDEXES = tuple(f"read_models_search{part}"
+                for part in ("", "_data", "_idx", "_docsize", "_config"))

@@ -275,20 +275,32 @@ class Checkpoints(Protocol):
         ...
 
 
+# (key, doc, index, search text): one document as `put_many` writes it.
+DocumentRow = tuple[str, Mapping[str, Any], str | None, str | None]
+
+
 class DocumentWriter(Protocol):
     def get(self, key: str) -> dict[str, Any] | None: ...
 
-    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None: ...
+    def put(
+        self, key: str, doc: Mapping[str, Any], index: str | None = None, *,
+        text: str | None = None,
+    ) -> None:
+        """Store `doc` under `key`, found by `ReadModels.search` through
+        `text`: every put replaces the text, and None takes it out of search."""
+        ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove the document, and its text from search."""
+        ...
 
     def get_many(self, keys: Collection[str]) -> dict[str, dict[str, Any]]:
         """The documents of those `keys` that exist, read in one go: the
         projector reads a whole page's documents at once."""
         ...
 
-    def put_many(self, docs: Sequence[tuple[str, Mapping[str, Any], str | None]]) -> None:
-        """`put` for each (key, doc, index), written in one go."""
+    def put_many(self, docs: Sequence[DocumentRow]) -> None:
+        """`put` for each (key, doc, index, text), written in one go."""
         ...
 
     def delete_many(self, keys: Collection[str]) -> None: ...
@@ -307,6 +319,16 @@ class ReadModels(Protocol):
     def find(
         self, tenant_id: str, projection: str, *, index: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]: ...
+
+    def search(
+        self, tenant_id: str, projection: str, query: str, limit: int
+    ) -> list[tuple[str, dict[str, Any], float]]:
+        """(key, doc, score) of the active generation's documents whose text
+        has any word of `query`, best first (a higher score is a better
+        match). `query` is plain words (`store.search_terms`), never query
+        syntax: nothing in it can fail the search. A query without words
+        finds nothing."""
+        ...
 
     def begin_generation(self, projection: str) -> int: ...
 

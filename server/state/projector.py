@@ -139,7 +139,7 @@ class CachedDocuments:
     def __init__(self, target: DocumentWriter) -> None:
         self._target = target
         self._cache: dict[str, Any] = {}
-        self._dirty: dict[str, str | None] = {}  # key -> index
+        self._dirty: dict[str, tuple[str | None, str | None]] = {}  # key -> index, text
 
     def prefetch(self, keys: Collection[str]) -> None:
         wanted = [key for key in keys if key not in self._cache]
@@ -153,17 +153,21 @@ class CachedDocuments:
         doc = self._cache[key]
         return None if doc is None or doc is self._GONE else dict(doc)
 
-    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
+    def put(
+        self, key: str, doc: Mapping[str, Any], index: str | None = None, *,
+        text: str | None = None,
+    ) -> None:
         self._cache[key] = dict(doc)
-        self._dirty[key] = index
+        self._dirty[key] = (index, text)
 
     def delete(self, key: str) -> None:
         self._cache[key] = self._GONE
-        self._dirty[key] = None
+        self._dirty[key] = (None, None)
 
     def flush(self) -> None:
         gone = [key for key in self._dirty if self._cache[key] is self._GONE]
-        puts = [(key, self._cache[key], index) for key, index in self._dirty.items()
+        puts = [(key, self._cache[key], index, text)
+                for key, (index, text) in self._dirty.items()
                 if self._cache[key] is not self._GONE]
         if gone:
             self._target.delete_many(gone)

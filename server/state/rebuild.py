@@ -46,8 +46,11 @@ class _FreshDocuments:
         entry = self._cache.get(key)
         return None if entry is None or entry is _GONE else dict(entry[0])
 
-    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
-        self._cache[key] = (dict(doc), index)
+    def put(
+        self, key: str, doc: Mapping[str, Any], index: str | None = None, *,
+        text: str | None = None,
+    ) -> None:
+        self._cache[key] = (dict(doc), index, text)
         self.dirty.add(key)
 
     def delete(self, key: str) -> None:

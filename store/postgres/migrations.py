@@ -13,12 +13,14 @@ UPDATE, DELETE and TRUNCATE on any connection; a final proposal refuses
 every change, and no proposal is ever deleted.
 
 V2 (`migration_v2.py`) makes commits that readers wait for notify the
-store's channel, for the listeners of every process.
+store's channel, for the listeners of every process. V3 (`migration_v3.py`)
+gives documents a search text and its full-text index.
 """
 
 from __future__ import annotations
 
 from signoff.store.postgres.migration_v2 import V2
+from signoff.store.postgres.migration_v3 import V3
 
 APPEND_ONLY = ("events", "proposal_events", "decisions", "votes", "runtime_log")
 FINAL = "('executed', 'rejected', 'expired', 'conflict', 'failed', 'withdrawn')"
@@ -223,4 +225,4 @@ CREATE TRIGGER proposals_final_is_final BEFORE UPDATE ON proposals
 """ + _refuse("proposals", "DELETE", "proposals: a proposal is never deleted") + _refuse(
     "proposals", "TRUNCATE", "proposals: a proposal is never deleted")
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)

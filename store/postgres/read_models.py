@@ -6,6 +6,9 @@ Across processes: `begin_generation` takes the next number in one upsert, so
 two rebuilds starting at once get different generations, and `activate`
 locks the projection's row before comparing, so a rebuild that began in the
 meantime is never deleted by an older one (GenerationSuperseded).
+
+A document's search text and its `tsvector` are columns of its row (V3), so
+search follows the generations with nothing of its own to swap.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from signoff.store.errors import GenerationSuperseded
+from signoff.store.ports import DocumentRow
 from signoff.store.postgres.rows import dumps_doc, loads_doc
+from signoff.store.postgres.search import search
 from signoff.store.postgres.sql import PgSql
 
 _PUT = (
-    "INSERT INTO read_models (projection, generation, tenant_id, key, ix, doc) "
-    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (projection, generation, tenant_id, key) "
-    "DO UPDATE SET ix = excluded.ix, doc = excluded.doc"
+    "INSERT INTO read_models (projection, generation, tenant_id, key, ix, doc, search_text) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (projection, generation, tenant_id, key) "
+    "DO UPDATE SET ix = excluded.ix, doc = excluded.doc, search_text = excluded.search_text"
 )
 _SCOPE = "projection = %s AND generation = %s AND tenant_id = %s"
 
@@ -37,8 +42,11 @@ class PostgresDocumentWriter:
         )
         return loads_doc(row[0]) if row else None
 
-    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
-        self._db.run(_PUT, (*self._scope, key, index, dumps_doc(doc)))
+    def put(
+        self, key: str, doc: Mapping[str, Any], index: str | None = None, *,
+        text: str | None = None,
+    ) -> None:
+        self._db.run(_PUT, (*self._scope, key, index, dumps_doc(doc), text))
 
     def delete(self, key: str) -> None:
         self._db.run(
@@ -55,10 +63,10 @@ class PostgresDocumentWriter:
         )
         return {str(key): loads_doc(doc) for key, doc in rows}
 
-    def put_many(self, docs: Sequence[tuple[str, Mapping[str, Any], str | None]]) -> None:
+    def put_many(self, docs: Sequence[DocumentRow]) -> None:
         if docs:
-            self._db.many(_PUT, [(*self._scope, key, index, dumps_doc(doc))
-                                 for key, doc, index in docs])
+            self._db.many(_PUT, [(*self._scope, key, index, dumps_doc(doc), text)
+                                 for key, doc, index, text in docs])
 
     def delete_many(self, keys: Collection[str]) -> None:
         if keys:
@@ -109,6 +117,13 @@ class PostgresReadModels:
                 (projection, gen, tenant_id, index, limit),
             )
         return [loads_doc(r[0]) for r in rows]
+
+    def search(
+        self, tenant_id: str, projection: str, query: str, limit: int
+    ) -> list[tuple[str, dict[str, Any], float]]:
+        rows = search(self._db, (projection, self._generation(projection), tenant_id),
+                      query, limit)
+        return [(key, loads_doc(doc), score) for key, doc, score in rows]
 
     def begin_generation(self, projection: str) -> int:
         row = self._db.one(

@@ -10,6 +10,7 @@ history, on any connection.
 from __future__ import annotations
 
 from signoff.store.sqlite.migration_v7 import V7
+from signoff.store.sqlite.migration_v8 import V8
 
 # APPEND_ONLY and UNIQUE_KEYS are what V1 and V3 were generated from, and so
 # stay as released: V7 later dropped two of those tables (idempotency,
@@ -279,4 +280,4 @@ V6 = """
 CREATE INDEX proposals_by_command ON proposals (json_extract(doc, '$.command_id'));
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)

@@ -6,6 +6,10 @@ generation from the event log while queries go on reading the old one, then
 Only the latest generation begun can be activated: of two rebuilds racing,
 the one that began first is refused (GenerationSuperseded), never the
 documents of the newer one deleted.
+
+A document's search text is a column of its row, indexed by FTS5 through
+the schema's triggers (V8), so it comes and goes with the row: a rebuild's
+texts are searched once its generation is active, and never before.
 """
 
 from __future__ import annotations
@@ -15,17 +19,31 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from signoff.store.errors import GenerationSuperseded
+from signoff.store.ports import DocumentRow
+from signoff.store.search_terms import fts5_match, terms
 from signoff.store.sqlite.rows import dumps_doc, loads_doc
 from signoff.store.sqlite.sql import Sql
 
 _PUT = (
-    "INSERT INTO read_models (projection, generation, tenant_id, key, ix, doc) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (projection, generation, tenant_id, key) "
-    "DO UPDATE SET ix = excluded.ix, doc = excluded.doc"
+    "INSERT INTO read_models (projection, generation, tenant_id, key, ix, doc, search_text) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (projection, generation, tenant_id, key) "
+    "DO UPDATE SET ix = excluded.ix, doc = excluded.doc, search_text = excluded.search_text"
 )
 _DELETE = (
     "DELETE FROM read_models WHERE projection = ? AND generation = ? "
     "AND tenant_id = ? AND key = ?"
+)
+
+
+# The index holds every projection, tenant and generation: the match is
+# narrowed to one of each by the documents' own columns. (BM25's document
+# frequencies are counted over the whole index, which shifts scores a
+# little but not which of two documents matches a query better.)
+_SEARCH = (
+    "SELECT r.key, r.doc, -s.rank FROM read_models_search AS s "
+    "JOIN read_models AS r ON r.id = s.rowid "
+    "WHERE s.read_models_search MATCH ? AND r.projection = ? AND r.generation = ? "
+    "AND r.tenant_id = ? ORDER BY s.rank, r.key LIMIT ?"
 )
 
 
@@ -44,8 +62,11 @@ class SqliteDocumentWriter:
         )
         return loads_doc(row[0]) if row else None
 
-    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
-        self._db.run(_PUT, (*self._scope, key, index, dumps_doc(doc)))
+    def put(
+        self, key: str, doc: Mapping[str, Any], index: str | None = None, *,
+        text: str | None = None,
+    ) -> None:
+        self._db.run(_PUT, (*self._scope, key, index, dumps_doc(doc), text))
 
     def delete(self, key: str) -> None:
         self._db.run(_DELETE, (*self._scope, key))
@@ -61,9 +82,9 @@ class SqliteDocumentWriter:
         )
         return {str(key): loads_doc(doc) for key, doc in rows}
 
-    def put_many(self, docs: Sequence[tuple[str, Mapping[str, Any], str | None]]) -> None:
-        self._db.many(_PUT, [(*self._scope, key, index, dumps_doc(doc))
-                             for key, doc, index in docs])
+    def put_many(self, docs: Sequence[DocumentRow]) -> None:
+        self._db.many(_PUT, [(*self._scope, key, index, dumps_doc(doc), text)
+                             for key, doc, index, text in docs])
 
     def delete_many(self, keys: Collection[str]) -> None:
         self._db.many(_DELETE, [(*self._scope, key) for key in keys])
@@ -110,6 +131,17 @@ class SqliteReadModels:
                 (projection, gen, tenant_id, index, limit),
             )
         return [loads_doc(r[0]) for r in rows]
+
+    def search(
+        self, tenant_id: str, projection: str, query: str, limit: int
+    ) -> list[tuple[str, dict[str, Any], float]]:
+        words = terms(query)
+        if not words or limit <= 0:
+            return []
+        # bm25() is lower for better matches: negated, higher is better.
+        rows = self._db.all(_SEARCH, (fts5_match(words), projection,
+                                      self._generation(projection), tenant_id, limit))
+        return [(str(key), loads_doc(doc), float(score)) for key, doc, score in rows]
 
     def begin_generation(self, projection: str) -> int:
         row = self._db.one(

@@ -144,7 +144,7 @@ async def test_a_chunk_reads_its_documents_at_once_and_writes_them_back_at_flush
 ) -> None:
     def seed(uow: UnitOfWork) -> None:
         uow.read_models.writer("acme", "scratch").put_many(
-            [(key, {"v": key}, None) for key in ("a", "b", "c")])
+            [(key, {"v": key}, None, None) for key in ("a", "b", "c")])
 
     await app.store.write(seed)
 

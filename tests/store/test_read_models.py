@@ -103,9 +103,9 @@ async def test_many_at_once_reads_writes_and_deletes_exactly_the_keys_given(
 
     def fill(uow: UnitOfWork) -> None:
         writer = uow.read_models.writer(TENANT, CASES)
-        writer.put_many([(key, doc(key), "open" if key < "case-0100" else None)
+        writer.put_many([(key, doc(key), "open" if key < "case-0100" else None, None)
                          for key in keys])
-        writer.put_many([("case-0001", doc("case-0001", status="closed"), "closed")])
+        writer.put_many([("case-0001", doc("case-0001", status="closed"), "closed", None)])
         writer.put_many([])
 
     await store.write(fill)
