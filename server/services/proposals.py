@@ -30,6 +30,7 @@ from signoff.server.services.judging import (
 from signoff.server.services.lifecycle import Lifecycle
 from signoff.server.services.receipts import FieldProblem, Receipt, receipt_for, refusal
 from signoff.server.services.registry import CommandRegistry
+from signoff.server.services.text import nul_at
 from signoff.server.state.aggregates import Loaders
 from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
@@ -144,6 +145,8 @@ class ProposalService:
         if size > MAX_ARGUMENT_BYTES:
             return invalid([FieldProblem(
                 field="(arguments)", problem=f"{size} bytes; the limit is {MAX_ARGUMENT_BYTES}")])
+        if (where := nul_at(arguments)) is not None:
+            return invalid([FieldProblem(field=where, problem="contains a NUL character")])
         meta_args = {k: v for k, v in arguments.items() if k in META_FIELDS}
         payload_args = {k: v for k, v in arguments.items() if k not in META_FIELDS}
         problems: list[FieldProblem] = []

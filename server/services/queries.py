@@ -12,9 +12,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from signoff.policies import PrincipalFacts
-from signoff.server.domain import Domain, QueryNotFound, QueryResult, QueryType
+from signoff.server.domain import Domain, QueryNotFound, QueryResult, QueryType, SearchHit
 from signoff.server.errors import Forbidden, InvalidInput, NotFound
 from signoff.server.services.proposals import problems_of
+from signoff.server.services.text import nul_at
 from signoff.server.state.aggregates import Upcaster
 from signoff.server.state.projector import checkpoint_name
 from signoff.store.ports import Store, UnitOfWork
@@ -46,6 +47,11 @@ class TxReader:
         self.projections_read.add(projection)
         return self._uow.read_models.find(self._tenant_id, projection, index=index, limit=limit)
 
+    def search(self, projection: str, query: str, *, limit: int = 10) -> list[SearchHit]:
+        self.projections_read.add(projection)
+        found = self._uow.read_models.search(self._tenant_id, projection, query, limit)
+        return [SearchHit(key, doc, score) for key, doc, score in found]
+
     def recent_events(
         self, aggregate_type: str, aggregate_id: str, limit: int = 10
     ) -> list[EventEnvelope]:
@@ -74,6 +80,9 @@ class QueryService:
             raise NotFound(f"unknown query {name!r}")
         if not self._may_query(principal, name):
             raise Forbidden(f"{principal.id} may not call {name}")
+        if (where := nul_at(arguments)) is not None:
+            raise InvalidInput("invalid arguments", details=[
+                {"field": where, "problem": "contains a NUL character"}])
         try:
             args = spec.args.model_validate(dict(arguments))
         except ValidationError as exc:

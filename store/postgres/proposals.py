@@ -58,6 +58,8 @@ class PostgresProposals:
         ))
 
     def get(self, proposal_id: str, tenant_id: str | None) -> ProposalRecord | None:
+        if "\x00" in proposal_id:  # PostgreSQL text cannot hold it: no proposal has it
+            return None
         if tenant_id is None:
             return _record(self._db.one(
                 "SELECT doc FROM proposals WHERE proposal_id = %s", (proposal_id,)))
@@ -71,7 +73,7 @@ class PostgresProposals:
         ends: jobs changing one proposal run one after the other, and each
         reads what the one before committed (at READ COMMITTED the locking
         read sees the latest committed version). In a read, plain `get`."""
-        if self._db.read_only:
+        if self._db.read_only or "\x00" in proposal_id:
             return self.get(proposal_id, tenant_id)
         if tenant_id is None:
             return _record(self._db.one(

@@ -9,7 +9,6 @@ import pytest
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App, Database
 from signoff.server.errors import InvalidInput, NotFound
-from signoff.store.errors import ConstraintViolation
 from tests.core.helpers import snapshot
 from tests.databases import both_adapters
 
@@ -181,19 +180,19 @@ async def test_not_found_says_the_same_for_absent_and_other_tenant(
 
 
 async def test_a_nul_byte_in_an_id_is_refused_and_writes_nothing(
-    app: App, agent: PrincipalFacts, db: Database, request: pytest.FixtureRequest
+    app: App, agent: PrincipalFacts, alice: PrincipalFacts, db: Database
 ) -> None:
     """No store holds such an id, so the answer is the one for an unknown id
     (or a validation error), on either adapter; never a store error."""
-    if isinstance(db, str):
-        request.applymarker(pytest.mark.xfail(
-            raises=ConstraintViolation, strict=True,
-            reason="known: PostgreSQL text cannot hold NUL, and the lookup raises"))
     before = snapshot(db)
     receipt = await app.proposals.submit(
         agent, "brief.create", {"case_id": "case-acme-001\x00", "summary": "s", "confidence": 0.9})
     assert receipt.is_error
     assert receipt.proposal_id is None
+    assert receipt.problems[0].field == "case_id"
     with pytest.raises((NotFound, InvalidInput)):
         await app.queries.run(agent, "get_case_summary", {"case_id": "case-acme-001\x00"})
+    with pytest.raises(NotFound):
+        await app.approvals.approve(alice, "prop-1\x00", digest=None, channel="cli")
+    assert await app.proposals.receipt(agent, "prop-1\x00") is None
     assert snapshot(db) == before
