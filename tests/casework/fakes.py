@@ -25,9 +25,11 @@ from signoff.server.domain import (
     Loaded,
     NewEvent,
     Rejection,
+    SearchHit,
     SeedEvent,
 )
 from signoff.store.records import Actor, EventEnvelope
+from signoff.store.search_terms import terms, words
 
 T = TypeVar("T")
 
@@ -71,6 +73,7 @@ def envelope(
 class _Doc:
     body: str
     index: str | None
+    text: str | None = None
 
 
 @dataclass
@@ -99,9 +102,13 @@ class MemoryWriter:
         doc = self.models.docs.get((self.tenant, self.projection, key))
         return None if doc is None else dict(json.loads(doc.body))
 
-    def put(self, key: str, doc: Mapping[str, Any], index: str | None = None) -> None:
+    def put(
+        self, key: str, doc: Mapping[str, Any], index: str | None = None, *,
+        text: str | None = None,
+    ) -> None:
         self.puts += 1
-        self.models.docs[(self.tenant, self.projection, key)] = _Doc(json.dumps(dict(doc)), index)
+        self.models.docs[(self.tenant, self.projection, key)] = _Doc(
+            json.dumps(dict(doc)), index, text)
 
     def delete(self, key: str) -> None:
         self.models.docs.pop((self.tenant, self.projection, key), None)
@@ -129,6 +136,18 @@ class MemoryReader:
             and (index is None or doc.index == index)
         ]
         return found[:limit]
+
+    def search(self, projection: str, query: str, *, limit: int = 10) -> list[SearchHit]:
+        """Scored by how many of the query's words a document's text holds
+        (the stores rank better; this keeps "matches or not" honest)."""
+        wanted = set(terms(query))
+        hits = []
+        for (tenant, name, key), doc in self.models.docs.items():
+            if tenant == self._tenant and name == projection and doc.text is not None:
+                score = len(wanted & set(words(doc.text)))
+                if score:
+                    hits.append(SearchHit(key, dict(json.loads(doc.body)), float(score)))
+        return sorted(hits, key=lambda h: (-h.score, h.key))[:limit]
 
     def recent_events(
         self, aggregate_type: str, aggregate_id: str, limit: int = 10
