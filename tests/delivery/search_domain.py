@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -51,9 +51,8 @@ SEARCH = QueryType[SearchArgs, SearchResult](
 
 def projections(tag: str) -> tuple[Projection, ...]:
     handles = frozenset(ev.CASE_EVENTS)
-    mode: tuple[Literal["inline"], Literal["async"]] = ("inline", "async")
-    return tuple(Projection(name=name, handles=handles, apply=words(tag), mode=m)
-                 for name, m in zip((INLINE, ASYNC), mode, strict=True))
+    return (Projection(name=INLINE, handles=handles, apply=words(tag), mode="inline"),
+            Projection(name=ASYNC, handles=handles, apply=words(tag), mode="async"))
 
 
 def build_domain() -> Domain:
