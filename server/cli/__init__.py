@@ -81,6 +81,10 @@ from signoff.server.cli.config import config_command  # noqa: E402
 
 app.command("config")(config_command)
 
+from signoff.server.cli.export import export_app  # noqa: E402
+
+app.add_typer(export_app, name="export")
+
 
 def main() -> None:
     """The CLI; a reader that goes away (`signoff ... | head`) ends it quietly."""

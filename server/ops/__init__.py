@@ -1,6 +1,6 @@
 """Operations: the causal trace, the audit of the hash chain, the demo, the
-Claude Desktop installer and the copy of a database into PostgreSQL. Other
-surfaces import from here."""
+Claude Desktop installer, the copy of a database into PostgreSQL and the
+dataset exports. Other surfaces import from here."""
 
 from signoff.server.ops.audit import Anchor, ChainReport, anchor_line, read_anchors, verify_chain
 from signoff.server.ops.claude_desktop import (
@@ -15,6 +15,10 @@ from signoff.server.ops.claude_desktop import (
 from signoff.server.ops.db_copy import CopyReport, copy_database
 from signoff.server.ops.demo import AGENT, TENANT, DemoError, Step, play
 from signoff.server.ops.demo_gateway import play_gateway
+from signoff.server.ops.exports import Kind as ExportKind
+from signoff.server.ops.exports import Line, Selection, export_decisions, export_runs, export_total
+from signoff.server.ops.exports_formats import Format as ExportFormat
+from signoff.server.ops.exports_formats import shaped
 from signoff.server.ops.replay import replay_since
 from signoff.server.ops.trace import Trace, TraceStep, trace_of
 
@@ -26,13 +30,20 @@ __all__ = [
     "ConfigFileError",
     "CopyReport",
     "DemoError",
+    "ExportFormat",
+    "ExportKind",
+    "Line",
     "Plan",
+    "Selection",
     "Step",
     "Trace",
     "TraceStep",
     "anchor_line",
     "copy_database",
     "default_config_path",
+    "export_decisions",
+    "export_runs",
+    "export_total",
     "install",
     "plan",
     "play",
@@ -40,6 +51,7 @@ __all__ = [
     "read_anchors",
     "replay_since",
     "server_entry",
+    "shaped",
     "signoff_executable",
     "trace_of",
     "verify_chain",

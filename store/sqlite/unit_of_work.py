@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from signoff.store.sqlite.checkpoints import SqliteCheckpoints
 from signoff.store.sqlite.console_sessions import SqliteConsoleSessions
+from signoff.store.sqlite.datasets import SqliteDatasets
 from signoff.store.sqlite.events import SqliteEventLog
 from signoff.store.sqlite.inbox import SqliteInbox
 from signoff.store.sqlite.outbox import SqliteOutbox
@@ -37,6 +38,8 @@ class SqliteUnitOfWork:
         self.runtime = SqliteRuntimeLog(db)
         self.rates = SqliteRateCounters(db)
         self.console_sessions = SqliteConsoleSessions(db)
+        # Not a port of every adapter: the batched reads of `signoff export`.
+        self.datasets = SqliteDatasets(db)
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
