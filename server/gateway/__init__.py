@@ -13,7 +13,7 @@ from signoff.server.gateway.adopt import (
     starter_policy,
     upstream_name,
 )
-from signoff.server.gateway.bounds import may_hold_secret, redact_text
+from signoff.server.gateway.bounds import may_hold_secret, redact_text, redact_texts
 from signoff.server.gateway.calls import EVENT_VERSIONS as TOOL_CALL_EVENTS
 from signoff.server.gateway.calls import TOOL_CALL
 from signoff.server.gateway.catalogue import (
@@ -77,6 +77,7 @@ __all__ = [
     "pin",
     "preview",
     "redact_text",
+    "redact_texts",
     "result_document",
     "running",
     "starter_policy",

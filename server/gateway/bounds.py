@@ -88,6 +88,12 @@ def _redact_json(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
+def redact_texts(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """`value` (JSON: dicts, lists, scalars) with every string in it passed
+    through `redact_text`; a copy, the input is kept."""
+    return _redact_json(value, tuple(secrets))
+
+
 def _redact_block_text(text: str, secrets: tuple[str, ...]) -> str:
     """A text block; one that is a JSON document is also redacted by key,
     as its structured twin is."""

@@ -13,8 +13,8 @@ any size. So each is kept
   JSON>}}`, the marker the gateway puts on an upstream's cut answer.
 
 Both run on every call, so the cheap test goes first: the JSON text is
-searched once for anything a secret shape starts with, and only a hit walks
-the value string by string.
+searched once for anything a secret shape starts with, and only a hit runs
+the shapes over each of its strings.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
 
-from signoff.server.gateway import may_hold_secret, redact_text
+from signoff.server.gateway import may_hold_secret, redact_texts
 from signoff.server.observability import redact
 
 MAX_BYTES = 4096
@@ -39,24 +39,13 @@ def kept(value: Any, sensitive: frozenset[str]) -> Any:
     clean = redact(value, sensitive)
     text = _dump(clean)
     if may_hold_secret(text):
-        clean = scrub(clean)
+        clean = redact_texts(clean)
         text = _dump(clean)
     size = len(text.encode())
     if size <= MAX_BYTES:
         return clean
     cut = text.encode()[: MAX_BYTES - _MARKER_ROOM].decode("utf-8", "ignore")
     return {TRUNCATED: {"bytes": size, "preview": cut}}
-
-
-def scrub(value: Any) -> Any:
-    """`value` with secret-shaped text replaced in every string, at any depth."""
-    if isinstance(value, str):
-        return redact_text(value) if may_hold_secret(value) else value
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    return value
 
 
 def is_truncated(value: Any) -> bool:
