@@ -29,6 +29,7 @@ from signoff.store.sqlite import outbox as shared
 
 log = logging.getLogger("signoff.store.outbox")
 PAGE = 500  # pending rows read per statement while a claim walks them
+CLAIM_ROUNDS = 4  # walks past rows another relay's claim holds, before giving up
 _COLUMNS = "position, status, attempts, next_attempt_at, last_error, doc"
 _INSERT = (
     "INSERT INTO outbox (message_id, tenant_id, topic, aggregate_id, correlation_id, "
@@ -100,20 +101,31 @@ class PostgresOutbox:
         self, owner: str, now: datetime, lease_until: datetime, limit: int,
         leave: Collection[str] = (),
     ) -> list[OutboxMessage]:
-        candidates = self._candidates(owner, now, limit, leave)
-        if not candidates:
-            return []
-        locked = {int(r[0]) for r in self._db.all(
-            _LOCK, ([int(c[0][0]) for c in candidates], owner, now, now))}
-        blocked: set[tuple[str, str]] = set()
+        # Another relay's claim may hold rows it has not committed its lease on
+        # yet: this one sees them free, and SKIP LOCKED then passes them by.
+        # It walks on past them (and the rest of their ordering groups) for a
+        # few rounds, rather than come back empty beside rows others leave.
         chosen: list[Row] = []
-        for record, group in candidates:
-            if group is not None and group in blocked:
-                continue
-            if int(record[0]) in locked:
-                chosen.append(record)
-            elif group is not None:  # taken by another relay meanwhile
-                blocked.add(group)
+        passed: set[int] = set()  # positions taken here, or held by another claim
+        held: set[tuple[str, str]] = set()  # groups another claim holds a row of
+        for _ in range(CLAIM_ROUNDS):
+            candidates = self._candidates(owner, now, limit - len(chosen), leave,
+                                          passed=passed, held=held)
+            if not candidates:
+                break
+            locked = {int(r[0]) for r in self._db.all(
+                _LOCK, ([int(c[0][0]) for c in candidates], owner, now, now))}
+            for record, group in candidates:
+                position = int(record[0])
+                passed.add(position)
+                if group is not None and group in held:
+                    continue
+                if position in locked:
+                    chosen.append(record)
+                elif group is not None:  # taken by another relay meanwhile
+                    held.add(group)
+            if len(locked) == len(candidates) or len(chosen) >= limit:
+                break
         if chosen:
             self._db.run(
                 "UPDATE outbox SET lease_owner = %s, lease_until = %s WHERE position = ANY(%s)",
@@ -122,10 +134,12 @@ class PostgresOutbox:
         return _load(chosen)
 
     def _candidates(
-        self, owner: str, now: datetime, limit: int, leave: Collection[str]
+        self, owner: str, now: datetime, limit: int, leave: Collection[str], *,
+        passed: Collection[int] = (), held: Collection[tuple[str, str]] = (),
     ) -> list[tuple[Row, tuple[str, str] | None]]:
         """The rows a claim would take, with their ordering group, walking the
-        pending rows as SQLite's claim does (see its docstring)."""
+        pending rows as SQLite's claim does (see its docstring), past the
+        positions already `passed` and holding back the groups `held`."""
         dead = {
             (str(tenant_id), str(aggregate_id)): int(position)
             for tenant_id, aggregate_id, position in self._db.all(
@@ -133,7 +147,7 @@ class PostgresOutbox:
                 "WHERE status = 'dead' AND aggregate_id IS NOT NULL "
                 "GROUP BY tenant_id, aggregate_id")
         }
-        blocked: set[tuple[str, str]] = set()
+        blocked: set[tuple[str, str]] = set(held)
         chosen: list[tuple[Row, tuple[str, str] | None]] = []
         scanned, after, max_scan = 0, 0, shared.MAX_SCAN
         while len(chosen) < limit and not (chosen and scanned >= max_scan):
@@ -149,8 +163,10 @@ class PostgresOutbox:
                 *record, tenant_id, aggregate_id, holder, until, topic, order_group = row
                 key = (tenant_id, aggregate_id) if aggregate_id is not None else None
                 group = (tenant_id, order_group) if order_group is not None else key
-                held = key is not None and record[0] > dead.get(key, record[0])
-                if group is not None and (group in blocked or held):
+                if int(record[0]) in passed:
+                    continue
+                behind_dead = key is not None and record[0] > dead.get(key, record[0])
+                if group is not None and (group in blocked or behind_dead):
                     blocked.add(group)
                     continue
                 due = record[3] is None or record[3] <= now

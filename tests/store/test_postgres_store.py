@@ -125,12 +125,14 @@ def _claim(owner: str, limit: int) -> Callable[[UnitOfWork], list[str]]:
     return lambda uow: [m.message_id for m in uow.outbox.claim(owner, at(0), at(5), limit)]
 
 
+@pytest.mark.parametrize(("limit", "b_takes"), [(10, ["b-1", "free"]), (1, ["b-1"])])
 async def test_two_stores_claiming_at_once_never_share_a_row_nor_overtake_in_an_aggregate(
-    pg: PostgresStore, url: str,
+    pg: PostgresStore, url: str, limit: int, b_takes: list[str],
 ) -> None:
     """Relay A's claim is still open (its rows locked, its lease not yet
     committed) when relay B, in another store, claims: B skips A's row and
-    every later row of that aggregate, and takes the rest without waiting."""
+    every later row of that aggregate, and takes the rest without waiting,
+    even when all it asked for was the row A holds (limit 1)."""
     await pg.write(lambda uow: uow.outbox.add([
         outbox_message("a-1", aggregate_id="n-1"), outbox_message("a-2", aggregate_id="n-1"),
         outbox_message("b-1", aggregate_id="n-2"), outbox_message("free", aggregate_id=None),
@@ -154,14 +156,15 @@ async def test_two_stores_claiming_at_once_never_share_a_row_nor_overtake_in_an_
             tg.start_soon(relay_a)
             assert await anyio.to_thread.run_sync(claimed.wait, 10)
             with anyio.fail_after(5):  # SKIP LOCKED: B does not wait for A
-                results["b"] = await other.write(_claim("relay-b", 10))
+                results["b"] = await other.write(_claim("relay-b", limit))
             release.set()
     finally:
         await other.close()
 
-    assert results == {"a": ["a-1"], "b": ["b-1", "free"]}
+    assert results == {"a": ["a-1"], "b": b_takes}
     # Once A's lease is committed, it holds: nobody else takes a-1 or a-2 now.
-    assert await pg.write(_claim("relay-c", 10)) == []
+    left = [m for m in ["b-1", "free"] if m not in b_takes]
+    assert await pg.write(_claim("relay-c", 10)) == left
 
 
 async def test_a_read_that_handles_a_refused_write_keeps_what_it_read(pg: PostgresStore) -> None:
