@@ -98,7 +98,8 @@ def build_console(app: App, settings: ConsoleSettings | None = None) -> Starlett
         reviews=app.reviews, approvals=app.approvals, resolutions=app.resolutions,
         principals=app.principals, sessions=sessions,
         trace=lambda proposal_id, tenant: _proposal_trace(app, proposal_id, tenant),
-        settings=settings, templates=templates(), stopping=anyio.Event())
+        settings=settings, templates=templates(), stopping=anyio.Event(),
+        changes=app.store.changes)
 
     @asynccontextmanager
     async def lifespan(_web: Starlette) -> AsyncIterator[None]:

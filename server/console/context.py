@@ -23,6 +23,7 @@ from signoff.server.ops import Trace
 from signoff.server.services.approvals import ApprovalService
 from signoff.server.services.review_views import span
 from signoff.server.services.reviewing import ReviewService
+from signoff.store.ports import Changes
 
 HERE = Path(__file__).parent
 
@@ -59,6 +60,8 @@ class Console:
     templates: Jinja2Templates
     # Set when the server shuts down: live event streams end on it.
     stopping: anyio.Event
+    # A waiter on the store's commits, for a live stream (Store.changes).
+    changes: Callable[[], Changes]
 
 
 def console_of(request: Request) -> Console:

@@ -1,11 +1,13 @@
 """The live queue: server-sent events that tell an open queue page to refresh.
 
-Each stream polls its tenant's queue (one indexed query: ids, statuses and
-update times under the page's filters) every `poll_seconds` and sends a
-`queue` event carrying a fingerprint whenever it changes; the page then
-fetches the table body again. Nothing is pushed that the page could not
-fetch itself, so the stream needs no authorization logic of its own beyond
-the reviewer check every page makes.
+Each stream reads its tenant's queue (one indexed query: ids, statuses and
+update times under the page's filters) when a proposal is made or changes
+(in any console or serve process, where the store can tell: `Store.changes`)
+and every `poll_seconds` all the same, and sends a `queue` event carrying a
+fingerprint whenever it differs; the page then fetches the table body
+again. Nothing is pushed that the page could not fetch itself, so the stream
+needs no authorization logic of its own beyond the reviewer check every page
+makes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-import anyio
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +26,7 @@ from signoff.server.console.context import console_of
 from signoff.server.services.review_views import STATUSES
 from signoff.server.services.reviewing import QUEUE_LIMIT, ReviewService
 from signoff.store.canonical import digest
+from signoff.store.wakeups import rest
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ async def queue_events(request: Request) -> Response:
 
     async def changes() -> AsyncIterator[dict[str, str]]:
         last = None
+        committed = console.changes()
         while not console.stopping.is_set():
             # The stream ends with access: signed out (in any console
             # process), idle too long, removed from the principals file.
@@ -74,8 +77,7 @@ async def queue_events(request: Request) -> Response:
             if current != last:
                 yield {"event": "queue", "data": current}
                 last = current
-            with anyio.move_on_after(console.settings.poll_seconds):
-                await console.stopping.wait()
+            await rest(committed, console.stopping, console.settings.poll_seconds)
 
     return EventSourceResponse(changes(), ping=15, shutdown_event=console.stopping)
 

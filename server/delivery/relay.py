@@ -15,6 +15,11 @@ row while an earlier row of its aggregate is still pending elsewhere, or
 dead (a dead row holds its aggregate back until `outbox retry`), and within
 a batch a row whose predecessor failed is not attempted.
 
+Between passes a relay waits for a commit that adds rows or makes rows
+claimable again (in any process, where the store can tell: `Store.changes`),
+polling every `poll` seconds all the same: for rows whose retry has come
+due, and for commits nobody was told of.
+
 A lease is also a deadline: no publish starts once less than `margin` of it
 is left (the slowest sink's timeout, at least a tenth of the lease); the
 rest of the batch is put back for the next pass. A row is counted as
@@ -54,6 +59,7 @@ from signoff.server.state.projector import Projector
 from signoff.store.faults import crash_point
 from signoff.store.ports import Store
 from signoff.store.records import OutboxMessage
+from signoff.store.wakeups import rest
 
 if TYPE_CHECKING:
     from signoff.server.app import App
@@ -237,6 +243,7 @@ class Relay:
                 return total
 
     async def run(self, stop: anyio.Event) -> None:
+        changes = self._store.changes()
         while not stop.is_set():
             try:
                 result = await self.run_once()
@@ -244,8 +251,7 @@ class Relay:
                 log.exception("relay pass failed")
                 result = PassResult()
             if result.claimed < self.options.batch:
-                with anyio.move_on_after(self.options.poll):
-                    await stop.wait()
+                await rest(changes, stop, self.options.poll)
 
     async def close(self) -> None:
         for sink in self.sinks:

@@ -33,6 +33,9 @@ from signoff.server.services.receipts import Receipt
 
 # How long an allowed call's tool result waits for the upstream's answer.
 INLINE_WAIT_SECONDS = 15.0
+# The call is settled by a relay's invoker, in this process or another: the
+# wait reads the receipt again when a proposal changes (where the store can
+# tell) and at least this often.
 POLL_SECONDS = 0.05
 META_ARGUMENTS = ("rationale", "evidence_refs", "confidence", "idempotency_key")
 READ_ANNOTATIONS = ToolAnnotations(read_only_hint=True, open_world_hint=True)
@@ -77,12 +80,13 @@ def _propose_invoke(pinned: PinnedTool, wait: float) -> Invoke:
 async def _settled(app: App, principal: PrincipalFacts, receipt: Receipt, wait: float) -> Receipt:
     """The receipt once the call is settled, or as it stands after `wait`."""
     assert receipt.proposal_id is not None
+    changes = app.store.changes()
     with anyio.move_on_after(wait):
         while True:
             current = await app.proposals.receipt(principal, receipt.proposal_id)
             if current is not None and current.status != "executing":
                 return current.model_copy(update={"outcome": receipt.outcome})
-            await anyio.sleep(POLL_SECONDS)
+            await changes.wait(POLL_SECONDS)
     return receipt
 
 

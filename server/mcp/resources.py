@@ -10,10 +10,11 @@ stream's URIs to the caller's tenant (the SDK serves the stream itself).
 
 How changes are noticed: proposals are decided by people in other processes
 (the review CLI, the web console) as often as in this one, so the watcher
-polls the status of subscribed proposals (one read transaction every
-`interval`, default 2 s, only while there are subscriptions). That covers
-in-process changes too (the expiry sweep, an approval made in the demo) at
-the same latency, with one mechanism instead of two.
+reads the status of subscribed proposals (one read transaction, only while
+there are subscriptions) after every commit that makes or changes proposals
+that the store tells of (`Store.changes`: this process's on SQLite, every
+process's on PostgreSQL), and every `interval` (default 2 s) all the same,
+for the commits it is not told of.
 """
 
 from __future__ import annotations
@@ -125,8 +126,9 @@ class ProposalWatch:
         return sorted(self._subscribers)
 
     async def run(self) -> None:
+        changes = self._app.store.changes()
         while True:
-            await anyio.sleep(self._interval)
+            await changes.wait(self._interval)
             try:
                 await self.check()
             except Exception:

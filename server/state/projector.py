@@ -30,6 +30,7 @@ from signoff.server.observability import span
 from signoff.server.state.aggregates import Upcaster
 from signoff.store.ports import DocumentWriter, Store, UnitOfWork
 from signoff.store.records import EventEnvelope
+from signoff.store.wakeups import rest
 
 log = logging.getLogger("signoff.projector")
 Key = tuple[str, str, str]  # tenant, aggregate type, aggregate id
@@ -318,11 +319,12 @@ class Projector:
         return await self._store.read(read)
 
     async def run(self, stop: anyio.Event) -> None:
-        """Keep the projections caught up until `stop` is set."""
+        """Keep the projections caught up until `stop` is set: a pass after
+        each commit of events the store tells of, and every `poll` seconds."""
+        changes = self._store.changes()
         while not stop.is_set():
             busy = False
             for projection in self.projections:
                 busy = await self.step(projection) >= self._chunk or busy
             if not busy:
-                with anyio.move_on_after(self._poll):
-                    await stop.wait()
+                await rest(changes, stop, self._poll)
