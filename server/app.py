@@ -65,14 +65,21 @@ def is_url(db: Database) -> bool:
 shown = describe
 
 
+# The examples that ship with signoff, by the bare name `--domain` takes.
+BUNDLED = {
+    "casework": "signoff.examples.casework:build_domain",
+    "assistant": "signoff.examples.assistant:build_domain",
+}
+
+
 def load_domain(name: str) -> Domain:
-    """`casework` (the bundled example), `none` (no domain: a gateway alone),
-    `package.module[:factory]`, or a path to a module file or a package
-    folder (`examples/notes`, `./mydomain.py:make`), so a user's domain needs
-    no PYTHONPATH edits. The factory defaults to `build_domain`."""
+    """`casework` or `assistant` (the bundled examples), `none` (no domain: a
+    gateway alone), `package.module[:factory]`, or a path to a module file or
+    a package folder (`examples/notes`, `./mydomain.py:make`), so a user's
+    domain needs no PYTHONPATH edits. The factory defaults to `build_domain`."""
     if name == "none":
         return Domain(name="none", aggregates=(), commands=())
-    target = "signoff.examples.casework:build_domain" if name == "casework" else name
+    target = BUNDLED.get(name, name)
     where, _, attr = target.rpartition(":") if _has_factory(target) else (target, "", "")
     try:
         module = _module_at(where) if _is_path(where) else importlib.import_module(where)
@@ -103,11 +110,11 @@ def _is_path(where: str, base: Path | None = None) -> bool:
 
 def anchored_domain(name: str, base: Path) -> str:
     """`name` as `load_domain` takes it, a path in it made absolute against
-    `base` (module names and `casework` kept as they are): a domain named in
+    `base` (module names and bundled names kept as they are): a domain named in
     a settings file or written into another program's config then loads
     whatever that program's working directory."""
     where, sep, attr = name.rpartition(":") if _has_factory(name) else (name, "", "")
-    if name == "casework" or not _is_path(where, base):
+    if name in BUNDLED or not _is_path(where, base):
         return name
     return str((base / where).resolve()) + sep + attr
 
@@ -136,9 +143,11 @@ def _module_at(where: str) -> ModuleType:
     return module
 
 
-def example_file(name: str) -> Path:
-    """A file shipped with the casework example (policy, principals)."""
-    return Path(str(resources.files("signoff.examples.casework") / name))
+def example_file(name: str, domain: str = "casework") -> Path:
+    """A file shipped with a bundled example (its policy, principals): the
+    domain's own when it is one, else casework's."""
+    package = BUNDLED.get(domain, BUNDLED["casework"]).partition(":")[0]
+    return Path(str(resources.files(package) / name))
 
 
 @dataclass(frozen=True)
@@ -164,14 +173,14 @@ class Settings:
         return self.db.parent if isinstance(self.db, Path) else Path.cwd()
 
     def policy_path(self) -> Path:
-        """The policy file, else the casework demo policy."""
-        return self.policy or example_file("policy.toml")
+        """The policy file, else the bundled domain's demo policy (casework's)."""
+        return self.policy or example_file("policy.toml", self.domain)
 
     def gateway_path(self) -> Path | None:
         return self.gateway
 
     def principals_path(self) -> Path:
-        return self.principals or example_file("principals.toml")
+        return self.principals or example_file("principals.toml", self.domain)
 
 
 class GateHolder:

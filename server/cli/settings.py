@@ -67,7 +67,7 @@ KEYS: dict[str, Key] = {key.name: key for key in (
     Key("tokens", "SIGNOFF_TOKENS", "file",
         "HTTP: tokens TOML file (token tables: sha256, principal, tenant)", None),
 )}
-# Where the casework example's files stand in when nothing names one.
+# Where a bundled example's files (else casework's) stand in when nothing names one.
 EXAMPLE_FILES = {"policy": "policy.toml", "principals": "principals.toml"}
 
 
@@ -191,6 +191,10 @@ def resolve(flags: Mapping[str, str | Path | None], *, env: Mapping[str, str] | 
     environ = os.environ if env is None else env
     values = {name: _one(KEYS[name], flag, environ, project, here)
               for name, flag in flags.items()}
+    domain = values["domain"].value if "domain" in values else None
+    for name, file in EXAMPLE_FILES.items():  # a bundled domain's own demo files
+        if domain is not None and name in values and values[name].source == "default":
+            values[name] = Value(name, str(example_file(file, domain)), "default", "default")
     return CliSettings(values=values, project=found)
 
 
