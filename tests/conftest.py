@@ -27,6 +27,7 @@ FOLDER_LAYER = {
     "policies": "unit", "casework": "unit", "store": "contract", "core": "integration",
     "delivery": "integration", "review": "integration", "console": "e2e", "mcp": "e2e",
     "e2e": "e2e", "gateway": "integration", "cli": "integration", "bench": "integration",
+    "assistant": "integration",
 }
 FILE_LAYER = {
     "test_layout.py": "unit",
@@ -39,6 +40,9 @@ FILE_LAYER = {
     "gateway/test_config.py": "unit",
     "gateway/test_catalogue.py": "unit",
     "gateway/test_bounds.py": "unit",
+    "assistant/test_handlers.py": "unit",
+    "assistant/test_context.py": "unit",
+    "assistant/test_mcp.py": "e2e",
 }
 TESTS = Path(__file__).resolve().parent
 
