@@ -21,6 +21,7 @@ from rich.table import Table
 
 from signoff.server.app import Database, Settings, build_app, shown
 from signoff.server.cli.common import JsonOption, fail, json_lines, out
+from signoff.server.cli.demo_assistant import play_assistant_demo
 from signoff.server.cli.demo_gateway import gateway_footer, render_gateway
 from signoff.server.cli.settings import DbFlag, settings_of
 from signoff.server.cli.trace import render as render_trace
@@ -30,8 +31,9 @@ from signoff.store.postgres.admin import holds_data, wipe
 
 
 def demo_command(
-    scenario: Annotated[Literal["casework", "gateway"], typer.Argument(
-        help="casework (the default), or gateway: a real mcp-server-git behind the gate.")]
+    scenario: Annotated[Literal["casework", "gateway", "assistant"], typer.Argument(
+        help="casework (the default); gateway: a real mcp-server-git behind the gate; "
+        "assistant: memory writes and an API call as proposals, context built for a model.")]
     = "casework",
     force: Annotated[bool, typer.Option(
         "--force", help="Delete an existing database at --db first.")] = False,
@@ -41,7 +43,8 @@ def demo_command(
     """Seed the casework example into a fresh database and play one scripted agent
     session through a real MCP client: queries, an auto-approved draft, an escalation
     that waits for approval, a reviewer approving it, the executor committing, the trace.
-    `gateway` plays the same story against a real upstream MCP server (mcp-server-git)."""
+    `gateway` plays the same story against a real upstream MCP server (mcp-server-git);
+    `assistant` plays the assistant example (memory, context, one outside call)."""
     given = settings_of(db=db_flag).db
     db: Database = given.resolve() if isinstance(given, Path) else given
     folder = (db.parent if isinstance(db, Path) else Path.cwd()) / "signoff-demo-gateway"
@@ -52,6 +55,9 @@ def demo_command(
         _wipe(db)
     if scenario == "gateway":
         _gateway(db, folder, force=force, as_json=as_json)
+        return
+    if scenario == "assistant":
+        play_assistant_demo(db, force=force, as_json=as_json)
         return
     on_step = (lambda step: json_lines([step.as_json()])) if as_json else render
 

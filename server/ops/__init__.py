@@ -14,6 +14,7 @@ from signoff.server.ops.claude_desktop import (
 )
 from signoff.server.ops.db_copy import CopyReport, copy_database
 from signoff.server.ops.demo import AGENT, TENANT, DemoError, Step, play
+from signoff.server.ops.demo_assistant import assistant_endpoints_file, play_assistant
 from signoff.server.ops.demo_gateway import play_gateway
 from signoff.server.ops.exports import Kind as ExportKind
 from signoff.server.ops.exports import Line, Selection, export_decisions, export_runs, export_total
@@ -39,6 +40,7 @@ __all__ = [
     "Trace",
     "TraceStep",
     "anchor_line",
+    "assistant_endpoints_file",
     "copy_database",
     "default_config_path",
     "export_decisions",
@@ -47,6 +49,7 @@ __all__ = [
     "install",
     "plan",
     "play",
+    "play_assistant",
     "play_gateway",
     "read_anchors",
     "replay_since",
