@@ -35,16 +35,26 @@ _DELETE = (
 )
 
 
-# The index holds every projection, tenant and generation: the match is
-# narrowed to one of each by the documents' own columns. (BM25's document
-# frequencies are counted over the whole index, which shifts scores a
-# little but not which of two documents matches a query better.)
+# The index holds every projection, tenant and generation; each document's
+# scope (its `search_scope` column, V8) is a word of its own in the index,
+# so the match is narrowed to one scope inside FTS5 and ranked there: a
+# search costs what its own scope matches, however large the others are,
+# and only the best `limit` rows are joined to their documents. The scope's
+# column weighs nothing in bm25(). (bm25's document frequencies are counted
+# over the whole index, which shifts scores a little but not which of two
+# documents matches a query better.)
 _SEARCH = (
-    "SELECT r.key, r.doc, -s.rank FROM read_models_search AS s "
-    "JOIN read_models AS r ON r.id = s.rowid "
-    "WHERE s.read_models_search MATCH ? AND r.projection = ? AND r.generation = ? "
-    "AND r.tenant_id = ? ORDER BY s.rank, r.key LIMIT ?"
+    "SELECT r.key, r.doc, -s.score FROM (SELECT rowid, "
+    "bm25(read_models_search, 1.0, 0.0) AS score FROM read_models_search "
+    "WHERE read_models_search MATCH ? ORDER BY score, rowid LIMIT ?) AS s "
+    "JOIN read_models AS r ON r.id = s.rowid ORDER BY s.score, r.key"
 )
+
+
+def scope_word(projection: str, generation: int, tenant_id: str) -> str:
+    """The word V8's `search_scope` makes of a document's scope: each id's
+    UTF-8 bytes in hex (one word whatever the id holds), `x` between."""
+    return f"{projection.encode().hex()}x{generation}x{tenant_id.encode().hex()}"
 
 
 class SqliteDocumentWriter:
@@ -138,9 +148,10 @@ class SqliteReadModels:
         words = terms(query)
         if not words or limit <= 0:
             return []
+        scope = scope_word(projection, self._generation(projection), tenant_id)
+        match = f'search_scope : "{scope}" AND search_text : ({fts5_match(words)})'
         # bm25() is lower for better matches: negated, higher is better.
-        rows = self._db.all(_SEARCH, (fts5_match(words), projection,
-                                      self._generation(projection), tenant_id, limit))
+        rows = self._db.all(_SEARCH, (match, limit))
         return [(str(key), loads_doc(doc), float(score)) for key, doc, score in rows]
 
     def begin_generation(self, projection: str) -> int:
