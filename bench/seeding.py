@@ -43,8 +43,15 @@ class Table:
 
 def _tables(conn: sqlite3.Connection) -> dict[str, Table]:
     out: dict[str, Table] = {}
+    # A full-text index (a virtual table and its shadow tables) is kept by
+    # triggers from the rows cloned into its content table: never cloned.
+    virtual = [str(r[0]) for r in conn.execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+        "AND sql LIKE 'CREATE VIRTUAL TABLE%'")]
     for (name,) in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table' "
                                 "AND name NOT LIKE 'sqlite_%'").fetchall():
+        if any(name == v or name.startswith(f"{v}_") for v in virtual):
+            continue
         info = conn.execute(f'PRAGMA main.table_info("{name}")').fetchall()
         key = [c[1] for c in sorted(info, key=lambda c: c[5]) if c[5]]
         rowid_alias = len(key) == 1 and next(c[2] for c in info if c[1] == key[0]).upper() \
