@@ -102,3 +102,8 @@ async def test_changing_or_forgetting_a_person_fact_asks_a_note_does_not(app: Ap
     assert secret.status == "rejected"
     assert (await propose(app, "memory.forget", memory_id=note.aggregate_id)).status == \
         "executed"
+
+
+async def test_the_owner_may_write_notes_too(app: App) -> None:
+    receipt = await propose(app, "memory.save", "user:sam", text="Book the dentist in March")
+    assert receipt.status == "executed"
