@@ -38,10 +38,12 @@ BENCHES: dict[str, list[str]] = {
     "policy": ["bench_policy.py"],
     "gateway": ["bench_gateway.py"],
     "postgres": ["bench_postgres.py"],
+    "search": ["bench_search.py"],
 }
 # Rows shown without a goal of their own: the floors side by side, batching.
 ALSO_SHOWN = ("÷ raw one-row", "own SQL replayed in its batches", "commands per commit",
-              "latency, ", "16 callers", "p99", "lag p50", "serve process", "CPU during")
+              "latency, ", "16 callers", "p99", "lag p50", "serve process", "CPU during",
+              "÷ bare FTS5")
 
 
 def run_bench(name: str, quick: bool, extra: list[str]) -> tuple[list[dict[str, Any]], float,
