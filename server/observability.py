@@ -62,6 +62,21 @@ def is_secret_key(key: str) -> bool:
     return any(marker in lowered for marker in SECRET_MARKERS)
 
 
+# Each marker as a key may spell it, '-' for '_' (is_secret_key reads both).
+_MARKER_SPELLINGS = frozenset(SECRET_MARKERS) | {m.replace("_", "-") for m in SECRET_MARKERS}
+
+
+def nothing_to_redact(text: str, sensitive: Iterable[str] = ()) -> bool:
+    """True when the JSON `text` holds no key `redact` would hide: no secret
+    marker anywhere in it, no `sensitive` name as a quoted string. Substring
+    tests, to spare a large document the walk; False may still find nothing."""
+    lowered = text.lower()
+    if any(marker in lowered for marker in _MARKER_SPELLINGS):
+        return False
+    return not any(json.dumps(name, ensure_ascii=False) in text or json.dumps(name) in text
+                   for name in sensitive)
+
+
 def redact(doc: Any, sensitive: Iterable[str] = ()) -> Any:
     """`doc` (dicts, lists, scalars, nested) with the values of secret-looking
     keys and of the `sensitive` field names replaced by "[redacted]". The

@@ -9,6 +9,12 @@ order they were written), so an export holds one page in memory however
 large the store is, and a page read after a write still continues where the
 last one ended.
 
+They answer documents, not records: each record's JSON as the store keeps
+it, parsed but not validated again (its keys are the record's fields, see
+`records.py`; a field added later is absent from an older document). An
+export reads a hundred thousand of them only to write them out again, and
+validating each was most of its time; nothing read here is written back.
+
 An adapter that offers them has `datasets` on its unit of work (SQLite
 does); `dataset_reads` finds it, or says that this store cannot export.
 """
@@ -16,35 +22,34 @@ does); `dataset_reads` finds it, or says that this store cannot export.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from signoff.store.errors import StoreError
 from signoff.store.ports import UnitOfWork
-from signoff.store.records import DecisionRecord, ProposalRecord, RuntimeEntry, Vote
 
 RunKey = tuple[str, str | None]  # (tenant, run id); None: a call of no run
+Doc = dict[str, Any]  # a record's stored JSON, parsed
 
 
-@dataclass(frozen=True)
-class Logged:
-    """A runtime-log entry and its position in the log."""
+class Logged(NamedTuple):
+    """A runtime-log entry (a `RuntimeEntry` document) and its position in
+    the log. (Tuples: an export makes one per call it reads.)"""
 
     position: int
-    entry: RuntimeEntry
+    entry: Doc
 
     @property
     def run(self) -> RunKey:
-        return (self.entry.tenant_id, self.entry.run_id)
+        return (self.entry["tenant_id"], self.entry.get("run_id"))
 
 
-@dataclass(frozen=True)
-class Made:
-    """A proposal and its position in the order proposals were made."""
+class Made(NamedTuple):
+    """A proposal (a `ProposalRecord` document) and its position in the
+    order proposals were made."""
 
     position: int
-    proposal: ProposalRecord
+    proposal: Doc
 
 
 class DatasetReads(Protocol):
@@ -70,14 +75,17 @@ class DatasetReads(Protocol):
 
     def count_proposals(self, *, since: datetime | None, tenant_id: str | None) -> int: ...
 
-    def proposals(self, proposal_ids: Sequence[str]) -> dict[str, ProposalRecord]: ...
+    def proposals(self, proposal_ids: Sequence[str]) -> dict[str, Doc]: ...
 
-    def decisions(self, proposal_ids: Sequence[str]) -> dict[str, list[DecisionRecord]]:
-        """Each proposal's decisions, in the order they were made."""
+    def redecided(self, proposal_ids: Sequence[str]) -> dict[str, list[Doc]]:
+        """The decisions (`DecisionRecord`s), in the order they were made, of
+        each of these proposals that was decided more than once (judged again
+        at execution). One decided once holds its decision in its own
+        document (`ProposalRecord.decision`): reading it twice is waste."""
         ...
 
-    def votes(self, proposal_ids: Sequence[str]) -> dict[str, list[Vote]]:
-        """Each proposal's votes, in the order they were cast."""
+    def votes(self, proposal_ids: Sequence[str]) -> dict[str, list[Doc]]:
+        """Each proposal's votes (`Vote`s), in the order they were cast."""
         ...
 
 

@@ -56,16 +56,17 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-# What every shape above begins with (case aside): text without any of these
-# holds none of them, so a caller scanning much text (the runtime log, an
-# export) runs the shapes only where one may be.
-_HINTS = re.compile(r"(?i)-----BEGIN|bearer|sk-|gh[pousr]_|github_pat_|xox[abprs]-|"
-                    r"AKIA|ASIA|AIza|eyJ")
+# What every shape above begins with: text without any of these holds none
+# of them, so a caller scanning much text (the runtime log, an export) runs
+# the shapes only where one may be. Plain substring tests: an alternation of
+# these as one regex took longer than the shapes themselves.
+_HINTS = ("-----BEGIN", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox",
+          "AKIA", "ASIA", "AIza", "eyJ")
 
 
 def may_hold_secret(text: str) -> bool:
     """False only when `text` holds none of the secret shapes `redact_text` knows."""
-    return _HINTS.search(text) is not None
+    return any(hint in text for hint in _HINTS) or "bearer" in text.lower()
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
@@ -80,7 +81,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
 
 def _redact_json(value: Any, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
-        return redact_text(value, secrets)
+        return redact_text(value, secrets) if secrets or may_hold_secret(value) else value
     if isinstance(value, dict):
         return {k: _redact_json(v, secrets) for k, v in value.items()}
     if isinstance(value, list):

@@ -21,11 +21,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from signoff.server.gateway import may_hold_secret, redact_texts
-from signoff.server.observability import redact
+from signoff.server.observability import nothing_to_redact, redact
 from signoff.server.ops.exports_lines import decision_line, run_line
-from signoff.store.datasets import Logged, Made, RunKey, dataset_reads
+from signoff.store.datasets import Doc, Logged, Made, RunKey, dataset_reads
 from signoff.store.ports import Store, UnitOfWork
-from signoff.store.records import RuntimeEntry
 
 RUN_PAGE = 200
 PROPOSAL_PAGE = 500
@@ -49,12 +48,18 @@ class Line:
 
 
 def redacted(doc: dict[str, Any], sensitive: frozenset[str]) -> Line:
-    clean = redact(doc, sensitive)
-    text = _dump(clean)
+    """`doc` with what must not leave hidden, and its JSON text. The quick
+    tests on the text come first: most lines hold no key to hide and no
+    secret-shaped text, and walking each was most of an export's time."""
+    text = _dump(doc)
+    if not nothing_to_redact(text, sensitive):
+        clean = redact(doc, sensitive)
+        if clean is not doc:
+            doc, text = clean, _dump(clean)
     if may_hold_secret(text):
-        clean = redact_texts(clean)
-        text = _dump(clean)
-    return Line(clean, text)
+        doc = redact_texts(doc)
+        text = _dump(doc)
+    return Line(doc, text)
 
 
 def _dump(doc: dict[str, Any]) -> str:
@@ -73,8 +78,8 @@ async def export_total(store: Store, kind: Kind, selection: Selection) -> int:
     return await store.read(read)
 
 
-def _grouped(calls: Sequence[Logged]) -> dict[RunKey, list[RuntimeEntry]]:
-    runs: defaultdict[RunKey, list[RuntimeEntry]] = defaultdict(list)
+def _grouped(calls: Sequence[Logged]) -> dict[RunKey, list[Doc]]:
+    runs: defaultdict[RunKey, list[Doc]] = defaultdict(list)
     for logged in calls:
         runs[logged.run].append(logged.entry)
     return runs
@@ -89,11 +94,11 @@ def _run_page(selection: Selection, after: int) -> Callable[[UnitOfWork], tuple[
         if not starts:
             return after, []
         runs = _grouped(reads.run_calls([s.run for s in starts]))
-        calls = [runs.get(s.run, []) if s.entry.run_id is not None else [s.entry]
+        calls = [runs.get(s.run, []) if s.entry.get("run_id") is not None else [s.entry]
                  for s in starts]
-        ids = [e.proposal_id for run in calls for e in run
-               if e.kind == "command" and e.proposal_id is not None]
-        proposals, decisions, votes = reads.proposals(ids), reads.decisions(ids), reads.votes(ids)
+        ids = [e["proposal_id"] for run in calls for e in run
+               if e["kind"] == "command" and e.get("proposal_id") is not None]
+        proposals, decisions, votes = reads.proposals(ids), reads.redecided(ids), reads.votes(ids)
         lines = [run_line(run, proposals, decisions, votes) for run in calls if run]
         return starts[-1].position, lines
 
@@ -109,13 +114,14 @@ def _decision_page(selection: Selection, after: int) -> Callable[[UnitOfWork], t
                                                 limit=PROPOSAL_PAGE)
         if not made:
             return after, 0, []
-        decided = [m.proposal for m in made if m.proposal.status != "pending_approval"]
-        ids = [p.proposal_id for p in decided]
-        decisions, votes = reads.decisions(ids), reads.votes(ids)
-        runs = _grouped(reads.run_calls(
-            sorted({(p.tenant_id, p.run_id) for p in decided if p.run_id is not None})))
-        lines = [decision_line(p, runs.get((p.tenant_id, p.run_id), []),
-                               decisions.get(p.proposal_id, ()), votes.get(p.proposal_id, ()))
+        decided = [m.proposal for m in made if m.proposal["status"] != "pending_approval"]
+        ids = [p["proposal_id"] for p in decided]
+        decisions, votes = reads.redecided(ids), reads.votes(ids)
+        keys = {(p["tenant_id"], p.get("run_id")) for p in decided}
+        runs = _grouped(reads.run_calls(sorted(k for k in keys if k[1] is not None)))
+        lines = [decision_line(p, runs.get((p["tenant_id"], p.get("run_id")), []),
+                               decisions.get(p["proposal_id"], ()),
+                               votes.get(p["proposal_id"], ()))
                  for p in decided]
         return made[-1].position, len(made), lines
 

@@ -10,17 +10,16 @@ their microseconds alike.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from signoff.store.datasets import Logged, Made, RunKey
-from signoff.store.records import DecisionRecord, ProposalRecord, RuntimeEntry, Vote
+from signoff.store.datasets import Doc, Logged, Made, RunKey
 from signoff.store.sqlite.rows import ts
 from signoff.store.sqlite.sql import Sql
 
-R = TypeVar("R", DecisionRecord, Vote)
 CHUNK = 500  # ids per IN (...), well under SQLite's limit on parameters
 _FIRST_OF_RUN = (
     "(r.run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runtime_log AS o "
@@ -60,7 +59,7 @@ class SqliteDatasets:
             "SELECT r.rowid, r.doc FROM runtime_log AS r "  # noqa: S608 - fixed clauses only
             f"WHERE r.rowid > ? AND {' AND '.join(where)} ORDER BY r.rowid LIMIT ?",
             (after, *args, limit))
-        return [Logged(int(n), RuntimeEntry.model_validate_json(doc)) for n, doc in rows]
+        return [Logged(int(n), json.loads(doc)) for n, doc in rows]
 
     def count_runs(self, *, since: datetime | None, tenant_id: str | None) -> int:
         where, args = self._run_filter(since, tenant_id)
@@ -72,15 +71,15 @@ class SqliteDatasets:
     def run_calls(self, runs: Sequence[RunKey]) -> list[Logged]:
         wanted = {key for key in runs if key[1] is not None}
         ids = sorted({run for _, run in wanted if run is not None})
-        found: list[Logged] = []
+        rows: list[tuple[int, str, str, str]] = []
         for chunk in _chunks(ids):
-            rows = self._db.all(
+            rows += self._db.all(
                 "SELECT rowid, tenant_id, run_id, doc FROM runtime_log "  # noqa: S608
-                f"WHERE run_id IN ({_marks(chunk)})", tuple(chunk))
-            found += [Logged(int(n), RuntimeEntry.model_validate_json(doc))
-                      for n, tenant, run, doc in rows if (tenant, run) in wanted]
-        found.sort(key=lambda logged: logged.position)
-        return found
+                f"WHERE run_id IN ({_marks(chunk)}) ORDER BY rowid", tuple(chunk))
+        if len(ids) > CHUNK:  # each chunk came in log order; all of them, not yet
+            rows.sort()
+        return [Logged(n, json.loads(doc)) for n, tenant, run, doc in rows
+                if (tenant, run) in wanted]
 
     # -- proposals ----------------------------------------------------------------
 
@@ -101,7 +100,7 @@ class SqliteDatasets:
         rows = self._db.all(
             f"SELECT rowid, doc FROM proposals WHERE rowid > ?{where} "  # noqa: S608
             "ORDER BY rowid LIMIT ?", (after, *args, limit))
-        return [Made(int(n), ProposalRecord.model_validate_json(doc)) for n, doc in rows]
+        return [Made(int(n), json.loads(doc)) for n, doc in rows]
 
     def count_proposals(self, *, since: datetime | None, tenant_id: str | None) -> int:
         where, args = self._made_filter(since, tenant_id)
@@ -109,30 +108,32 @@ class SqliteDatasets:
                            tuple(args))
         return int(row[0])
 
-    def proposals(self, proposal_ids: Sequence[str]) -> dict[str, ProposalRecord]:
-        found: dict[str, ProposalRecord] = {}
+    def proposals(self, proposal_ids: Sequence[str]) -> dict[str, Doc]:
+        found: dict[str, Doc] = {}
         for chunk in _chunks(sorted(set(proposal_ids))):
-            for (doc,) in self._db.all(
-                    f"SELECT doc FROM proposals WHERE proposal_id IN ({_marks(chunk)})",  # noqa: S608
-                    tuple(chunk)):
-                proposal = ProposalRecord.model_validate_json(doc)
-                found[proposal.proposal_id] = proposal
+            for proposal_id, doc in self._db.all(
+                    "SELECT proposal_id, doc FROM proposals "  # noqa: S608
+                    f"WHERE proposal_id IN ({_marks(chunk)})", tuple(chunk)):
+                found[proposal_id] = json.loads(doc)
         return found
 
-    def decisions(self, proposal_ids: Sequence[str]) -> dict[str, list[DecisionRecord]]:
-        return self._history("decisions", DecisionRecord, proposal_ids)
+    def redecided(self, proposal_ids: Sequence[str]) -> dict[str, list[Doc]]:
+        # Which ones were decided again is read off the index alone.
+        return self._history("decisions", proposal_ids, "proposal_id IN (SELECT proposal_id "
+                             "FROM decisions WHERE proposal_id IN ({}) GROUP BY proposal_id "
+                             "HAVING COUNT(*) > 1)")
 
-    def votes(self, proposal_ids: Sequence[str]) -> dict[str, list[Vote]]:
-        return self._history("votes", Vote, proposal_ids)
+    def votes(self, proposal_ids: Sequence[str]) -> dict[str, list[Doc]]:
+        return self._history("votes", proposal_ids, "proposal_id IN ({})")
 
-    def _history(self, table: str, record: type[R],
-                 proposal_ids: Sequence[str]) -> dict[str, list[R]]:
+    def _history(self, table: str, proposal_ids: Sequence[str],
+                 where: str) -> dict[str, list[Doc]]:
         rows: list[tuple[int, str, str]] = []
         for chunk in _chunks(sorted(set(proposal_ids))):
             rows += self._db.all(
-                f"SELECT rowid, proposal_id, doc FROM {table} "  # noqa: S608 - our table names
-                f"WHERE proposal_id IN ({_marks(chunk)})", tuple(chunk))
-        found: defaultdict[str, list[R]] = defaultdict(list)
+                f"SELECT rowid, proposal_id, doc FROM {table} "  # noqa: S608 - our SQL only
+                f"WHERE {where.format(_marks(chunk))}", tuple(chunk))
+        found: defaultdict[str, list[Doc]] = defaultdict(list)
         for _, proposal_id, doc in sorted(rows):
-            found[proposal_id].append(record.model_validate_json(doc))
+            found[proposal_id].append(json.loads(doc))
         return dict(found)

@@ -2,7 +2,8 @@
 two more agent runs through a real MCP client (in process): one three days
 ago in acme, under a domain that marks a brief's summary sensitive, whose
 agent pastes a fake API key into a brief and an argument and whose
-escalation a supervisor rejects; and one now in globex."""
+escalation a supervisor rejects; and one now in globex, followed by a
+proposal made without any tool call."""
 
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ async def globex_run(db: Path) -> None:
                 "case_id": case_id, "summary": "Reviewed the file.", "confidence": 0.9},
                 meta=_meta(GLOBEX_RUN))
             await server.runtime_log.flush()
+        # A proposal made without a tool call (a script on the service API):
+        # no run, nothing the agent read before it.
+        receipt = await app.proposals.submit(
+            principal(app, "agent:triage", "globex"), "brief.create",
+            {"case_id": case_id, "summary": "Filed by a script.", "confidence": 0.9})
+        assert receipt.status == "executed", receipt
 
 
 def recorded_before_datasets(db: Path, into: Path) -> Path:

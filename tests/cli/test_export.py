@@ -15,6 +15,12 @@ import jsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
+from signoff.server.app import Settings, build_app
+from signoff.server.ops.exports_lines import policy_input
+from signoff.server.services.judging import recorded_input
+from signoff.store.datasets import dataset_reads
+from signoff.store.ports import UnitOfWork
+from signoff.store.records import ProposalRecord
 from tests.cli.export_schemas import DECISION_LINE, INSPECT_SAMPLE, OPENAI_CHAT, RUN_LINE
 from tests.cli.export_world import (
     FAKE_KEY,
@@ -135,17 +141,50 @@ def test_a_decision_carries_what_the_agent_read_the_decision_and_the_verdict(
     assert line["verdict"]["votes"][0]["voter_id"] == "user:alice"
     # The demo's draft (allowed), its approved escalation, the old run's brief,
     # the rejected escalation, globex's brief: every decided proposal.
+    # and the one a script made, with no tool call before it.
     verdicts = sorted((x["proposal"]["command_type"], x["verdict"]["outcome"]) for x in lines)
-    assert verdicts == [("brief.create", "accepted"), ("brief.create", "accepted"),
-                        ("case.escalate", "accepted"), ("case.escalate", "rejected"),
-                        ("notice.create_draft", "accepted")]
+    assert verdicts == [("brief.create", "accepted")] * 3 + [
+        ("case.escalate", "accepted"), ("case.escalate", "rejected"),
+        ("notice.create_draft", "accepted")]
+    [scripted] = [x for x in lines if x["run_id"] is None]
+    assert (scripted["context"], scripted["missing"]) == ([], ["tool_call"])
+    assert scripted["proposal"]["tool"] is None
+
+
+def test_the_policy_input_of_a_line_is_the_one_replay_judges(world: tuple[Path, str]) -> None:
+    """The export rebuilds the judged input from documents; replay, from
+    records (`judging.recorded_input`): the two must agree."""
+    db, _ = world
+
+    async def read() -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+        async with await build_app(Settings(db=db)) as app:
+            def pairs(uow: UnitOfWork) -> list[tuple[dict[str, Any], dict[str, Any],
+                                                     dict[str, Any]]]:
+                made = dataset_reads(uow).proposals_made(since=None, tenant_id=None, after=0,
+                                                         limit=100)
+                out = []
+                for m in made:
+                    record = ProposalRecord.model_validate(m.proposal)
+                    for decision in uow.proposals.decisions(record.proposal_id):
+                        judged = recorded_input(record, decision)
+                        assert judged is not None
+                        out.append((m.proposal, decision.model_dump(mode="json"),
+                                    judged.model_dump(mode="json")))
+                return out
+
+            return await app.store.read(pairs)
+
+    found = anyio.run(read)
+    assert len(found) == 6
+    for proposal, decision, expected in found:
+        assert policy_input(proposal, decision) == expected
 
 
 def test_the_chat_and_inspect_shapes_of_a_decision(world: tuple[Path, str]) -> None:
     db, rejected = world
     chats, _ = export(db, "decisions", "--format", "openai-chat")
     weights = sorted(chat["messages"][-1]["weight"] for chat in chats)
-    assert weights == [0, 1, 1, 1, 1]  # only the rejected escalation teaches nothing
+    assert weights == [0, 1, 1, 1, 1, 1]  # only the rejected escalation teaches nothing
     samples, _ = export(db, "decisions", "--format", "inspect")
     [sample] = [s for s in samples if s["id"] == rejected]
     assert sample["target"] == "rejected"
@@ -195,7 +234,7 @@ def test_a_store_recorded_before_says_what_is_missing(world: tuple[Path, str]) -
     assert line["missing"] == ["arguments", "policy_input", "results"]
     # The chat shape keeps what can be rebuilt: each proposal, from its record.
     chats, note = export(old, "decisions", "--format", "openai-chat")
-    assert [len(chat["messages"]) for chat in chats] == [1] * 5
+    assert [len(chat["messages"]) for chat in chats] == [1] * 6
     assert "call(s) without recorded arguments were left out" in " ".join(note.split())
     valid(chats, OPENAI_CHAT)
 

@@ -11,6 +11,7 @@ from mcp_types import CallToolResult, InputRequiredResult, TextContent
 
 from signoff.server.gateway import may_hold_secret, redact_text
 from signoff.server.mcp.call_record import MAX_BYTES, TRUNCATED, answer_of, is_truncated, kept
+from signoff.server.observability import nothing_to_redact, redact
 from tests.mcp.conftest import meta, open_app, stdio_session
 
 FAKE_KEY = "sk-proj-FAKEFAKEFAKEFAKEFAKE1234"
@@ -80,3 +81,24 @@ async def test_each_call_keeps_its_arguments_and_result_without_the_secret(db: P
     assert refused.arguments["api_key"] == "[redacted]"
     assert refused.outcome == "validation_error"
     assert all(FAKE_KEY not in e.model_dump_json() for e in logged)
+
+
+@pytest.mark.parametrize(("doc", "sensitive"), [
+    ({"headers": {"X-API-Key": "k"}}, ()),
+    ({"auth": {"Private-Key": "k"}}, ()),
+    ({"items": [{"street": "1 Main St"}]}, ("street",)),
+    ({"straße": "1 Hauptstraße"}, ("straße",)),
+])
+def test_the_quick_test_before_redaction_never_misses_a_key_redact_hides(
+        doc: dict[str, object], sensitive: tuple[str, ...]) -> None:
+    assert redact(doc, sensitive) != doc
+    for text in (json.dumps(doc), json.dumps(doc, ensure_ascii=False)):
+        assert not nothing_to_redact(text, sensitive)
+
+
+def test_a_document_without_such_keys_is_spared_the_walk() -> None:
+    doc = {"case_id": "c1", "summary": "a street name", "tokens_note": None}
+    assert not nothing_to_redact(json.dumps(doc))  # "token" in a key: walked, to be sure
+    clean = {"case_id": "c1", "summary": "a street name"}
+    assert nothing_to_redact(json.dumps(clean), ["body"])
+    assert redact(clean, ["body"]) is clean
