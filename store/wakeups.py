@@ -19,7 +19,10 @@ import anyio
 
 from signoff.store.ports import Changes
 
-__all__ = ["Waiter", "Wakeups", "rest"]
+__all__ = ["LINGER", "Waiter", "Wakeups", "rest"]
+
+# Seconds a woken worker waits for more commits before its pass (`rest`).
+LINGER = 0.05
 
 _Sleeper = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
@@ -92,10 +95,15 @@ class Waiter:
         return woken
 
 
-async def rest(changes: Changes, stop: anyio.Event, seconds: float) -> bool:
+async def rest(
+    changes: Changes, stop: anyio.Event, seconds: float, *, linger: float = LINGER,
+) -> bool:
     """Wait for a commit, for `stop`, or for `seconds`, whichever
-    comes first: what a polling loop does between passes. True when a
-    commit woke it."""
+    comes first: what a worker does between passes. True when a commit woke
+    it; it then lingers a moment (unless stopped), so that on a busy
+    database each worker of each process passes at most about 1/`linger`
+    times a second, taking in one pass what committed meanwhile, rather
+    than once for every commit."""
     woken = False
     if stop.is_set():
         return woken
@@ -110,4 +118,8 @@ async def rest(changes: Changes, stop: anyio.Event, seconds: float) -> bool:
             tg.start_soon(on_change)
             await stop.wait()
             tg.cancel_scope.cancel()
+    if woken and linger > 0:
+        with anyio.move_on_after(linger):
+            await stop.wait()
+        await changes.wait(0)  # what came meanwhile, the coming pass takes
     return woken

@@ -18,6 +18,7 @@ import pytest
 from signoff.store.ports import Changes, Store, UnitOfWork
 from signoff.store.records import ConsoleSession
 from signoff.store.sqlite.store import SqliteStore
+from signoff.store.wakeups import Wakeups, rest
 
 from .factories import T0, at, event, outbox_message, proposal, proposal_event, runtime_entry
 
@@ -163,3 +164,33 @@ async def _batch_with_a_failed_job(store: SqliteStore) -> None:
     await fine
     assert store.batches == batches + 2  # the held job, then the two together
     assert await quiet(changes)
+
+
+async def test_a_worker_woken_lingers_and_its_pass_takes_what_came_meanwhile() -> None:
+    wakeups = Wakeups()
+    changes, stop = wakeups.changes(), anyio.Event()
+
+    async def commits() -> None:
+        await anyio.sleep(0.05)
+        wakeups.signal()
+        await anyio.sleep(0.2)  # within the linger
+        wakeups.signal()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(commits)
+        with anyio.fail_after(TOLD):
+            assert await rest(changes, stop, POLL, linger=1.0)
+    assert not await changes.wait(0)  # the second commit is the pass's to read
+
+
+async def test_a_resting_worker_stops_at_once_lingering_or_not() -> None:
+    wakeups = Wakeups()
+    changes, stop = wakeups.changes(), anyio.Event()
+    with anyio.fail_after(TOLD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: rest(changes, stop, POLL, linger=POLL))
+            await anyio.sleep(0.05)
+            wakeups.signal()  # woken: it lingers...
+            await anyio.sleep(0.05)
+            stop.set()  # ...until stopped
+        assert not await rest(changes, stop, POLL)  # stopped: does not wait at all
