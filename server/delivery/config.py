@@ -14,7 +14,9 @@ except each sink's `name`, `kind` and what that kind needs:
     lease = 60.0          # seconds a claimed row stays reserved to its relay; at
                           #   least 3x the largest sink timeout (a relay starts no
                           #   publish in the last timeout's worth of its lease)
-    poll = 0.2            # seconds between passes when there is nothing to do
+    poll = 0.2            # seconds between passes when there is nothing to do and
+                          #   no commit wakes the relay (on PostgreSQL any process's
+                          #   does, on SQLite only its own process's)
 
     [notifier]            # the domain's notification consumer (casework: sent
     enabled = true        #   notices -> notices.jsonl beside the database)
