@@ -39,6 +39,7 @@ BENCHES: dict[str, list[str]] = {
     "gateway": ["bench_gateway.py"],
     "postgres": ["bench_postgres.py"],
     "search": ["bench_search.py"],
+    "export": ["bench_export.py"],
 }
 # Rows shown without a goal of their own: the floors side by side, batching.
 ALSO_SHOWN = ("÷ raw one-row", "own SQL replayed in its batches", "commands per commit",

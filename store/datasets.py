@@ -33,15 +33,12 @@ Doc = dict[str, Any]  # a record's stored JSON, parsed
 
 
 class Logged(NamedTuple):
-    """A runtime-log entry (a `RuntimeEntry` document) and its position in
-    the log. (Tuples: an export makes one per call it reads.)"""
+    """A runtime-log entry (a `RuntimeEntry` document), its position in the
+    log and its run. (Tuples: an export makes one per call it reads.)"""
 
     position: int
+    run: RunKey
     entry: Doc
-
-    @property
-    def run(self) -> RunKey:
-        return (self.entry["tenant_id"], self.entry.get("run_id"))
 
 
 class Made(NamedTuple):

@@ -9,7 +9,7 @@ the store was recorded before it kept something a line needs.
 
 from __future__ import annotations
 
-import json
+import gc
 import os
 import sys
 from collections import Counter
@@ -31,6 +31,7 @@ from signoff.server.ops import ExportKind as Kind
 from signoff.server.ops import (
     Line,
     Selection,
+    dump_line,
     export_decisions,
     export_runs,
     export_total,
@@ -90,7 +91,7 @@ def _export(kind: Kind, shape: Format, since: str | None, tenant: str | None,
             sensitive = domain_sensitive_fields(app.domain)
             total = await export_total(app.store, kind, selection)
             source = export_runs if kind == "runs" else export_decisions
-            with _bar(total, kind) as advance, _opened(out) as sink:
+            with _bar(total, kind) as advance, _opened(out) as sink, _collector_paused():
                 return await _write(kind, shape, source(app.store, selection, sensitive,
                                                          advance), sink)
 
@@ -112,13 +113,9 @@ async def _write(kind: Kind, shape: Format, lines: AsyncIterator[Line], sink: Te
         tally.left_out += left_out
         if doc is None:
             continue
-        sink.write((line.text if doc is line.doc else _dump(doc)) + "\n")
+        sink.write((line.text if doc is line.doc else dump_line(doc)) + "\n")
         tally.written += 1
     return tally
-
-
-def _dump(doc: object) -> str:
-    return json.dumps(doc, ensure_ascii=False, default=str)
 
 
 def _bar(total: int, kind: Kind) -> AbstractContextManager[Callable[[int], None]]:
@@ -141,6 +138,21 @@ class _Bar:
 
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cycle collector off while the export runs. An export makes no
+    reference cycles, only documents it drops page by page, but so many of
+    them that the collector's passes over the whole app took a quarter of a
+    large export's time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from signoff.server.ops.demo_assistant import assistant_endpoints_file, play_ass
 from signoff.server.ops.demo_gateway import play_gateway
 from signoff.server.ops.exports import Kind as ExportKind
 from signoff.server.ops.exports import Line, Selection, export_decisions, export_runs, export_total
+from signoff.server.ops.exports import dump as dump_line
 from signoff.server.ops.exports_formats import Format as ExportFormat
 from signoff.server.ops.exports_formats import shaped
 from signoff.server.ops.replay import replay_since
@@ -43,6 +44,7 @@ __all__ = [
     "assistant_endpoints_file",
     "copy_database",
     "default_config_path",
+    "dump_line",
     "export_decisions",
     "export_runs",
     "export_total",

@@ -56,10 +56,10 @@ class SqliteDatasets:
                    limit: int) -> list[Logged]:
         where, args = self._run_filter(since, tenant_id)
         rows = self._db.all(
-            "SELECT r.rowid, r.doc FROM runtime_log AS r "  # noqa: S608 - fixed clauses only
+            "SELECT r.rowid, r.tenant_id, r.run_id, r.doc FROM runtime_log AS r "  # noqa: S608
             f"WHERE r.rowid > ? AND {' AND '.join(where)} ORDER BY r.rowid LIMIT ?",
             (after, *args, limit))
-        return [Logged(int(n), json.loads(doc)) for n, doc in rows]
+        return [Logged(n, (tenant, run), json.loads(doc)) for n, tenant, run, doc in rows]
 
     def count_runs(self, *, since: datetime | None, tenant_id: str | None) -> int:
         where, args = self._run_filter(since, tenant_id)
@@ -78,7 +78,7 @@ class SqliteDatasets:
                 f"WHERE run_id IN ({_marks(chunk)}) ORDER BY rowid", tuple(chunk))
         if len(ids) > CHUNK:  # each chunk came in log order; all of them, not yet
             rows.sort()
-        return [Logged(n, json.loads(doc)) for n, tenant, run, doc in rows
+        return [Logged(n, (tenant, run), json.loads(doc)) for n, tenant, run, doc in rows
                 if (tenant, run) in wanted]
 
     # -- proposals ----------------------------------------------------------------

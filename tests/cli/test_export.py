@@ -16,9 +16,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from signoff.server.app import Settings, build_app
+from signoff.server.ops.exports import runs_by_key
 from signoff.server.ops.exports_lines import policy_input
 from signoff.server.services.judging import recorded_input
-from signoff.store.datasets import dataset_reads
+from signoff.store.datasets import Logged, dataset_reads
 from signoff.store.ports import UnitOfWork
 from signoff.store.records import ProposalRecord
 from tests.cli.export_schemas import DECISION_LINE, INSPECT_SAMPLE, OPENAI_CHAT, RUN_LINE
@@ -247,3 +248,15 @@ def test_the_schemas_can_fail() -> None:
         valid([bad_chat], OPENAI_CHAT)
     with pytest.raises(jsonschema.ValidationError):
         valid([{"input": [], "target": 3}], INSPECT_SAMPLE)
+
+
+def test_a_runs_calls_are_in_the_order_they_were_made_not_flushed() -> None:
+    """Two serve processes answering one run flush their buffers apart: the
+    log holds a later call first. The export puts them back by time."""
+    def logged(position: int, at: str, tool: str) -> Logged:
+        return Logged(position, ("acme", "r1"), {"at": at, "tool": tool})
+
+    calls = [logged(1, "2026-01-01T09:00:02Z", "second"),
+             logged(2, "2026-01-01T09:00:01.5Z", "first"),
+             logged(3, "2026-01-01T09:00:02Z", "third")]
+    assert [c["tool"] for c in runs_by_key(calls)[("acme", "r1")]] == ["first", "second", "third"]
