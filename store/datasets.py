@@ -94,6 +94,6 @@ def dataset_reads(uow: UnitOfWork) -> DatasetReads:
     reads: DatasetReads | None = getattr(uow, "datasets", None)
     if reads is None:
         raise ExportUnsupported(
-            f"exports read SQLite stores only for now ({type(uow).__name__} has no batched "
-            "reads): copy the database to SQLite, or export from the SQLite file it came from")
+            f"exports read SQLite stores only for now: this store's adapter "
+            f"({type(uow).__name__}) has no batched reads for them yet")
     return reads

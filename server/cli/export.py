@@ -175,8 +175,8 @@ def _report(kind: Kind, tally: _Tally, out: Path | None) -> None:
     what = "run(s)" if kind == "runs" else "decision(s)"
     if tally.lacking:
         lacks = ", ".join(sorted(tally.missing))
-        err.print(f"signoff: {tally.lacking} {what} recorded before signoff kept all it "
-                  f"exports lack {lacks} (each such line's `missing` names it)"
+        err.print(f"signoff: {tally.lacking} {what} recorded before signoff kept all an "
+                  f"export holds: they lack {lacks} (each line's `missing` says what)"
                   + (f"; {tally.left_out} call(s) without recorded arguments were left out"
                      if tally.left_out else ""), highlight=False, markup=False)
     if out is not None:

@@ -92,7 +92,8 @@ def runs_by_key(calls: Sequence[Logged]) -> dict[RunKey, list[Doc]]:
     runs: defaultdict[RunKey, list[Logged]] = defaultdict(list)
     for logged in calls:
         runs[logged.run].append(logged)
-    return {key: [logged.entry for logged in sorted(run, key=_made_at)]
+    return {key: [logged.entry for logged in (sorted(run, key=_made_at) if len(run) > 1
+                                              else run)]
             for key, run in runs.items()}
 
 

@@ -37,6 +37,7 @@ from tests.cli.export_world import (
     recorded_before_datasets,
 )
 from tests.cli.worlds import invoke
+from tests.store.postgres import scratch_schema
 
 SCHEMAS = {("runs", "jsonl"): RUN_LINE, ("decisions", "jsonl"): DECISION_LINE,
            ("runs", "openai-chat"): OPENAI_CHAT, ("decisions", "openai-chat"): OPENAI_CHAT,
@@ -226,8 +227,8 @@ def test_a_store_recorded_before_says_what_is_missing(world: tuple[Path, str]) -
     assert all(line["missing"] == ["arguments", "policy_input", "results"] for line in runs)
     assert all(c["arguments"] is None and c["result"] is None
                for line in runs for c in line["calls"])
-    assert "3 run(s) recorded before signoff kept all it exports lack arguments, " \
-        "policy_input, results" in " ".join(note.split())
+    assert "3 run(s) recorded before signoff kept all an export holds: they lack " \
+        "arguments, policy_input, results" in " ".join(note.split())
     decisions, _ = export(old, "decisions")
     line = next(x for x in decisions if x["proposal_id"] == rejected)
     assert line["decision"]["input"] is None
@@ -260,3 +261,11 @@ def test_a_runs_calls_are_in_the_order_they_were_made_not_flushed() -> None:
              logged(2, "2026-01-01T09:00:01.5Z", "first"),
              logged(3, "2026-01-01T09:00:02Z", "third")]
     assert [c["tool"] for c in runs_by_key(calls)[("acme", "r1")]] == ["first", "second", "third"]
+
+
+def test_a_store_without_batched_reads_is_refused_as_such(tmp_path: Path) -> None:
+    with scratch_schema() as url, pytest.MonkeyPatch.context() as monkeypatch:
+        assert invoke(monkeypatch, tmp_path, "db", "migrate", "--db", url).exit_code == 0
+        refused = invoke(monkeypatch, tmp_path, "export", "runs", "--db", url)
+    assert refused.exit_code == 2
+    assert "exports read SQLite stores only for now" in " ".join(refused.stderr.split())
