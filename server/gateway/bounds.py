@@ -61,9 +61,10 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
 # the shapes only where one may be. Substring tests, and a regex only where
 # it has a literal to search for: one alternation of them all, case aside,
 # took longer than the shapes themselves.
-_HINTS = ("-----BEGIN", "sk-", "github_pat_", "eyJ")
-_HINT_PATTERNS = (re.compile(r"gh[pousr]_"), re.compile(r"xox[abprs]-"),
-                  re.compile(r"A(?:KIA|SIA|Iza)"))
+_HINTS = ("-----BEGIN", "github_pat_")
+_HINT_PATTERNS = (re.compile(r"sk-[A-Za-z0-9_-]{16}"),  # not "ask-supervisor"
+                  re.compile(r"eyJ[A-Za-z0-9_-]{8}"), re.compile(r"gh[pousr]_"),
+                  re.compile(r"xox[abprs]-"), re.compile(r"A(?:KIA|SIA|Iza)"))
 
 
 def may_hold_secret(text: str) -> bool:

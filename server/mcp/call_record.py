@@ -12,9 +12,9 @@ any size. So each is kept
   `{"signoff/truncated": {"bytes": <its size>, "preview": <the start of its
   JSON>}}`, the marker the gateway puts on an upstream's cut answer.
 
-Both run on every call, so the cheap test goes first: the JSON text is
-searched once for anything a secret shape starts with, and only a hit runs
-the shapes over each of its strings.
+Both run on every call, so the cheap tests go first: the JSON text is
+searched for a key to hide and for anything a secret shape starts with, and
+only a hit walks the value.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
 
 from signoff.server.gateway import may_hold_secret, redact_texts
-from signoff.server.observability import redact
+from signoff.server.observability import nothing_to_redact, redact
 
 MAX_BYTES = 4096
 TRUNCATED = "signoff/truncated"
@@ -36,16 +36,21 @@ _MARKER_ROOM = 64
 
 def kept(value: Any, sensitive: frozenset[str]) -> Any:
     """`value` as the runtime log keeps it: redacted, then bounded."""
-    clean = redact(value, sensitive)
-    text = _dump(clean)
+    text = _dump(value)
+    if not nothing_to_redact(text, sensitive):
+        clean = redact(value, sensitive)
+        if clean is not value:
+            value, text = clean, _dump(clean)
     if may_hold_secret(text):
-        clean = redact_texts(clean)
-        text = _dump(clean)
-    size = len(text.encode())
-    if size <= MAX_BYTES:
-        return clean
-    cut = text.encode()[: MAX_BYTES - _MARKER_ROOM].decode("utf-8", "ignore")
-    return {TRUNCATED: {"bytes": size, "preview": cut}}
+        value = redact_texts(value)
+        text = _dump(value)
+    if len(text) * 4 <= MAX_BYTES:  # at most 4 bytes a character: no need to encode
+        return value
+    encoded = text.encode()
+    if len(encoded) <= MAX_BYTES:
+        return value
+    cut = encoded[: MAX_BYTES - _MARKER_ROOM].decode("utf-8", "ignore")
+    return {TRUNCATED: {"bytes": len(encoded), "preview": cut}}
 
 
 def is_truncated(value: Any) -> bool:
@@ -66,5 +71,7 @@ def _texts(blocks: Iterable[object]) -> Iterable[str]:
     return (b.text for b in blocks if isinstance(b, TextContent))
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+# Arguments and answers are JSON trees, never cyclic: no cycle check.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False,
+                            default=str)
+_dump = _ENCODER.encode

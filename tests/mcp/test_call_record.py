@@ -39,12 +39,19 @@ def test_a_value_over_the_bound_is_kept_as_a_marked_preview() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    FAKE_KEY, "Bearer abcdefgh12345678", "ghp_" + "a1" * 18, "AKIAIOSFODNN7EXAMPLE",
+    FAKE_KEY, "sk-ant-api03-abcdefghijklmnopqrstu", "Bearer abcdefgh12345678",
+    "bearer abcdefgh12345678", "ghp_" + "a1" * 18, "github_pat_" + "A" * 40,
+    "xoxb-1234567890-abcdefghij", "AKIAIOSFODNN7EXAMPLE", "AIza" + "B" * 35,
     "-----BEGIN PRIVATE KEY-----\nMIIE", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghij",
 ])
 def test_the_quick_test_never_misses_a_shape_redact_text_knows(text: str) -> None:
     assert redact_text(text) != text
     assert may_hold_secret(f"before {text} after")
+
+
+def test_a_rule_id_is_no_secret() -> None:
+    """"ask-supervisor" holds "sk-", not a key: the quick test lets it be."""
+    assert not may_hold_secret('{"rule_id": "escalate.ask-supervisor", "token_count": 3}')
 
 
 def test_the_answer_is_the_structured_content_or_the_text() -> None:
