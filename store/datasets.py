@@ -94,6 +94,5 @@ def dataset_reads(uow: UnitOfWork) -> DatasetReads:
     reads: DatasetReads | None = getattr(uow, "datasets", None)
     if reads is None:
         raise ExportUnsupported(
-            f"exports read SQLite stores only for now: this store's adapter "
-            f"({type(uow).__name__}) has no batched reads for them yet")
+            f"this store's adapter ({type(uow).__name__}) has no batched reads for exports")
     return reads

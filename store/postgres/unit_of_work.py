@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from signoff.store.postgres.checkpoints import PostgresCheckpoints
 from signoff.store.postgres.console_sessions import PostgresConsoleSessions
+from signoff.store.postgres.datasets import PostgresDatasets
 from signoff.store.postgres.events import PostgresEventLog
 from signoff.store.postgres.inbox import PostgresInbox
 from signoff.store.postgres.outbox import PostgresOutbox
@@ -36,6 +37,7 @@ class PostgresUnitOfWork:
         self.runtime = PostgresRuntimeLog(db)
         self.rates = PostgresRateCounters(db)
         self.console_sessions = PostgresConsoleSessions(db)
+        self.datasets = PostgresDatasets(db)  # exports' batched reads
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:

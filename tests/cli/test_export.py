@@ -263,9 +263,21 @@ def test_a_runs_calls_are_in_the_order_they_were_made_not_flushed() -> None:
     assert [c["tool"] for c in runs_by_key(calls)[("acme", "r1")]] == ["first", "second", "third"]
 
 
-def test_a_store_without_batched_reads_is_refused_as_such(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [(), ("--tenant", "globex"), ("--since", "2d")])
+@pytest.mark.parametrize("kind", ["runs", "decisions"])
+def test_a_postgresql_store_exports_the_same_lines(
+    world: tuple[Path, str], tmp_path: Path, kind: str, flags: tuple[str, ...]
+) -> None:
+    """The history copied into PostgreSQL (`signoff db copy`) exports line
+    for line what the SQLite file does."""
+    db, _ = world
     with scratch_schema() as url, pytest.MonkeyPatch.context() as monkeypatch:
-        assert invoke(monkeypatch, tmp_path, "db", "migrate", "--db", url).exit_code == 0
-        refused = invoke(monkeypatch, tmp_path, "export", "runs", "--db", url)
-    assert refused.exit_code == 2
-    assert "exports read SQLite stores only for now" in " ".join(refused.stderr.split())
+        copied = invoke(monkeypatch, tmp_path, "db", "copy", "--from", str(db), "--to", url)
+        assert copied.exit_code == 0, copied.output
+        exported = invoke(monkeypatch, tmp_path, "export", kind, "--db", url,
+                          "--domain", SENSITIVE_DOMAIN, *flags)
+    assert exported.exit_code == 0, exported.output
+    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    expected, _ = export(db, kind, *flags)
+    assert lines == expected
+    assert lines, "the history has lines to export"
