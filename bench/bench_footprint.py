@@ -155,7 +155,7 @@ def peer_footprint(folder: Path, k: int) -> dict[str, Any] | None:
 async def run(folder: Path, k: int) -> list[Row]:
     err.print(f"[bold]footprint: {k} allowed commands, sequential and {CALLERS} callers[/bold]")
     seq = await signoff_footprint(folder, k, 1)
-    k16 = k * CALLERS // 4
+    k16 = max(1, k // 4) * CALLERS  # a whole number per caller (25 gave 6 × 16 = 96, not 100)
     x16 = await signoff_footprint(folder, k16, CALLERS)
     raw = raw_footprint(folder, k)
     peer = peer_footprint(folder, k)
