@@ -220,7 +220,8 @@ class ProposalService:
         # then waits for the principal's other proposals in flight, which is
         # what keeps a limit exact across processes); otherwise at the end,
         # so a principal's proposals do not queue behind each other.
-        exact = self._gate().policy.reads_counts
+        gate = self._gate()  # one policy for the count and the decision
+        exact = gate.policy.reads_counts
         counted = count_proposal(uow, principal.id, call.run_id, self._clock()) if exact \
             else None
         judged = policy_input(
@@ -228,7 +229,7 @@ class ProposalService:
             proposal=facts, aggregate=aggregate_facts(spec.aggregate, aggregate_id, loaded),
             run_id=call.run_id, counted=counted,
         )
-        decision = judge(self._gate(), judged, correlation_id=call.correlation_id)
+        decision = judge(gate, judged, correlation_id=call.correlation_id)
         proposal_id = self._ids("prop")
         now = self._clock()  # decided and recorded at one instant
         record = decision_record(
