@@ -39,6 +39,7 @@ BENCHES: dict[str, list[str]] = {
     "gateway": ["bench_gateway.py"],
     "postgres": ["bench_postgres.py"],
     "search": ["bench_search.py"],
+    "context": ["bench_context.py"],
     "export": ["bench_export.py"],
 }
 # Rows shown without a goal of their own: the floors side by side, batching.
