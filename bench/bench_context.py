@@ -13,9 +13,10 @@ write path. Then, rounds alternating:
 - build_context: the query as `signoff serve --domain assistant` runs it, one
   `Store.read` each: both searches, ranking merged, lines assembled and
   counted by the real tokenizer within a 400-token budget;
-- bare FTS5: the same words, as the adapter quotes them, straight through
-  sqlite3 on the same file, once per read model (the two searches
-  build_context makes), nothing joined, decoded or counted.
+- bare FTS5: the same MATCH the adapter runs (its scope word for the read
+  model and tenant ANDed with the quoted words), straight through sqlite3 on
+  the same file, once per read model (the two searches build_context
+  makes), nothing joined, decoded or counted.
 
 The ratio is the median of the per-round ratios of mean µs per question.
 Issue 15's goal: ≤ 3.
@@ -30,7 +31,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bench_search import BARE, LIMIT, queries, texts, vocabulary
+from bench_search import BARE, queries, texts, vocabulary
 from benchlib import emit, err, fresh, parser, workdir
 from rounds import Row, alternate, at_most, ratio_row, value_row
 
@@ -41,6 +42,7 @@ from signoff.server.services.queries import TxReader
 from signoff.server.state.aggregates import Upcaster
 from signoff.store.ports import UnitOfWork
 from signoff.store.search_terms import fts5_match, terms
+from signoff.store.sqlite.read_models import scope_word
 from signoff.store.sqlite.store import SqliteStore
 
 BENCH = "context"
@@ -94,7 +96,9 @@ async def run(folder: Path, count: int, rounds: int) -> list[Row]:
     asked = seed(path, count)
     store = await SqliteStore(path).open()
     bare = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    matches = [fts5_match(terms(q)) for q in asked]
+    scopes = [scope_word(projection, 0, TENANT) for projection in (MEMORY_VIEW, PASSAGES)]
+    matches = [[f'search_scope : "{scope}" AND search_text : ({fts5_match(terms(q))})'
+                for scope in scopes] for q in asked]
     upcaster = Upcaster(build_domain())
     used: list[int] = []
 
@@ -113,9 +117,9 @@ async def run(folder: Path, count: int, rounds: int) -> list[Row]:
 
     def bare_fts5() -> float:
         started = time.perf_counter()
-        for match in matches:
-            for _ in (MEMORY_VIEW, PASSAGES):  # build_context searches both
-                bare.execute(BARE, (match, max(LIMIT, PER_SOURCE))).fetchall()
+        for both in matches:  # build_context searches memory and passages
+            for match in both:
+                bare.execute(BARE, (match, PER_SOURCE)).fetchall()
         return mean_us(started, len(asked))
 
     try:
