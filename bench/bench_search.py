@@ -15,9 +15,9 @@ the write path. Then, rounds alternating:
   documents decoded into SearchHits);
 - search, in one read: every query inside one `Store.read` (no thread hop
   per query: what a query running several searches pays for each);
-- bare FTS5: the same terms, as the adapter quotes them, straight through
-  sqlite3 on the same file: `SELECT rowid, bm25(...) ... MATCH ? ORDER BY
-  rank LIMIT 10`, with nothing joined or decoded.
+- bare FTS5: the adapter's own ranked query for the same words (its scope
+  word for the projection and tenant ANDed with them, bm25 over the text),
+  straight through sqlite3 on the same file, with nothing joined or decoded.
 
 - small tenant: `search` in a tenant holding a hundredth as many documents
   beside the big one (the index narrows to one scope: the big tenant's
@@ -45,14 +45,17 @@ from signoff.server.services.queries import TxReader
 from signoff.server.state.aggregates import Upcaster
 from signoff.store.ports import UnitOfWork
 from signoff.store.search_terms import fts5_match, terms
+from signoff.store.sqlite.read_models import scope_word
 from signoff.store.sqlite.store import SqliteStore
 
 BENCH = "search"
 TENANT, SMALL_TENANT, PROJECTION = "acme", "globex", "memory"
 VOCABULARY = 5_000
 LIMIT = 10
-BARE = ("SELECT rowid, bm25(read_models_search) FROM read_models_search "
-        "WHERE read_models_search MATCH ? ORDER BY rank LIMIT ?")
+# The adapter's own ranked FTS5 query (its scope word ANDed with the words,
+# bm25 over the text), without the join to the documents or their decoding.
+BARE = ("SELECT rowid, bm25(read_models_search, 1.0, 0.0) AS score FROM read_models_search "
+        "WHERE read_models_search MATCH ? ORDER BY score, rowid LIMIT ?")
 
 
 def vocabulary(rng: random.Random) -> list[str]:
@@ -123,7 +126,9 @@ async def run(folder: Path, count: int, rounds: int) -> list[Row]:
     store = SqliteStore(path)
     await store.open()
     bare = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    matches = [fts5_match(terms(q)) for q in asked]
+    scope = scope_word(PROJECTION, 0, TENANT)
+    matches = [f'search_scope : "{scope}" AND search_text : ({fts5_match(terms(q))})'
+               for q in asked]
     hits: dict[str, int] = {}
     upcaster = Upcaster(Domain(name="bench", aggregates=(), commands=()))  # no events read
 
