@@ -64,6 +64,11 @@ def delivery_key(message_id: str) -> str:
     return f"outbox:{message_id}"
 
 
+async def handled_by(store: Store, consumer: str, message_id: str) -> bool:
+    """Whether `consumer`'s inbox already holds `message_id` (its effect done)."""
+    found = await store.read(lambda uow: uow.inbox.handled([message_id]))
+    return any(name == consumer for name, _, _ in found)
+
 class IdempotentFile:
     """A JSONL file in which each message id appears at most once."""
 
@@ -152,7 +157,7 @@ class NotificationConsumer(BaseSink):
         with bound(message_id=message.message_id, correlation_id=message.correlation_id), \
                 span("consumer.notify", correlation_id=message.correlation_id,
                      message_id=message.message_id, consumer=self.name):
-            if await self._handled(message.message_id):
+            if await handled_by(self._store, self.name, message.message_id):
                 return
             await anyio.to_thread.run_sync(
                 self.file.append_once, message.message_id, notice_line(message))
@@ -162,10 +167,6 @@ class NotificationConsumer(BaseSink):
             now = self._clock()
             await self._store.write(
                 lambda uow: uow.inbox.record(self.name, message.message_id, now))
-
-    async def _handled(self, message_id: str) -> bool:
-        found = await self._store.read(lambda uow: uow.inbox.handled([message_id]))
-        return any(consumer == self.name for consumer, _, _ in found)
 
     async def _record_delivery(self, message: OutboxMessage) -> None:
         wanted = self._notification

@@ -22,7 +22,7 @@ from typing import Any
 from signoff.policies import NotAMemberError
 from signoff.policies.principals import Principals
 from signoff.server.clock import Clock
-from signoff.server.delivery.consumers import Submit
+from signoff.server.delivery.consumers import Submit, handled_by
 from signoff.server.delivery.sinks import BaseSink, SinkError
 from signoff.server.domain import Consumer, NewEvent, Recorded
 from signoff.server.observability import bound, span
@@ -83,8 +83,7 @@ class DomainConsumer(BaseSink):
         with bound(message_id=message.message_id, correlation_id=message.correlation_id), \
                 span("consumer.domain", correlation_id=message.correlation_id,
                      message_id=message.message_id, consumer=self.name):
-            found = await self._store.read(lambda uow: uow.inbox.handled([message.message_id]))
-            if any(consumer == self.name for consumer, _, _ in found):
+            if await handled_by(self._store, self.name, message.message_id):
                 return
             event = EventEnvelope.model_validate(message.payload)
             try:
