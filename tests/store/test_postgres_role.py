@@ -86,3 +86,16 @@ async def test_grant_is_for_postgresql_only() -> None:
     refused = await invoke(["db", "grant", "someone", "--db", "signoff.db"])
     assert refused.exit_code == 2
     assert "PostgreSQL" in refused.output
+
+
+async def test_granting_a_role_that_does_not_exist_fails_and_grants_nothing(
+    owner_url: str,
+) -> None:
+    refused = await invoke(["db", "grant", "no_such_role_4711", "--db", owner_url])
+    assert refused.exit_code == 1
+    assert "cannot grant" in refused.output
+    with psycopg.connect(owner_url, autocommit=True) as owner:
+        granted = owner.execute(
+            "SELECT count(*) FROM information_schema.role_table_grants "
+            "WHERE grantee = 'no_such_role_4711'").fetchone()
+    assert granted == (0,)
