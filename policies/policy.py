@@ -8,6 +8,7 @@ evaluates the rules that could apply to it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from signoff.policies.combine import RANK
 from signoff.policies.model import PrincipalFacts
@@ -45,10 +46,11 @@ class Policy:
         object.__setattr__(self, "_prefixed", prefixed)
         object.__setattr__(self, "_cache", {})
 
-    @property
+    @cached_property
     def reads_counts(self) -> bool:
         """Whether a decision can depend on how many proposals came before:
-        a limit is set, or some rule's condition reads `run`."""
+        a limit is set, or some rule's condition reads `run`. (Asked on every
+        submission, inside the writer: worked out once per policy.)"""
         limited = (self.limits.proposals_per_run is not None
                    or self.limits.per_agent_per_hour is not None)
         return limited or any(r.when is not None and "run" in r.when.reads for r in self.rules)
