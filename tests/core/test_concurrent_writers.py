@@ -130,6 +130,10 @@ async def test_commands_on_one_aggregate_wait_for_each_other(apps: tuple[App, Ap
 async def test_two_approvals_in_two_processes_execute_the_proposal_once(
     apps: tuple[App, App]
 ) -> None:
+    """End to end only: the two votes rarely overlap here, so this also passes
+    without the row lock; what makes overlapping votes safe (a second claim
+    waits and reads the first's commit) is pinned down deterministically in
+    tests/store/test_postgres_proposal_claims.py."""
     first, second = apps
     agent = principal(first, "agent:triage")
     version = await first.store.read(lambda uow: uow.events.version("acme", "case", CASE))
