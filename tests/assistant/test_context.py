@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signoff.examples.assistant import context
 from signoff.examples.assistant.context import HEADER, assemble, ranked
-from signoff.examples.assistant.tokens import count_tokens
+from signoff.examples.assistant.tokens import count_tokens, count_within
 from signoff.server import SearchHit
 
 
@@ -43,18 +45,18 @@ def test_lines_carry_their_ref_and_what_they_are() -> None:
 
 def test_a_passage_too_long_for_what_is_left_is_cut_at_a_word() -> None:
     long = " ".join(f"word{n}" for n in range(200))
-    block, lines, omitted = assemble(ranked([], [passage("d#1", long)]), budget=60)
+    block, lines, omitted, tokens = assemble(ranked([], [passage("d#1", long)]), budget=60)
     [line] = lines
     assert line.cut
     assert line.text.endswith(" …")
-    assert count_tokens(block) <= 60
+    assert tokens == count_tokens(block) <= 60
     assert omitted == 0
 
 
 def test_a_memory_item_is_never_cut_it_is_left_out() -> None:
     long = " ".join(f"fact{n}" for n in range(200))
-    block, lines, omitted = assemble(ranked([memory("m1", long), memory("m2", "short")], []),
-                                     budget=60)
+    block, lines, omitted, _ = assemble(ranked([memory("m1", long), memory("m2", "short")],
+                                               []), budget=60)
     assert [line.ref for line in lines] == ["m2"]
     assert omitted == 1
     assert block == f"{HEADER}\n[m2] memory (note): short"
@@ -62,8 +64,8 @@ def test_a_memory_item_is_never_cut_it_is_left_out() -> None:
 
 def test_nothing_fits_is_an_empty_block_not_a_bare_header() -> None:
     assert assemble(ranked([memory("m1", "a b c")], []), budget=count_tokens(HEADER)) == (
-        "", [], 1)
-    assert assemble([], budget=1000) == ("", [], 0)
+        "", [], 1, 0)
+    assert assemble([], budget=1000) == ("", [], 0, 0)
 
 
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
@@ -77,7 +79,83 @@ def test_the_block_never_exceeds_the_budget(memories: list[str], passages: list[
                                             budget: int) -> None:
     candidates = ranked([memory(f"m{n}", t) for n, t in enumerate(memories)],
                         [passage(f"d#{n}", t) for n, t in enumerate(passages)])
-    block, lines, omitted = assemble(candidates, budget)
-    assert count_tokens(block) <= budget
+    block, lines, omitted, tokens = assemble(candidates, budget)
+    assert tokens == count_tokens(block) <= budget
     assert len(lines) + omitted == len(candidates)
     assert block == "\n".join([HEADER, *(line.text for line in lines)]) if lines else block == ""
+
+
+def test_each_candidate_is_counted_once_and_never_with_the_block_before_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the block so far re-counted for every candidate: each line once
+    (with its newline), a passage's cut a few times, the block once."""
+    asked: list[str] = []
+
+    def spy(text: str, limit: int) -> int | None:
+        asked.append(text)
+        return count_within(text, limit)
+
+    monkeypatch.setattr(context, "count_within", spy)
+    candidates = ranked([memory(f"m{n}", f"note {n} " * 30) for n in range(10)],
+                        [passage(f"d#{n}", f"passage {n} " * 30) for n in range(10)])
+    block, lines, omitted, tokens = assemble(candidates, budget=200)
+    assert lines
+    assert omitted
+    for c in candidates:
+        assert asked.count(f"{c.line}\n") == 1, c.ref
+    assert asked.count(block) == 1
+    several = [text for text in asked if text.count("\n[") >= 1]
+    assert several == [block]
+    assert tokens == count_tokens(block) <= 200
+
+
+def test_scanning_stops_once_nothing_left_can_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first line takes nearly all the budget; no cut is tried after it."""
+    first = memory("m0", "tea " * 20)
+    [c0] = ranked([first], [])
+    budget = count_tokens(f"{HEADER}\n{c0.line}\n") + 2
+    cuts: list[str] = []
+    real = context._cut_to_fit
+
+    def spy(line: str, room: int) -> tuple[str, int] | None:
+        cuts.append(line)
+        return real(line, room)
+
+    monkeypatch.setattr(context, "_cut_to_fit", spy)
+    candidates = ranked([first], [passage(f"d#{n}", "long passage words " * 20)
+                                  for n in range(5)])
+    _, lines, omitted, _ = assemble(candidates, budget)
+    assert [line.ref for line in lines] == ["m0"]
+    assert omitted == 5
+    assert cuts == []
+
+
+def test_a_block_over_its_budget_as_a_whole_drops_lines_until_it_fits(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the pieces' sum ever undercount the joined block, the whole
+    count decides: here a tokenizer that charges 5 more for any block of
+    several lines (the real one never has, on every text tried)."""
+    def joined_costs_more(text: str, limit: int) -> int | None:
+        counted = count_tokens(text) + (5 if text.count("\n[") >= 2 else 0)
+        return counted if counted <= limit else None
+
+    monkeypatch.setattr(context, "count_within", joined_costs_more)
+    candidates = ranked([memory("m1", "Sam likes tea"), memory("m2", "Dana likes coffee")], [])
+    pieces = count_tokens(f"{HEADER}\n") + sum(count_tokens(f"{c.line}\n") for c in candidates)
+    block, lines, omitted, tokens = assemble(candidates, budget=pieces)
+    assert [line.ref for line in lines] == ["m1"]
+    assert omitted == 1
+    assert block == f"{HEADER}\n{candidates[0].line}"
+    assert tokens == joined_costs_more(block, pieces)
+
+
+def test_separators_are_counted() -> None:
+    """A budget of exactly the lines without their newlines is too small
+    for all of them, by the real tokenizer."""
+    candidates = ranked([memory(f"m{n}", f"item {n}") for n in range(6)], [])
+    bare = count_tokens(HEADER) + sum(count_tokens(c.line) for c in candidates)
+    whole = count_tokens("\n".join([HEADER, *(c.line for c in candidates)]))
+    assert whole > bare  # the newlines are tokens too
+    block, _, omitted, tokens = assemble(candidates, budget=bare)
+    assert tokens == count_tokens(block) <= bare
+    assert omitted >= 1

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from signoff.examples.assistant.tokens import ENCODING, count_tokens
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signoff.examples.assistant.tokens import ENCODING, count_tokens, count_within
 
 PROGRAM = """
 import json, socket
@@ -43,3 +46,13 @@ def test_counts_are_the_encodings_not_a_length_estimate() -> None:
     assert count_tokens("a" * 400) != 100  # what len/4 would say
     # A special-token string in text is text, not a control token.
     assert count_tokens("<|endoftext|>") > 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=300), slack=st.integers(min_value=-3, max_value=3))
+def test_count_within_is_the_count_when_it_fits_and_none_when_not(text: str,
+                                                                  slack: int) -> None:
+    """Stopping early never changes the answer (lone surrogates included)."""
+    full = count_tokens(text)
+    limit = max(0, full + slack)
+    assert count_within(text, limit) == (full if full <= limit else None)
