@@ -1,4 +1,5 @@
-"""The assistant example on a real SQLite file (seeded with its demo data),
+"""The assistant example on a real database (seeded with its demo data): a
+SQLite file, or under `both_adapters` each adapter in turn (tests/databases.py),
 a clock that moves only when told to, a local endpoint that counts requests,
 and helpers to allow-list it and run the relay until nothing is left."""
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from signoff.policies import PrincipalFacts
-from signoff.server.app import App, Settings, build_app
+from signoff.server.app import App, Database, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
 from signoff.server.delivery import DeliveryConfig, PassResult, RelayOptions, relay_for
 from signoff.server.services.receipts import Receipt
@@ -24,7 +25,7 @@ POLICY, PRINCIPALS = EXAMPLE / "policy.toml", EXAMPLE / "principals.toml"
 TENANT = "home"
 
 
-async def open_assistant(db: Path, clock: FixedClock) -> App:
+async def open_assistant(db: Database, clock: FixedClock) -> App:
     app = await build_app(Settings(db=db, domain="assistant", policy=POLICY,
                                    principals=PRINCIPALS, clock=clock, ids=SequentialIds()))
     await app.seed_if_empty()
@@ -32,8 +33,8 @@ async def open_assistant(db: Path, clock: FixedClock) -> App:
 
 
 @pytest.fixture
-async def app(tmp_path: Path, clock: FixedClock) -> AsyncIterator[App]:
-    built = await open_assistant(tmp_path / "signoff.db", clock)
+async def app(db: Database, clock: FixedClock) -> AsyncIterator[App]:
+    built = await open_assistant(db, clock)
     try:
         yield built
     finally:

@@ -1,6 +1,7 @@
 """call_api through the outbox: each decided call reaches the endpoint once,
 whatever the relay repeats; what the consumer refuses never leaves; every
-step is a committed fact (the gateway's started → completed / unknown)."""
+step is a committed fact (the gateway's started → completed / unknown).
+On both adapters: the outbox, the inbox and the facts are the store's."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from signoff.server.delivery.domain_consumers import DomainConsumer
 from signoff.store.records import EventEnvelope, OutboxMessage
 from tests.assistant.conftest import allow, propose, relay_until_idle, who
 from tests.assistant.endpoint import Endpoint, running_endpoint
+from tests.databases import both_adapters
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 
 def folder(app: App) -> Path:

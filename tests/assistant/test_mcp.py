@@ -1,6 +1,7 @@
 """The assistant example end to end, as a user runs it: `signoff serve
 --domain assistant` over stdio (the relay runs inside it), a real MCP
-client, the owner approving on the CLI, a local endpoint counting requests."""
+client, the owner approving on the CLI, a local endpoint counting requests;
+on each adapter (`both_adapters`: a SQLite file, a PostgreSQL URL)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,20 @@ from mcp.client.stdio import stdio_client
 from signoff.examples.assistant.demo_data import DOCUMENTS, NOTES
 from signoff.examples.assistant.projections import passages
 from signoff.examples.assistant.tokens import count_tokens
+from signoff.server.app import Database
 from tests.assistant.conftest import allow
 from tests.assistant.endpoint import running_endpoint
+from tests.databases import both_adapters
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 SEEDED = {memory_id for memory_id, *_ in NOTES} | {
     f"{doc_id}#{n}" for doc_id, _, text in DOCUMENTS for n in range(1, len(passages(text)) + 1)}
 
 
-def client(db: Path) -> Client:
+def client(db: Database, cwd: Path) -> Client:
     params = StdioServerParameters(
-        command=sys.executable, cwd=str(db.parent),
+        command=sys.executable, cwd=str(cwd),
         args=["-m", "signoff.server.cli", "serve", "--domain", "assistant", "--db", str(db),
               "--principal", "agent:assistant", "--tenant", "home", "--demo"])
     return Client(stdio_client(params), mode="legacy")
@@ -57,9 +60,8 @@ async def settled(session: Client, call_id: str, *, attempts: int = 1) -> dict[s
 
 
 async def test_memory_writes_pending_and_refused_are_invisible_to_the_model(
-        tmp_path: Path) -> None:
-    db = tmp_path / "assistant.db"
-    async with client(db) as session:
+        db: Database, tmp_path: Path) -> None:
+    async with client(db, tmp_path) as session:
         tools = {t.name for t in (await session.list_tools()).tools}
         assert {"save_memory", "update_memory", "forget_memory", "call_api", "search_memory",
                 "build_context", "get_api_call"} <= tools
@@ -86,7 +88,7 @@ async def test_memory_writes_pending_and_refused_are_invisible_to_the_model(
                        "--domain", "assistant", "--db", str(db), cwd=tmp_path)
     assert approved.returncode == 0, approved.stderr
 
-    async with client(db) as session:
+    async with client(db, tmp_path) as session:
         block = await call(session, "build_context", question="What is Dana allergic to?",
                            budget_tokens=500)
         assert f"[{fact['aggregate_id']}] memory (person_fact about person:dana): Dana is " \
@@ -102,12 +104,12 @@ async def test_memory_writes_pending_and_refused_are_invisible_to_the_model(
             assert block["lag"] == 0
 
 
-async def test_call_api_retried_by_the_relay_reaches_the_endpoint_once(tmp_path: Path) -> None:
-    db = tmp_path / "assistant.db"
+async def test_call_api_retried_by_the_relay_reaches_the_endpoint_once(
+        db: Database, tmp_path: Path) -> None:
     with running_endpoint() as probe:
         port = probe.port  # a port that is free once this endpoint stops
     allow(tmp_path, f"http://127.0.0.1:{port}", private=True)
-    async with client(db) as session:
+    async with client(db, tmp_path) as session:
         receipt = await call(session, "call_api", url=f"http://127.0.0.1:{port}/status",
                              confidence=0.9)
         assert receipt["status"] == "executed"

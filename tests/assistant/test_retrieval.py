@@ -1,7 +1,9 @@
 """Only committed memory is ever retrieved: a write waiting for the owner,
 or refused, is a proposal without an event, so no query can find it; an
 approved one is found at once; a forgotten one is gone. build_context keeps
-to its budget by the tokenizer's count and cites only what exists."""
+to its budget by the tokenizer's count and cites only what exists; the
+search index follows `projections rebuild`. On both adapters: SQLite's
+FTS5 and PostgreSQL's tsvector search must tell the same story."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ import pytest
 from signoff.examples.assistant.projections import MEMORY_VIEW, PASSAGES
 from signoff.examples.assistant.tokens import count_tokens
 from signoff.server.app import App
+from signoff.server.state.rebuild import rebuild_projections
 from signoff.store.ports import UnitOfWork
 from tests.assistant.conftest import TENANT, propose, who
+from tests.databases import both_adapters
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 
 
 async def stored(app: App, projection: str, key: str) -> bool:
@@ -105,3 +109,44 @@ async def test_build_context_keeps_to_its_budget_and_cites_what_exists(
         assert {line["source"] for line in block["lines"]} == {"memory", "document"}
     if budget == 12:
         assert block["context"] == ""  # not even the header and one line fit
+
+
+async def test_the_search_index_follows_a_rebuild(app: App) -> None:
+    """Rebuilt in a fresh generation and swapped in with it: a text the
+    events never said (a stray row) is gone, what they say is found, and a
+    forgotten item stays forgotten."""
+    kept = await propose(app, "memory.save", text="The spare key is under the blue pot")
+    moved = await propose(app, "memory.save", text="Recycling goes out on Monday")
+    gone = await propose(app, "memory.save", text="The plumber comes on Wednesday")
+    assert moved.aggregate_id
+    assert gone.aggregate_id
+    assert kept.aggregate_id
+    await propose(app, "memory.update", memory_id=moved.aggregate_id,
+                  text="Recycling goes out on Friday", expected_version=1)
+    await propose(app, "memory.forget", memory_id=gone.aggregate_id)
+
+    def stray(uow: UnitOfWork) -> None:
+        uow.read_models.writer(TENANT, MEMORY_VIEW).put(
+            "mem-stray", {"memory_id": "mem-stray", "kind": "note", "subject": "",
+                          "text": "The blue pot hides nothing", "version": 1}, index="note",
+            text="The blue pot hides nothing")
+
+    await app.store.write(stray)
+    assert "mem-stray" in {h["memory_id"] for h in (await search(app, "blue pot"))["hits"]}
+    assert "mem-stray" in (await context(app, "blue pot spare key"))["source_refs"]
+
+    await rebuild_projections(app.store, app.domain, app.upcaster, [MEMORY_VIEW, PASSAGES])
+
+    assert [h["memory_id"] for h in (await search(app, "blue pot"))["hits"]] == [
+        kept.aggregate_id]
+    assert [h["text"] for h in (await search(app, "recycling"))["hits"]] == [
+        "Recycling goes out on Friday"]
+    assert (await search(app, "Monday"))["hits"] == []
+    assert (await search(app, "plumber Wednesday"))["hits"] == []
+    after = await context(app, "blue pot spare key")
+    assert after["source_refs"][0] == kept.aggregate_id
+    assert "mem-stray" not in after["source_refs"]
+    for line in after["lines"]:
+        projection = MEMORY_VIEW if line["source"] == "memory" else PASSAGES
+        assert await stored(app, projection, line["ref"]), line["ref"]
+    assert after["lag"] == 0
