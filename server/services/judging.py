@@ -115,13 +115,15 @@ def proposer_of(proposal: ProposalRecord) -> PrincipalFacts:
 
 def decision_record(
     decision: Decision, *, proposal_id: str, tenant_id: str, now: datetime, ids: IdFactory,
-    judged: PolicyInput, stage: str = "submit",
+    judged: PolicyInput, stage: str = "submit", decision_id: str | None = None,
 ) -> DecisionRecord:
+    """The record of `decision`; `decision_id` when one was made beforehand
+    (outside the writer), else a new one."""
     approvers = decision.approvers
     return DecisionRecord(
         judged={"aggregate": judged.aggregate.model_dump(mode="json") if judged.aggregate
                 else None, "run": judged.run.model_dump(mode="json")},
-        decision_id=ids("dec"), proposal_id=proposal_id, tenant_id=tenant_id,
+        decision_id=decision_id or ids("dec"), proposal_id=proposal_id, tenant_id=tenant_id,
         effect=decision.effect, rule_id=decision.rule_id, reason=decision.reason,
         policy_version=decision.policy_version,
         approver_roles=approvers.roles if approvers else (),

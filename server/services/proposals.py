@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from signoff.policies import PrincipalFacts, ProposalFacts
+from signoff.policies import PrincipalFacts
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.domain import Citations, CommandType, DecideContext, Rejection
-from signoff.server.services.executor import Executor, digest_of
+from signoff.server.services.executor import Execution, Executor
 from signoff.server.services.judging import (
     CurrentGate,
     aggregate_facts,
@@ -30,17 +29,16 @@ from signoff.server.services.judging import (
 from signoff.server.services.lifecycle import Lifecycle
 from signoff.server.services.receipts import FieldProblem, Receipt, receipt_for, refusal
 from signoff.server.services.registry import CommandRegistry
+from signoff.server.services.submission import CallContext, Given, ProposalMeta, given_of
 from signoff.server.services.text import nul_at
 from signoff.server.state.aggregates import Loaders
 from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
-from signoff.store.records import (
-    Actor,
-    EventEnvelope,
-    OutboxMessage,
-    ProposalRecord,
-    ProposalStatus,
-)
+from signoff.store.records import OutboxMessage, ProposalRecord, ProposalStatus
+
+# Imported from here by the surfaces, which have always found them here.
+__all__ = ["MAX_ARGUMENT_BYTES", "META_FIELDS", "CallContext", "ProposalMeta",
+           "ProposalService", "problems_of"]
 
 MAX_ARGUMENT_BYTES = 64 * 1024
 META_FIELDS = frozenset({"rationale", "evidence_refs", "confidence", "idempotency_key",
@@ -48,32 +46,6 @@ META_FIELDS = frozenset({"rationale", "evidence_refs", "confidence", "idempotenc
 STATUS_BY_EFFECT: dict[str, ProposalStatus] = {
     "allow": "approved", "ask": "pending_approval", "deny": "rejected",
 }
-Ref = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-
-
-class ProposalMeta(BaseModel):
-    """What every command tool takes besides the command's own payload."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rationale: str = Field(default="", max_length=4000)
-    evidence_refs: list[Ref] = Field(default_factory=list, max_length=50)
-    confidence: float = Field(ge=0.0, le=1.0)
-    idempotency_key: str | None = Field(
-        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$"
-    )
-    expected_version: int | None = Field(default=None, ge=0)
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """Ids that tie a call to the agent's run, from the request's `_meta`."""
-
-    run_id: str | None = None
-    thread_id: str | None = None
-    correlation_id: str | None = None
-
-
 def problems_of(error: ValidationError, prefix: str = "") -> list[FieldProblem]:
     return [
         FieldProblem(
@@ -116,18 +88,25 @@ class ProposalService:
                 command_type, "rejected",
                 f"{principal.id} may not propose {command_type} in tenant {principal.tenant}",
             )
-        def record(uow: UnitOfWork) -> Receipt:
-            return self._record(uow, principal, spec, meta, payload, call)
+        # What no stored state decides is made here, before the job is queued:
+        # the writer runs one job at a time, so its Python is everyone's wait.
+        given = given_of(principal, spec, meta, payload, call, self._ids)
+
+        def record(uow: UnitOfWork) -> Receipt | Execution:
+            return self._record(uow, given)
 
         try:
-            return await self._store.write(record)
+            done = await self._store.write(record)
         except DuplicateRecord as exc:
             # Two submissions with one key, side by side in two processes
             # (PostgreSQL): both found the key free and one committed first.
             # Once more, this one finds that proposal and answers as a replay.
             if meta.idempotency_key is None or "idempotency_key" not in exc.key:
                 raise
-            return await self._store.write(record)
+            done = await self._store.write(record)
+        # The receipt is read off the record after the commit, out of the writer.
+        return done if isinstance(done, Receipt) else receipt_for(done.proposal,
+                                                                   events=done.events)
 
     def _validate(
         self, spec: CommandType[Any, Any], arguments: Mapping[str, Any]
@@ -172,19 +151,15 @@ class ProposalService:
             return invalid(problems)
         return meta, payload
 
-    def _record(
-        self, uow: UnitOfWork, principal: PrincipalFacts, spec: CommandType[Any, Any],
-        meta: ProposalMeta, payload: BaseModel, call: CallContext,
-    ) -> Receipt:
-        payload_doc = payload.model_dump(mode="json")
-        payload_digest = digest_of(spec, payload_doc, meta.expected_version)
+    def _record(self, uow: UnitOfWork, given: Given) -> Receipt | Execution:
+        principal, spec, meta, call = given.principal, given.spec, given.meta, given.call
         if meta.idempotency_key is not None:
             seen = uow.proposals.by_idempotency_key(
                 principal.tenant, principal.id, meta.idempotency_key)
             if seen is not None:
-                return self._replay(uow, spec.name, seen, payload_digest)
+                return self._replay(uow, spec.name, seen, given.payload_digest)
 
-        aggregate_id = spec.target(payload) if spec.target else self._ids(spec.aggregate.name)
+        aggregate_id = given.aggregate_id
         loader = self._loaders(uow, principal.tenant)
         if spec.target is not None:  # a fresh id is nobody else's yet
             uow.events.hold(principal.tenant, spec.aggregate.name, aggregate_id)
@@ -204,17 +179,13 @@ class ProposalService:
         if missing:
             return refusal(spec.name, "rejected", f"evidence {missing[0]} not found")
         context = DecideContext(
-            tenant_id=principal.tenant, actor=Actor(id=principal.id, kind=principal.kind),
+            tenant_id=principal.tenant, actor=given.actor,
             aggregate_id=aggregate_id, now=self._clock(), loader=loader,
         )
-        precheck = spec.decide(loaded.state, payload, context)
+        precheck = spec.decide(loaded.state, given.payload, context)
         if isinstance(precheck, Rejection):
             return refusal(spec.name, "rejected", precheck.reason, aggregate_id=aggregate_id)
 
-        facts = ProposalFacts(
-            rationale=meta.rationale, evidence_refs=tuple(meta.evidence_refs),
-            confidence=meta.confidence,
-        )
         # Every proposal recorded counts toward the limits, refused ones too.
         # Counted first where a decision can depend on the count (the count
         # then waits for the principal's other proposals in flight, which is
@@ -225,43 +196,45 @@ class ProposalService:
         counted = count_proposal(uow, principal.id, call.run_id, self._clock()) if exact \
             else None
         judged = policy_input(
-            uow, self._clock, principal=principal, command_type=spec.name, payload=payload_doc,
-            proposal=facts, aggregate=aggregate_facts(spec.aggregate, aggregate_id, loaded),
+            uow, self._clock, principal=principal, command_type=spec.name,
+            payload=given.payload_doc, proposal=given.facts,
+            aggregate=aggregate_facts(spec.aggregate, aggregate_id, loaded),
             run_id=call.run_id, counted=counted,
         )
         decision = judge(gate, judged, correlation_id=call.correlation_id)
-        proposal_id = self._ids("prop")
+        proposal_id = given.proposal_id
         now = self._clock()  # decided and recorded at one instant
         record = decision_record(
-            decision, proposal_id=proposal_id, tenant_id=principal.tenant, now=now, ids=self._ids,
-            judged=judged,
+            decision, proposal_id=proposal_id, tenant_id=principal.tenant, now=now,
+            ids=self._ids, judged=judged, decision_id=given.decision_id,
         )
         proposal = ProposalRecord(
-            proposal_id=proposal_id, tenant_id=principal.tenant, command_id=self._ids("cmd"),
+            proposal_id=proposal_id, tenant_id=principal.tenant, command_id=given.command_id,
             command_type=spec.name, aggregate_type=spec.aggregate.name,
             aggregate_id=aggregate_id, expected_version=meta.expected_version,
-            payload=payload_doc, payload_digest=payload_digest,
-            actor=Actor(id=principal.id, kind=principal.kind), actor_roles=principal.roles,
+            payload=given.payload_doc, payload_digest=given.payload_digest,
+            actor=given.actor, actor_roles=principal.roles,
             run_id=call.run_id, thread_id=call.thread_id,
-            correlation_id=call.correlation_id or self._ids("corr"),
+            correlation_id=given.correlation_id,
             idempotency_key=meta.idempotency_key, rationale=meta.rationale,
-            evidence_refs=facts.evidence_refs, confidence=meta.confidence,
+            evidence_refs=given.facts.evidence_refs, confidence=meta.confidence,
             status=STATUS_BY_EFFECT[decision.effect], decision=record, created_at=now,
             updated_at=now, expires_at=record.expires_at,
             status_reason=decision.reason if decision.effect == "deny" else "",
         )
         self._write_facts(uow, proposal)
-        events: list[EventEnvelope] = []
+        execution = Execution(proposal)
         if decision.effect == "allow":
             # Executed at once: the proposal row is written once, final.
-            execution = self._executor.run(
+            executed = self._executor.run(
                 uow, proposal_id, unsaved=proposal, loader=loader, decided=precheck)
-            assert execution is not None, "an allowed proposal is approved"
-            proposal, events = execution.proposal, execution.events
+            assert executed is not None, "an allowed proposal is approved"
+            execution = executed
+        proposal = execution.proposal
         if not exact:  # last, so the counter row is held only while committing
             uow.rates.add(proposal.actor.id, proposal.run_id, proposal.created_at)
         uow.proposals.add(proposal)
-        return receipt_for(proposal, events=events)
+        return execution
 
     def _write_facts(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
         """Everything recorded about a proposal as decided, but its row and
