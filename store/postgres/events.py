@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from signoff.store.canonical import event_hash
+from signoff.store.chain import stamp
 from signoff.store.errors import DuplicateRecord, VersionConflict
 from signoff.store.postgres.rows import EVENT_COLUMNS, SELECT_EVENTS, event_row, row_to_event
 from signoff.store.postgres.sql import PgSql
@@ -54,13 +54,7 @@ class PostgresEventLog:
         self._refuse_taken(events)
         last = self._db.one("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
         position, prev_hash = (int(last[0]), str(last[1])) if last else (0, "")
-        stamped: list[EventEnvelope] = []
-        for event in events:
-            position += 1
-            event = event.model_copy(update={"position": position, "prev_hash": prev_hash})
-            event = event.model_copy(update={"hash": event_hash(event)})
-            prev_hash = event.hash
-            stamped.append(event)
+        stamped = stamp(events, position, prev_hash)
         self._db.many(_INSERT, [event_row(e) for e in stamped])
         return stamped
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from signoff.store.canonical import event_hash
+from signoff.store.chain import stamp
 from signoff.store.errors import DuplicateRecord, VersionConflict
 from signoff.store.records import EventEnvelope
 from signoff.store.sqlite.rows import EVENT_COLUMNS, SELECT_EVENTS, event_row, marks, row_to_event
@@ -25,13 +25,7 @@ class SqliteEventLog:
             "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
         )
         position, prev_hash = (last[0], last[1]) if last else (0, "")
-        stamped: list[EventEnvelope] = []
-        for event in events:
-            position += 1
-            event = event.model_copy(update={"position": position, "prev_hash": prev_hash})
-            event = event.model_copy(update={"hash": event_hash(event)})
-            prev_hash = event.hash
-            stamped.append(event)
+        stamped = stamp(events, position, prev_hash)
         rows = [event_row(e) for e in stamped]
         try:
             if len(rows) == 1:  # one statement is all or nothing by itself
