@@ -171,7 +171,7 @@ class PostgresProposals:
         # one statement. The document is dumped with seq 0 and cut around it:
         # seq follows the two id strings, so its first `"seq":0` is the field
         # (a quote inside a JSON string is escaped and cannot end a key).
-        doc = event.model_copy(update={"seq": 0}).model_dump_json()
+        doc = (event if event.seq == 0 else event.model_copy(update={"seq": 0})).model_dump_json()
         cut = doc.index(_SEQ) + len(_SEQ) - 1
         for _ in range(_TRIES):  # ON CONFLICT: another transaction took this seq
             row = self._db.one(

@@ -12,6 +12,12 @@ from signoff.store.sqlite.rows import filters, ts, ts_or_none
 from signoff.store.sqlite.sql import Sql
 
 
+def _at_seq_zero(event: ProposalEvent) -> ProposalEvent:
+    """The event with seq 0, copied only if it has another (the lifecycle
+    writes them at 0 already)."""
+    return event if event.seq == 0 else event.model_copy(update={"seq": 0})
+
+
 class SqliteProposals:
     def __init__(self, db: Sql) -> None:
         self._db = db
@@ -143,8 +149,8 @@ class SqliteProposals:
             "SELECT ?, n, ?, json_set(?, '$.seq', n) FROM "
             "(SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM proposal_events WHERE proposal_id = ?) "
             "RETURNING seq",
-            (event.proposal_id, event.tenant_id, event.model_copy(update={"seq": 0})
-             .model_dump_json(), event.proposal_id),
+            (event.proposal_id, event.tenant_id, _at_seq_zero(event).model_dump_json(),
+             event.proposal_id),
         )
         return event.model_copy(update={"seq": int(row[0])})
 
