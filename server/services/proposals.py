@@ -175,7 +175,7 @@ class ProposalService:
             )
         cited = self._citations.aggregate
         missing = [ref for ref in meta.evidence_refs
-                   if cited is not None and not loader.load(cited, ref).exists]
+                   if cited is not None and not loader.exists(cited, ref)]
         if missing:
             return refusal(spec.name, "rejected", f"evidence {missing[0]} not found")
         context = DecideContext(

@@ -126,6 +126,14 @@ class TxStateLoader:
         self._loaded[key] = loaded
         return loaded
 
+    def exists(self, aggregate: AggregateType[T], aggregate_id: str) -> bool:
+        """Whether the aggregate has any event: its version, read without
+        reading or folding its stream (cited evidence is only checked)."""
+        cached = self._loaded.get((aggregate.name, aggregate_id))
+        if cached is not None:
+            return cached.exists
+        return self._uow.events.version(self._tenant_id, aggregate.name, aggregate_id) > 0
+
     def fresh(self, aggregate: AggregateType[T], aggregate_id: str) -> Loaded[T]:
         """An aggregate under an id minted for it just now: it has no events,
         so there is nothing to read (its first append would still meet the
