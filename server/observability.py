@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -194,10 +194,24 @@ def _attribute(value: Any) -> str | int | float | bool | None:
     return str(value)
 
 
-@contextmanager
+class _NoSpan:
+    """The block of a span nobody records: the invalid span, nothing else."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> trace.Span:
+        return trace.INVALID_SPAN
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_SPAN = _NoSpan()
+
+
 def span(
     name: str, *, correlation_id: str | None = None, **attributes: Any
-) -> Iterator[trace.Span]:
+) -> AbstractContextManager[trace.Span]:
     """A span named `name` with `signoff.correlation_id` and the other
     attributes as `signoff.<key>` (secret-looking keys redacted, None left
     out). An exception escaping the block is recorded on the span.
@@ -205,10 +219,18 @@ def span(
     Until a tracer provider is set (no exporter configured, the usual case)
     the API's proxy would only hand out non-recording spans: the block then
     runs with the invalid span and none of the API's context work, which was
-    a measurable part of each command's time inside the writer (issue 13)."""
+    a measurable part of each command's time inside the writer (issue 13);
+    and without a generator behind it either, since spans run inside the
+    writer's transaction."""
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        yield trace.INVALID_SPAN
-        return
+        return _NO_SPAN
+    return _recorded(name, correlation_id, attributes)
+
+
+@contextmanager
+def _recorded(
+    name: str, correlation_id: str | None, attributes: dict[str, Any]
+) -> Iterator[trace.Span]:
     with _tracer.start_as_current_span(name) as current:
         if current.is_recording():  # no attribute work for the no-op tracer
             clean = redact({"correlation_id": correlation_id, **attributes})
