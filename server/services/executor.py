@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from signoff.policies import AggregateFacts, ProposalFacts
+from signoff.policies import ProposalFacts
 from signoff.server.clock import Clock, IdFactory
 from signoff.server.domain import CommandType, DecideContext, Loaded, NewEvent, Rejection
 from signoff.server.observability import span
@@ -160,8 +160,7 @@ class Executor:
         if not unsaved:  # a fresh submission already holds it
             uow.events.hold(proposal.tenant_id, spec.aggregate.name, proposal.aggregate_id)
         current = loader.load(spec.aggregate, proposal.aggregate_id)
-        requeued = self._rejudge(uow, proposal, aggregate_facts(
-            spec.aggregate, proposal.aggregate_id, current), unsaved=unsaved)
+        requeued = self._rejudge(uow, proposal, spec, current, unsaved=unsaved)
         if requeued is not None:
             return Execution(requeued)
         plan = (self.plan(uow, proposal, loader) if decided is None
@@ -189,14 +188,15 @@ class Executor:
         return Execution(executed, events)
 
     def _rejudge(
-        self, uow: UnitOfWork, proposal: ProposalRecord, facts: AggregateFacts, *,
-        unsaved: bool,
+        self, uow: UnitOfWork, proposal: ProposalRecord, spec: CommandType[Any, Any],
+        current: Loaded[Any], *, unsaved: bool,
     ) -> ProposalRecord | None:
         """Judge again when the policy changed since the decision. A new deny
         rejects; an ask the votes cast so far don't satisfy requeues."""
         gate = self._gate()
         if gate.policy.version == proposal.decision.policy_version:
-            return None
+            return None  # the usual case: the aggregate's facts are not even asked for
+        facts = aggregate_facts(spec.aggregate, proposal.aggregate_id, current)
         judged = policy_input(
             uow, self._clock, principal=proposer_of(proposal),
             command_type=proposal.command_type, payload=proposal.payload,
