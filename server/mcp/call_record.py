@@ -14,24 +14,62 @@ any size. So each is kept
 
 Both run on every call, so the cheap tests go first: the JSON text is
 searched for a key to hide and for anything a secret shape starts with, and
-only a hit walks the value.
+only a hit walks the value. And both run after the call has answered: the
+runner buffers a `ToolCall`, which the runtime log makes into its entry
+when it flushes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
 
 from signoff.server.gateway import may_hold_secret, redact_texts
+from signoff.server.mcp.runtime_log import arguments_digest
 from signoff.server.observability import nothing_to_redact, redact
+from signoff.store.records import RuntimeEntry
 
 MAX_BYTES = 4096
 TRUNCATED = "signoff/truncated"
 # Room the marker object itself takes, so a bounded value stays within MAX_BYTES.
 _MARKER_ROOM = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call as the runner saw it: its arguments and its answer as
+    they were, not yet redacted. `entry()` makes what the runtime log keeps."""
+
+    entry_id: str
+    tenant_id: str
+    principal_id: str
+    tool: str
+    kind: Literal["query", "command"]
+    outcome: str
+    latency_ms: float
+    run_id: str | None
+    run_source: str | None
+    correlation_id: str | None
+    proposal_id: str | None
+    at: datetime
+    arguments: Mapping[str, Any]
+    answer: CallToolResult | InputRequiredResult
+    sensitive: frozenset[str]
+
+    def entry(self) -> RuntimeEntry:
+        return RuntimeEntry(
+            entry_id=self.entry_id, tenant_id=self.tenant_id, principal_id=self.principal_id,
+            tool=self.tool, kind=self.kind, arguments_digest=arguments_digest(self.arguments),
+            outcome=self.outcome, latency_ms=self.latency_ms, run_id=self.run_id,
+            run_source=self.run_source, correlation_id=self.correlation_id,
+            proposal_id=self.proposal_id, at=self.at,
+            arguments=kept(self.arguments, self.sensitive),
+            result=kept(answer_of(self.answer), self.sensitive))
 
 
 def kept(value: Any, sensitive: frozenset[str]) -> Any:

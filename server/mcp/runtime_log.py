@@ -8,6 +8,12 @@ instead entries are buffered and flushed in one transaction every ~200 ms or
 every 100 entries, and on shutdown. A failed flush is logged and retried on
 the next tick; the buffer is bounded so a dead database cannot exhaust memory.
 
+A tool call is buffered as it happened (`call_record.ToolCall`), and made
+into its entry - arguments and answer redacted, bounded and digested - when
+flushed: that work is no part of the call's answer, so the agent does not
+wait for it. An entry that cannot be made is logged and dropped, never
+written unredacted.
+
 What that costs: a clean stop (stdin closed, SIGINT, SIGTERM, `stop`) flushes
 everything, so the trace shows every call. A crash (SIGKILL, power loss)
 loses the entries not yet flushed - at most the last ~200 ms of calls (100
@@ -22,10 +28,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import anyio
+import anyio.lowlevel
 
 from signoff.store.canonical import digest
 from signoff.store.ports import Store, UnitOfWork
@@ -40,6 +47,15 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 FLUSH_INTERVAL = 0.2
 FLUSH_BATCH = 100
 MAX_BUFFERED = 10_000
+# Entries made between two checkpoints of a flush: a full batch of calls
+# does not hold the event loop for its whole making at once.
+_MADE_PER_TURN = 16
+
+
+class Pending(Protocol):
+    """A call buffered as it happened, made into its entry when flushed."""
+
+    def entry(self) -> RuntimeEntry: ...
 
 
 def redact(value: Any) -> Any:
@@ -74,14 +90,15 @@ class RuntimeLogWriter:
         self._store = store
         self._interval = interval
         self._batch = batch
-        self._buffer: list[RuntimeEntry] = []
+        self._buffer: list[RuntimeEntry | Pending] = []
         # Made by the running loop (`run`, `flush`): the writer itself may be
         # built before any event loop exists.
         self._wake: anyio.Event | None = None
         self._lock: anyio.Lock | None = None
 
-    def record(self, entry: RuntimeEntry) -> None:
-        """Queue one entry; never blocks and never fails the tool call."""
+    def record(self, entry: RuntimeEntry | Pending) -> None:
+        """Queue one entry (or a call to make one of); never blocks and never
+        fails the tool call."""
         if len(self._buffer) >= MAX_BUFFERED:
             log.error("runtime log buffer full (%d entries): dropping an entry", MAX_BUFFERED)
             return
@@ -98,7 +115,14 @@ class RuntimeLogWriter:
         if self._lock is None:
             self._lock = anyio.Lock()
         async with self._lock:
-            batch, self._buffer = self._buffer, []
+            pending, self._buffer = self._buffer, []
+            if not pending:
+                return 0
+            try:
+                batch = await _made(pending)
+            except BaseException:  # cancelled between turns: nothing is lost
+                self._buffer[:0] = pending
+                raise
             if not batch:
                 return 0
 
@@ -127,3 +151,20 @@ class RuntimeLogWriter:
         finally:
             with anyio.CancelScope(shield=True):
                 await self.flush()
+
+
+async def _made(pending: Sequence[RuntimeEntry | Pending]) -> list[RuntimeEntry]:
+    """The entries of `pending`, each call made into its entry; one that
+    fails to be made is logged and left out (the rest are written)."""
+    made: list[RuntimeEntry] = []
+    for number, item in enumerate(pending, 1):
+        if isinstance(item, RuntimeEntry):
+            made.append(item)
+            continue
+        try:
+            made.append(item.entry())
+        except Exception:
+            log.exception("runtime log: a call's entry could not be made; dropped")
+        if number % _MADE_PER_TURN == 0:
+            await anyio.lowlevel.checkpoint()
+    return made

@@ -37,16 +37,15 @@ from signoff.server.domain import CommandType, Domain, QueryType
 from signoff.server.errors import Forbidden, InvalidInput, NotFound
 from signoff.server.mcp import schemas
 from signoff.server.mcp.arguments import argument_problems, schema_problems
-from signoff.server.mcp.call_record import answer_of, kept
+from signoff.server.mcp.call_record import ToolCall
 from signoff.server.mcp.confirmation import submit_with_confirmation
 from signoff.server.mcp.identity import Identity
 from signoff.server.mcp.runs import RunOf, Runs, call_context, connection_of_request, meta_of
-from signoff.server.mcp.runtime_log import RuntimeLogWriter, arguments_digest
+from signoff.server.mcp.runtime_log import RuntimeLogWriter
 from signoff.server.observability import domain_sensitive_fields, tool_span
 from signoff.server.services.proposals import CallContext, problems_of
 from signoff.server.services.receipts import FieldProblem, Receipt, refusal
 from signoff.server.services.registry import CommandRegistry
-from signoff.store.records import RuntimeEntry
 
 log = logging.getLogger("signoff.mcp")
 
@@ -278,15 +277,12 @@ class ToolRunner:
 
     def _record(self, spec: ToolSpec, principal: PrincipalFacts, arguments: dict[str, Any],
                 run: RunOf, answer: Answer, seconds: float) -> None:
-        self._log.record(RuntimeEntry(
-            entry_id=self._app.ids("rt"), tenant_id=principal.tenant, principal_id=principal.id,
-            tool=spec.name, kind=spec.kind, arguments_digest=arguments_digest(arguments),
-            outcome=answer.outcome, latency_ms=round(seconds * 1000, 3), run_id=run.call.run_id,
-            run_source=run.source, correlation_id=run.call.correlation_id,
-            proposal_id=answer.proposal_id, at=self._app.clock(),
-            arguments=kept(arguments, self._sensitive),
-            result=kept(answer_of(answer.result), self._sensitive),
-        ))
+        # Redacting, bounding and digesting wait for the flush (call_record).
+        self._log.record(ToolCall(
+            self._app.ids("rt"), principal.tenant, principal.id, spec.name, spec.kind,
+            answer.outcome, round(seconds * 1000, 3), run.call.run_id, run.source,
+            run.call.correlation_id, answer.proposal_id, self._app.clock(), arguments,
+            answer.result, self._sensitive))
 
 
 def make_tool(spec: ToolSpec) -> MCPTool:

@@ -136,3 +136,25 @@ async def test_a_failed_flush_keeps_the_entries_for_the_next(
     writer.record(entry(2))
     assert await writer.flush() == 2
     assert [e.entry_id for e in store.written] == ["rt_1", "rt_2"]
+
+
+class Unmakeable:
+    """A buffered call whose entry cannot be made (a value redaction chokes on)."""
+
+    def entry(self) -> RuntimeEntry:
+        raise TypeError("cannot be made")
+
+
+@pytest.mark.anyio
+async def test_a_call_whose_entry_cannot_be_made_is_dropped_and_the_rest_written(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = FlakyStore()
+    store.failures = 0
+    writer = RuntimeLogWriter(cast(Store, store))
+    writer.record(entry(1))
+    writer.record(Unmakeable())
+    writer.record(entry(2))
+    assert await writer.flush() == 2
+    assert [e.entry_id for e in store.written] == ["rt_1", "rt_2"]
+    assert writer.pending == 0
+    assert "could not be made" in caplog.text
