@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from signoff.store.sqlite.sql import Sql
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)  # made once: it is divided by twice per command
 WINDOW = 60  # minutes before the current one that the last hour still covers
 NO_RUN = ""  # how a proposal made without a run id is keyed (a run id is never empty)
 
@@ -19,7 +20,7 @@ def minute_of(at: datetime) -> int:
     Schema V5 backfills with the same rule from the stored UTC text."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return (at - EPOCH) // timedelta(minutes=1)
+    return (at - EPOCH) // MINUTE
 
 
 class SqliteRateCounters:
