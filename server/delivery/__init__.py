@@ -10,8 +10,8 @@ from signoff.server.delivery.config import (
     load_delivery_config,
 )
 from signoff.server.delivery.consumers import delivery_key
-from signoff.server.delivery.relay import projector_for, relay_for, relay_worker
 from signoff.server.delivery.sinks import SinkError
+from signoff.server.delivery.workers import projector_for, relay_for, relay_worker
 
 __all__ = [
     "SINKS_ENV",

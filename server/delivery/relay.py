@@ -20,6 +20,11 @@ claimable again (in any process, where the store can tell: `Store.changes`),
 polling every `poll` seconds all the same: for rows whose retry has come
 due, and for commits nobody was told of.
 
+A full batch is settled in the same transaction that claims the next one
+(one commit, one fsync, between two batches rather than two): the next
+batch's lease starts there, and rows claimed ahead that are never published
+(a stop, a shutdown) are given back as a cancelled pass's are.
+
 A lease is also a deadline: no publish starts once less than `margin` of it
 is left (the slowest sink's timeout, at least a tenth of the lease); the
 rest of the batch is put back for the next pass. A row is counted as
@@ -36,33 +41,19 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 
 from signoff.server.clock import Clock
 from signoff.server.delivery.batch import Batch, PassResult, Plan, settle
-from signoff.server.delivery.config import (
-    LEASE_FACTOR,
-    DeliveryConfig,
-    RelayOptions,
-    build_sinks,
-    default_sinks_path,
-    lease_problem,
-    load_delivery_config,
-)
+from signoff.server.delivery.config import RelayOptions, lease_problem
 from signoff.server.delivery.sinks import Sink
 from signoff.server.errors import ConfigError
-from signoff.server.observability import bound, domain_sensitive_fields, redact, span
-from signoff.server.state.projector import Projector
+from signoff.server.observability import bound, redact, span
 from signoff.store.faults import crash_point
-from signoff.store.ports import Store
+from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import OutboxMessage
 from signoff.store.wakeups import rest
-
-if TYPE_CHECKING:
-    from signoff.server.app import App
 
 log = logging.getLogger("signoff.relay")
 MAX_ERROR = 500  # characters of a sink's error kept on the row
@@ -89,6 +80,8 @@ class Relay:
         self.owner = owner or default_owner()
         self._rng = rng or random.Random()  # jitter, not security
         self._sensitive = sensitive
+        # Claimed with the last settle, not published yet: (rows, lease end).
+        self._ahead: tuple[list[OutboxMessage], datetime] | None = None
         problem = lease_problem(self.options.lease, {s.name: s.timeout for s in self.sinks})
         if problem:
             raise ConfigError(problem)
@@ -109,12 +102,13 @@ class Relay:
         return timedelta(seconds=ceiling / 2 + self._rng.uniform(0, ceiling / 2))
 
     async def run_once(self) -> PassResult:
-        """Claim, publish and settle one batch."""
-        now = self._clock()
-        until = now + timedelta(seconds=self.options.lease)
-        claimed = await self._store.write(
-            lambda uow: uow.outbox.claim(self.owner, now, until, self.options.batch,
-                                         leave=self.leave))
+        """Claim (unless the last pass claimed ahead), publish and settle one batch."""
+        if self._ahead is not None:
+            (claimed, until), self._ahead = self._ahead, None
+        else:
+            now = self._clock()
+            until = now + timedelta(seconds=self.options.lease)
+            claimed = await self._store.write(lambda uow: self._claim(uow, now, until))
         if not claimed:
             return PassResult()
         try:
@@ -126,6 +120,16 @@ class Relay:
             with anyio.CancelScope(shield=True):
                 await self._release(claimed)
             raise
+
+    def _claim(self, uow: UnitOfWork, now: datetime, until: datetime) -> list[OutboxMessage]:
+        return uow.outbox.claim(self.owner, now, until, self.options.batch, leave=self.leave)
+
+    async def give_back(self) -> None:
+        """Release the rows claimed ahead and not published (a stop)."""
+        if self._ahead is not None:
+            (claimed, _), self._ahead = self._ahead, None
+            with anyio.CancelScope(shield=True):
+                await self._release(claimed)
 
     async def _release(self, claimed: list[OutboxMessage]) -> None:
         ids = [m.message_id for m in claimed]
@@ -222,8 +226,21 @@ class Relay:
             dead = failures >= self.options.max_attempts
             plans.append((message_id, error, None if dead else now + self.backoff(failures), dead))
 
-        result, dead_ids = await self._store.write(
-            lambda uow: settle(uow, self.owner, len(claimed), batch, plans, now))
+        # After a full batch more rows are likely waiting: claim them in the
+        # settling transaction. Shielded: once the transaction commits, this
+        # relay must learn which rows it now holds, to publish or give back.
+        ahead = len(claimed) >= self.options.batch
+        until = now + timedelta(seconds=self.options.lease)
+
+        def settle_and_claim(uow: UnitOfWork) -> tuple[tuple[PassResult, list[str]],
+                                                        list[OutboxMessage]]:
+            settled = settle(uow, self.owner, len(claimed), batch, plans, now)
+            return settled, self._claim(uow, now, until) if ahead else []
+
+        with anyio.CancelScope(shield=True):
+            (result, dead_ids), following = await self._store.write(settle_and_claim)
+        if following:
+            self._ahead = (following, until)
         for message_id in dead_ids:
             log.error("message dead-lettered", extra={
                 "message_id": message_id, "attempts": attempts[message_id] + 1,
@@ -244,16 +261,20 @@ class Relay:
 
     async def run(self, stop: anyio.Event) -> None:
         changes = self._store.changes()
-        while not stop.is_set():
-            try:
-                result = await self.run_once()
-            except Exception:
-                log.exception("relay pass failed")
-                result = PassResult()
-            if result.claimed < self.options.batch:
-                await rest(changes, stop, self.options.poll)
+        try:
+            while not stop.is_set():
+                try:
+                    result = await self.run_once()
+                except Exception:
+                    log.exception("relay pass failed")
+                    result = PassResult()
+                if result.claimed < self.options.batch and self._ahead is None:
+                    await rest(changes, stop, self.options.poll)
+        finally:
+            await self.give_back()
 
     async def close(self) -> None:
+        await self.give_back()
         for sink in self.sinks:
             try:
                 await sink.close()
@@ -272,37 +293,3 @@ def ordering_key(message: OutboxMessage) -> tuple[str, str] | str:
     if message.aggregate_id:
         return (message.tenant_id, message.aggregate_id)
     return message.message_id
-
-
-def relay_for(app: App, config: DeliveryConfig, *, owner: str | None = None) -> Relay:
-    sinks = build_sinks(config, consumers=app.consumers, folder=app.settings.folder())
-    # Consumers' timeouts (a gateway's upstream calls) are known only now: a
-    # lease too short for them is lengthened, never left to fail the start.
-    needed = LEASE_FACTOR * max((s.timeout for s in sinks), default=0.0)
-    options = config.relay if config.relay.lease >= needed else \
-        config.relay.model_copy(update={"lease": needed})
-    return Relay(app.store, sinks, app.clock, options, owner=owner,
-                 leave=app.consumers.left_alone(),
-                 sensitive=domain_sensitive_fields(app.domain))
-
-
-def projector_for(app: App, config: DeliveryConfig | None = None) -> Projector:
-    poll = config.relay.poll if config is not None else 0.2
-    return Projector(app.store, app.domain, app.upcaster, poll=poll)
-
-
-async def relay_worker(app: App, sinks: Path | None = None) -> None:
-    """Everything that catches up after a commit, until cancelled: the outbox
-    relay (sinks from `sinks`, else `$SIGNOFF_SINKS`, else the notification
-    consumer only) and the async projector. `signoff serve` runs this."""
-    config = load_delivery_config(sinks or default_sinks_path())
-    relay = relay_for(app, config)
-    projector = projector_for(app, config)
-    never = anyio.Event()
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(relay.run, never)
-            tg.start_soon(projector.run, never)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await relay.close()
