@@ -9,10 +9,18 @@ approval-expiry sweep is one; an outbox relay plugs in the same way:
 
 Shutdown (stdin closed, SIGINT/SIGTERM, or `stop` set) stops the transport,
 cancels the workers, then flushes the runtime log.
+
+Before serving, what the process built to start - modules, pydantic
+schemas, the domain, the policy, some 130 000 objects - is frozen out of
+the garbage collector's generations (`gc.freeze`): it lives as long as the
+process, yet every full collection walked all of it again, a pause of
+~150 ms each, several a minute under load. Measured over HTTP with 32
+clients: full collections went from ~0.9 s in 8 s of serving to ~25 ms.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Generator, Sequence
@@ -109,10 +117,14 @@ async def _serve_stdio(server: SignoffServer, stop: anyio.Event) -> None:
 async def serve(
     app: App, server: SignoffServer, *, transport: Transport = "stdio",
     host: str = "127.0.0.1", port: int = 8765, workers: Sequence[Worker] = (),
-    stop: anyio.Event | None = None, handle_signals: bool = True,
+    stop: anyio.Event | None = None, handle_signals: bool = True, freeze_heap: bool = True,
 ) -> None:
-    """Serve until the transport ends or `stop` is set."""
+    """Serve until the transport ends or `stop` is set; with `freeze_heap`
+    (a process that serves and nothing else) the startup heap is frozen first."""
     stop = stop or anyio.Event()
+    if freeze_heap:
+        gc.collect()  # the garbage of starting up is not kept for good
+        gc.freeze()
     async with server.running(), anyio.create_task_group() as tasks:
         if handle_signals:
             tasks.start_soon(_stop_on_signals, stop)
