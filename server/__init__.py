@@ -29,6 +29,7 @@ from signoff.server.domain import (
     Rejection,
     SearchHit,
     SeedEvent,
+    Settles,
     StateLoader,
     Upcaster,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "Rejection",
     "SearchHit",
     "SeedEvent",
+    "Settles",
     "StateLoader",
     "Upcaster",
 ]

@@ -283,7 +283,8 @@ async def build_app(settings: Settings) -> App:
             clock=clock, describe_call=_call_describer(gateway)),
         queries=QueryService(store, domain, upcaster, lambda p, q: gate().policy.may_query(p, q)),
         gateway=gateway, settler=settler,
-        resolutions=Resolutions(store=store, settler=settler),
+        resolutions=Resolutions(store=store, settler=settler, settles=domain.settles,
+                                submit=proposals.submit),
         clock=clock, ids=ids,
     )
 

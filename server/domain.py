@@ -339,6 +339,22 @@ class Consumer:
 
 
 @dataclass(frozen=True)
+class Settles:
+    """How a person settles one of the domain's outside calls whose outcome
+    is unknown (the gateway's started → completed / outcome_unknown protocol),
+    so `signoff review resolve` and the console work on it as on a gateway
+    call: given the proposal that asked for a call of `aggregate`, they
+    propose `command` as the person, with `{id_field: the call's id,
+    "outcome": "succeeded" | "failed" | "retry", "reason": ...}`. The policy
+    judges it like any proposal, and the command's `decide` refuses unless
+    the call's outcome is unknown."""
+
+    aggregate: str
+    command: str
+    id_field: str
+
+
+@dataclass(frozen=True)
 class Domain:
     """Everything signoff knows about one domain. Registration is explicit."""
 
@@ -357,6 +373,8 @@ class Domain:
     notifications: Sequence[Notification] = ()
     # Outbox consumers with effects of the domain's own (an HTTP call).
     consumers: Sequence[Consumer] = ()
+    # The commands that settle its outside calls' unknown outcomes.
+    settles: Sequence[Settles] = ()
     seed: Callable[[], Sequence[SeedEvent]] | None = None
 
     def __post_init__(self) -> None:
@@ -385,6 +403,11 @@ class Domain:
         twice = {n for n in consumers if consumers.count(n) > 1}
         if twice:
             raise DomainError(f"duplicate consumer: {sorted(twice)}")
+        for settles in self.settles:
+            settling = self.command(settles.command)
+            if settling is None or settling.aggregate.name != settles.aggregate:
+                raise DomainError(f"settles: {settles.command!r} is not a registered command "
+                                  f"of aggregate {settles.aggregate!r}")
 
     def command(self, command_type: str) -> CommandType[Any, Any] | None:
         return next((c for c in self.commands if c.name == command_type), None)

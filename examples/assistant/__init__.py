@@ -20,7 +20,7 @@ from signoff.examples.assistant.memory import MEMORY_COMMANDS
 from signoff.examples.assistant.projections import PROJECTIONS
 from signoff.examples.assistant.queries import GET_API_CALL, SEARCH_MEMORY
 from signoff.examples.assistant.state import API_CALL, DOCUMENT, MEMORY
-from signoff.server import Domain
+from signoff.server import Domain, Settles
 
 __all__ = ["build_domain"]
 
@@ -36,5 +36,8 @@ def build_domain() -> Domain:
         event_versions=EVENT_VERSIONS,
         # A decided call is made once by the relay, which records what came of it.
         consumers=(api_caller(),),
+        # An unknown outcome is settled by a person: resolve_api_call, or
+        # `signoff review resolve` on the call's proposal, which proposes it.
+        settles=(Settles(aggregate=API_CALL.name, command="api.resolve", id_field="call_id"),),
         seed=demo_data,
     )

@@ -1,4 +1,6 @@
-"""`signoff review resolve`: settle an upstream call whose outcome is unknown.
+"""`signoff review resolve`: settle an upstream call whose outcome is unknown
+(a gateway call, or a domain's own outside call such as the assistant's
+`call_api`: see `Resolutions`).
 
 A gateway call left `outcome_unknown` (signoff stopped mid-call, the
 upstream timed out, the connection was lost after the request went out) is
@@ -63,11 +65,15 @@ def resolve(
             err.print(f"[red]refused:[/red] {escape(error.message)}")
         raise typer.Exit(1) from None
     if as_json:
-        json_lines([{"ok": True, "proposal_id": settled.proposal_id, "outcome": outcome,
-                     "by": who, "status": settled.status,
-                     "status_reason": settled.status_reason}])
+        line = {"ok": True, "proposal_id": proposal_id, "outcome": outcome, "by": who,
+                "status": settled.status, "status_reason": settled.status_reason}
+        if settled.proposal_id != proposal_id:  # the domain's settling proposal
+            line["settled_by"] = settled.proposal_id
+        json_lines([line])
         return
-    out.print(f"{escape(settled.proposal_id)} settled as {outcome} by {escape(who)}; it is now "
-              f"{settled.status}" + (
-                  "; the relay running the gateway makes one more attempt"
-                  if outcome == "retry" else ""))
+    # A domain's own call is settled by a proposal of its own (Resolutions).
+    by = "" if settled.proposal_id == proposal_id else f" (proposal {settled.proposal_id})"
+    relay = "the relay" if by else "the relay running the gateway"
+    again = f"; {relay} makes one more attempt" if outcome == "retry" else ""
+    out.print(f"{escape(proposal_id)} settled as {outcome} by {escape(who)}{escape(by)}; it "
+              f"is now {settled.status}{again}")

@@ -5,27 +5,44 @@ Only someone the proposal's rule accepts as an approver may settle it (for a
 rule that asked for approvers: one of its roles; for a call the policy allowed
 outright: any person of the tenant), never an agent, never the proposer; the
 settlement is a committed fact with who and why.
+
+A domain's own outside call (the assistant's `call_api`) follows the same
+protocol on an aggregate of the domain's, where the unknown outcome is the
+call's, not the proposal's (that proposal executed: the call was asked
+for). For a proposal of an aggregate the domain `Settles`, the settlement is
+the domain's command, proposed as the person: its policy says who may, and
+its `decide` that the call's outcome is unknown.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal
 
 from signoff.policies import PrincipalFacts
+from signoff.server.domain import Settles
 from signoff.server.errors import Forbidden, InvalidInput, NotFound, Refused
 from signoff.server.gateway.calls import RESOLVED, RETRY, TOOL_CALL
 from signoff.server.gateway.settle import Settler
+from signoff.server.services.receipts import Receipt
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import Actor, ProposalRecord
+
+# ProposalService.submit: the person's settlement of a domain's call goes
+# through the policy and the executor like any proposal.
+Submit = Callable[[PrincipalFacts, str, Mapping[str, Any]], Awaitable[Receipt]]
 
 Resolution = Literal["succeeded", "failed", "retry"]
 RESOLUTIONS: tuple[Resolution, ...] = ("succeeded", "failed", "retry")
 
 
 class Resolutions:
-    def __init__(self, *, store: Store, settler: Settler) -> None:
+    def __init__(self, *, store: Store, settler: Settler, settles: Sequence[Settles] = (),
+                 submit: Submit | None = None) -> None:
         self._store = store
         self._settler = settler
+        self._settles = {s.aggregate: s for s in settles}
+        self._submit = submit
 
     async def resolve(
         self, person: PrincipalFacts, proposal_id: str, outcome: Resolution, reason: str,
@@ -34,8 +51,30 @@ class Resolutions:
             raise InvalidInput(f"the outcome must be one of {', '.join(RESOLUTIONS)}")
         if not reason.strip():
             raise InvalidInput("settling a call needs a reason")
+        asked = await self._store.read(lambda uow: uow.proposals.get(proposal_id, person.tenant))
+        settles = self._settles.get(asked.aggregate_type) if asked is not None else None
+        if asked is not None and settles is not None:
+            return await self._in_domain(person, asked, settles, outcome, reason.strip())
         return await self._store.write(
             lambda uow: self._resolve(uow, person, proposal_id, outcome, reason.strip()))
+
+    async def _in_domain(self, person: PrincipalFacts, asked: ProposalRecord,
+                         settles: Settles, outcome: Resolution, reason: str) -> ProposalRecord:
+        """The domain's settling command, proposed as `person`; its record."""
+        if person.kind != "user":
+            raise Forbidden("only people can settle an outside call")
+        if self._submit is None:
+            raise Refused(f"proposal {asked.proposal_id} is not an upstream call")
+        # A person says what they found: no agent's confidence to weigh.
+        receipt = await self._submit(person, settles.command, {
+            settles.id_field: asked.aggregate_id, "outcome": outcome, "reason": reason,
+            "rationale": reason, "confidence": 1.0})
+        settled_id = receipt.proposal_id
+        if receipt.status in ("rejected", "conflict", "failed") or settled_id is None:
+            raise Refused(receipt.reason or f"{settles.command} was {receipt.status}")
+        settled = await self._store.read(lambda uow: uow.proposals.get(settled_id, None))
+        assert settled is not None, settled_id  # just committed
+        return settled
 
     def _resolve(
         self, uow: UnitOfWork, person: PrincipalFacts, proposal_id: str, outcome: Resolution,

@@ -3,12 +3,14 @@ rejection out — the same answer however often they are asked."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from signoff.examples.assistant import build_domain
 from signoff.examples.assistant import events as ev
 from signoff.examples.assistant.calls import (
     BeginCall,
@@ -29,7 +31,15 @@ from signoff.examples.assistant.memory import (
     decide_update,
 )
 from signoff.examples.assistant.state import API_CALL, MEMORY, ApiCall, Memory
-from signoff.server import Actor, DecideContext, EventEnvelope, NewEvent, Rejection
+from signoff.server import (
+    Actor,
+    DecideContext,
+    DomainError,
+    EventEnvelope,
+    NewEvent,
+    Rejection,
+    Settles,
+)
 
 NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -179,3 +189,13 @@ def test_only_an_unknown_outcome_is_resolved_and_retry_carries_the_request() -> 
     assert fold(API_CALL, [NewEvent(ev.CALL_REQUESTED, {"method": "GET", "url": "u"}),
                            resolved]).status == "completed"
     assert isinstance(decide_resolve(call_state(), said, ctx()), Rejection)
+
+
+def test_a_domain_settles_only_with_a_command_of_that_aggregate() -> None:
+    domain = build_domain()
+    [settles] = domain.settles
+    assert (settles.aggregate, settles.command) == (API_CALL.name, "api.resolve")
+    for wrong in (Settles(aggregate=API_CALL.name, command="api.nope", id_field="call_id"),
+                  Settles(aggregate=MEMORY.name, command="api.resolve", id_field="call_id")):
+        with pytest.raises(DomainError, match="settles"):
+            dataclasses.replace(domain, settles=(wrong,))
