@@ -175,7 +175,7 @@ class SignoffServer(Server[Any]):
         # The high-level Context, for the SDK's resolver (requester confirmation).
         context: Context[Any, Any] = Context(request_context=ctx, input_params=params,
                                              subscriptions=self._bus)
-        return await self._runner.call(spec, params.arguments or {}, context)
+        return await self._runner.call(spec, params.arguments or {}, context, principal)
 
     def http_app(self, *, path: str, host: str) -> Starlette:
         """The streamable HTTP app, behind bearer auth when the server has it:

@@ -105,9 +105,10 @@ class TasksExtension(Extension):
                                   ctx: ServerRequestContext[Any, Any],
                                   call_next: CallNext) -> HandlerResult:
         result = await call_next(ctx)
+        if not _declared(ctx) or self._app.commands.by_tool(params.name) is None:
+            return result
         principal = self._identity.current()
-        if not _declared(ctx) or principal is None or \
-                self._app.commands.by_tool(params.name) is None:
+        if principal is None:
             return result
         proposal_id = _waiting_proposal(result)
         if proposal_id is None:
@@ -249,6 +250,9 @@ def _waiting_proposal(result: HandlerResult) -> str | None:
         except (ValueError, KeyError, TypeError):
             return None
     if not isinstance(result, CallToolResult) or result.is_error:
+        return None
+    status = (result.structured_content or {}).get("status")
+    if status not in WAITING:  # settled: not worth reading the whole receipt
         return None
     try:
         receipt = Receipt.model_validate(result.structured_content)

@@ -238,10 +238,11 @@ class ToolRunner:
     def permits(self, spec: ToolSpec, principal: PrincipalFacts) -> bool:
         return spec.permits(self._app, principal)
 
-    async def call(self, spec: ToolSpec, arguments: dict[str, Any],
-                   context: Context[Any, Any]) -> CallToolResult | InputRequiredResult:
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any], context: Context[Any, Any],
+                   principal: PrincipalFacts | None) -> CallToolResult | InputRequiredResult:
+        """Run one call of `spec` by `principal`, whom the transport named
+        (`identity.current()`, resolved once per request by the server)."""
         started = time.perf_counter()
-        principal = self._identity.current()
         if principal is None:
             return refused(spec, "rejected", "not permitted: no authenticated caller")
         meta = meta_of(context)
