@@ -18,7 +18,6 @@ then validates what it means.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -30,6 +29,7 @@ from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
 from signoff.policies import PrincipalFacts
 from signoff.server.app import App
@@ -109,7 +109,7 @@ def data_result(model: BaseModel) -> CallToolResult:
     only text (Claude Desktop gives the model the text): one dump, read back."""
     text = _wire(model)
     return CallToolResult(content=[TextContent(type="text", text=text)],
-                          structured_content=json.loads(text))
+                          structured_content=from_json(text))
 
 
 def error_result(message: str) -> CallToolResult:
@@ -128,7 +128,7 @@ def receipt_result(receipt: Receipt) -> CallToolResult:
     return CallToolResult(
         content=[TextContent(type="text", text=f"{line} Next: {receipt.next}"),
                  TextContent(type="text", text=text)],
-        structured_content=json.loads(text), is_error=receipt.is_error)
+        structured_content=from_json(text), is_error=receipt.is_error)
 
 
 def _problem_text(problems: list[FieldProblem]) -> str:
