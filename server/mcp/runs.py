@@ -157,6 +157,8 @@ class Runs:
         self._channels: weakref.WeakKeyDictionary[object, dict[str, str]] = (
             weakref.WeakKeyDictionary())
         self._sessions = _Recent()
+        # Each window's run id, worked out once (a digest) per principal and window.
+        self._windows = _Recent()
 
     def of(self, call: CallContext, meta: Mapping[str, Any] | None,
            connection: Connection | None, principal: PrincipalFacts) -> RunOf:
@@ -172,8 +174,16 @@ class Runs:
         if connection is not None and connection.has_standalone_channel:
             return RunOf(replace(call, run_id=self._channel(connection.outbound, who)),
                          "connection")
-        run = window_run(principal.tenant, principal.id, self._clock(), self._window)
-        return RunOf(replace(call, run_id=run), "time_window")
+        return RunOf(replace(call, run_id=self._window_run(principal)), "time_window")
+
+    def _window_run(self, principal: PrincipalFacts) -> str:
+        at = self._clock()
+        key = (principal.tenant, principal.id, (at - _EPOCH) // self._window)
+        run = self._windows.get(key)
+        if run is None:
+            run = window_run(principal.tenant, principal.id, at, self._window)
+            self._windows.remember(key, run)
+        return str(run)
 
     def _session(self, session_id: str, who: str) -> str:
         key = (session_id, who)
