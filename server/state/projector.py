@@ -18,9 +18,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import anyio
 
@@ -28,7 +27,8 @@ from signoff.server.domain import Domain, Projection
 from signoff.server.errors import SignoffError
 from signoff.server.observability import span
 from signoff.server.state.aggregates import Upcaster
-from signoff.store.ports import DocumentWriter, Store, UnitOfWork
+from signoff.server.state.documents import CachedDocuments, Retained
+from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import EventEnvelope
 from signoff.store.wakeups import rest
 
@@ -129,54 +129,6 @@ class VersionTracker:
         self._last.clear()
 
 
-class CachedDocuments:
-    """A `ReadModelWriter` that reads through to the store once per key and
-    writes back once per chunk, so an aggregate with many events in a chunk
-    costs one read and one write. `prefetch` reads the keys a chunk is about
-    to touch in one statement; `flush` writes every change in one more."""
-
-    _GONE: Any = object()
-
-    def __init__(self, target: DocumentWriter) -> None:
-        self._target = target
-        self._cache: dict[str, Any] = {}
-        self._dirty: dict[str, tuple[str | None, str | None]] = {}  # key -> index, text
-
-    def prefetch(self, keys: Collection[str]) -> None:
-        wanted = [key for key in keys if key not in self._cache]
-        found = self._target.get_many(wanted)
-        for key in wanted:
-            self._cache[key] = found.get(key)
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        if key not in self._cache:
-            self._cache[key] = self._target.get(key)
-        doc = self._cache[key]
-        return None if doc is None or doc is self._GONE else dict(doc)
-
-    def put(
-        self, key: str, doc: Mapping[str, Any], index: str | None = None, *,
-        text: str | None = None,
-    ) -> None:
-        self._cache[key] = dict(doc)
-        self._dirty[key] = (index, text)
-
-    def delete(self, key: str) -> None:
-        self._cache[key] = self._GONE
-        self._dirty[key] = (None, None)
-
-    def flush(self) -> None:
-        gone = [key for key in self._dirty if self._cache[key] is self._GONE]
-        puts = [(key, self._cache[key], index, text)
-                for key, (index, text) in self._dirty.items()
-                if self._cache[key] is not self._GONE]
-        if gone:
-            self._target.delete_many(gone)
-        if puts:
-            self._target.put_many(puts)
-        self._dirty.clear()
-
-
 @dataclass(frozen=True)
 class ProjectionStatus:
     name: str
@@ -195,6 +147,8 @@ class _Step:
     applied: int
     read: int
     gap: ProjectionGap | None
+    docs: dict[str, CachedDocuments]  # by tenant: what the step read and wrote
+    alone: bool  # the checkpoint was the one this projector last wrote
 
 
 class Projector:
@@ -213,6 +167,7 @@ class Projector:
             p for p in domain.projections if p.mode == "async"]
         self._trackers = {p.name: VersionTracker(p.name) for p in self.projections}
         self._written: dict[str, int] = {}  # checkpoint this projector last wrote
+        self._retained = {p.name: Retained() for p in self.projections}
         self.stalled: dict[str, str] = {}
         self._retry_at: dict[str, float] = {}  # errors (not gaps) are retried
 
@@ -220,12 +175,15 @@ class Projector:
                  tracker: VersionTracker) -> _Step:
         name = checkpoint_name(projection.name)
         start = uow.checkpoints.get(name)
-        if self._written.get(projection.name) != start:
+        alone = self._written.get(projection.name) == start
+        if not alone:
             # Someone else moved it (a rebuild's swap, another projector):
-            # what we remember may have holes; look versions up again.
+            # what we remember may have holes; look versions up again, and
+            # documents too (the main thread drops them once this commits).
             self._trackers[projection.name].clear()
         events = uow.events.read_after(start, self._chunk)
-        docs = self._prefetched(uow, projection, events)
+        retained = self._retained[projection.name] if alone else None
+        docs = self._prefetched(uow, projection, events, retained)
         last, applied, gap = start, 0, None
         for event in events:
             try:
@@ -246,13 +204,15 @@ class Projector:
             writer.flush()
         if last != start:
             uow.checkpoints.set(name, last)
-        return _Step(last=last, applied=applied, read=len(events), gap=gap)
+        return _Step(last=last, applied=applied, read=len(events), gap=gap, docs=docs,
+                     alone=alone)
 
     @staticmethod
-    def _prefetched(uow: UnitOfWork, projection: Projection,
-                    events: Sequence[EventEnvelope]) -> dict[str, CachedDocuments]:
+    def _prefetched(uow: UnitOfWork, projection: Projection, events: Sequence[EventEnvelope],
+                    retained: Retained | None) -> dict[str, CachedDocuments]:
         """A cache per tenant holding the documents keyed by the chunk's
-        handled aggregates, read in one statement per tenant. Projections
+        handled aggregates: those the last step left (`retained`, when still
+        valid), the rest read in one statement per tenant. Projections
         usually key documents by aggregate id; any other key they touch is
         read when first asked for."""
         keys: dict[str, set[str]] = {}
@@ -261,8 +221,12 @@ class Projector:
                 keys.setdefault(event.tenant_id, set()).add(event.aggregate_id)
         docs = {}
         for tenant_id, tenant_keys in keys.items():
-            docs[tenant_id] = CachedDocuments(uow.read_models.writer(tenant_id, projection.name))
-            docs[tenant_id].prefetch(tenant_keys)
+            cache = docs[tenant_id] = CachedDocuments(
+                uow.read_models.writer(tenant_id, projection.name))
+            if retained is not None and cache.generation is not None \
+                    and cache.generation == retained.generation:
+                cache.seed(retained.known(tenant_id, tenant_keys))
+            cache.prefetch(tenant_keys)
         return docs
 
     async def step(self, projection: Projection) -> int:
@@ -282,12 +246,14 @@ class Projector:
                 # Not a gap: perhaps transient (a locked database), perhaps
                 # not (an event version nobody can upcast). Stop, say why,
                 # and let the worker try again later.
+                self._retained[projection.name].clear()  # rolled back: never stored
                 self.stalled[projection.name] = f"{type(exc).__name__}: {exc}"
                 self._retry_at[projection.name] = time.monotonic() + ERROR_RETRY
                 log.exception("projection %s failed", projection.name,
                               extra={"projection": projection.name})
                 return 0
         staged.commit()
+        self._keep(projection.name, result)
         self._written[projection.name] = result.last
         if self._on_progress is not None:
             self._on_progress(projection.name, result.last)
@@ -299,6 +265,15 @@ class Projector:
                 "found_version": result.gap.found, "position": result.gap.position})
             return 0
         return result.read
+
+    def _keep(self, name: str, result: _Step) -> None:
+        """Keep what a committed step left of the documents for the next."""
+        retained = self._retained[name]
+        if not result.alone:
+            retained.clear()
+        if result.docs:
+            generation = next(iter(result.docs.values())).generation
+            retained.keep(generation, result.docs)
 
     async def catch_up(self) -> list[ProjectionStatus]:
         """Run every async projection up to the head (or its gap)."""

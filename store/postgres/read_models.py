@@ -34,6 +34,9 @@ class PostgresDocumentWriter:
     def __init__(self, db: PgSql, projection: str, generation: int, tenant_id: str) -> None:
         self._db = db
         self._scope = (projection, generation, tenant_id)
+        # Which generation this writer writes: a projector keeping documents
+        # across steps knows by it that a rebuild swapped another one in.
+        self.generation = generation
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._db.one(

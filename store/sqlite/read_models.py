@@ -63,6 +63,9 @@ class SqliteDocumentWriter:
     ) -> None:
         self._db = db
         self._scope = (projection, generation, tenant_id)
+        # Which generation this writer writes: a projector keeping documents
+        # across steps knows by it that a rebuild swapped another one in.
+        self.generation = generation
 
     def get(self, key: str) -> dict[str, Any] | None:
         row = self._db.one(

@@ -22,8 +22,8 @@ from signoff.server.domain import NewEvent
 from signoff.server.errors import NotFound
 from signoff.server.services.proposals import CallContext
 from signoff.server.state.committer import Causation
+from signoff.server.state.documents import CachedDocuments
 from signoff.server.state.projector import (
-    CachedDocuments,
     ProjectionGap,
     Projector,
     VersionTracker,
