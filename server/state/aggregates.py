@@ -145,7 +145,7 @@ class TxStateLoader:
     def _fold(self, aggregate: AggregateType[T], aggregate_id: str) -> Loaded[T]:
         key = (self._tenant_id, aggregate.name, aggregate_id)
         start = self._cache.get(key) if self._cache else None
-        state: Any = aggregate.initial()
+        state: Any = None
         version, events = 0, []
         if start is not None:
             events = self._uow.events.stream(*key, from_version=start.version)
@@ -154,12 +154,14 @@ class TxStateLoader:
             else:
                 start = None
         if start is None:
+            state = aggregate.initial()
             events = self._uow.events.stream(*key)
         last_event_id = start.last_event_id if start else ""
         for event in events:
             state = aggregate.apply(state, self._upcaster.upcast(event))
             version, last_event_id = event.aggregate_version, event.event_id
-        if self._cache is not None and version > 0:
+        # A cached state confirmed as it was stays as it is (`get` made it recent).
+        if self._cache is not None and version > 0 and (start is None or events):
             self._cache.put(key, _Folded(state, version, last_event_id))
         return Loaded(state=state, version=version)
 
