@@ -342,9 +342,9 @@ class Consumer:
 class Settles:
     """How a person settles one of the domain's outside calls whose outcome
     is unknown (the gateway's started → completed / outcome_unknown protocol),
-    so `signoff review resolve` and the console work on it as on a gateway
-    call: given the proposal that asked for a call of `aggregate`, they
-    propose `command` as the person, with `{id_field: the call's id,
+    so `signoff review resolve` (the `Resolutions` service) works on it as on
+    a gateway call: given the proposal that asked for a call of `aggregate`,
+    it proposes `command` as the person, with `{id_field: the call's id,
     "outcome": "succeeded" | "failed" | "retry", "reason": ...}`. The policy
     judges it like any proposal, and the command's `decide` refuses unless
     the call's outcome is unknown."""
