@@ -7,9 +7,7 @@ whose wheel ships the encoding's data: nothing is downloaded on first use
 counted as plain text: a special-token string in it (`<|endoftext|>`) is
 counted as the characters it is, never as a control token.
 
-`count_within` answers "does it fit in `limit`, and how many if so": the
-Rust tokenizer stops as soon as the limit is passed, so asking about a long
-text with little room left costs little.
+`count_within` answers "does it fit in `limit`, and how many if so".
 """
 
 from __future__ import annotations
@@ -45,18 +43,10 @@ def count_tokens(text: str) -> int:
 
 
 def count_within(text: str, limit: int) -> int | None:
-    """`count_tokens(text)` if it is at most `limit`, else None."""
-    if not text:
-        return 0 if limit >= 0 else None
-    backend = getattr(_encoding(), "_backend", None)
-    stop_early = getattr(backend, "count_till_limit", None)
-    if stop_early is not None and limit >= 0:
-        try:
-            text.encode("utf-8")  # encode_ordinary repairs lone surrogates; the backend cannot
-        except UnicodeEncodeError:
-            pass
-        else:
-            counted: int | None = stop_early(text, limit)
-            return counted
-    counted = count_tokens(text)  # another bpe-openai 0.1 build: the same count, in full
+    """`count_tokens(text)` if it is at most `limit`, else None.
+
+    Counted in full through the encoding's public API: bpe-openai's Rust
+    backend can stop at a limit, but only behind a private attribute, which
+    a minor release may rename without notice."""
+    counted = count_tokens(text)
     return counted if counted <= limit else None

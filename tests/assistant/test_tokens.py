@@ -53,7 +53,7 @@ def test_counts_are_the_encodings_not_a_length_estimate() -> None:
        slack=st.integers(min_value=-3, max_value=3))
 def test_count_within_is_the_count_when_it_fits_and_none_when_not(text: str,
                                                                   slack: int) -> None:
-    """Stopping early never changes the answer (lone surrogates included)."""
+    """The count when it fits, None when not (lone surrogates included)."""
     full = count_tokens(text)
     limit = max(0, full + slack)
     assert count_within(text, limit) == (full if full <= limit else None)
