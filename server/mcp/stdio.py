@@ -14,7 +14,8 @@ and hands the server only what it can read.
 Otherwise it does what the SDK's does: UTF-8 lines in and out (invalid input
 bytes replaced), and while serving fd 0 reads the null device and fd 1 writes
 to stderr, so a stray print in a handler or a child process cannot corrupt
-the wire.
+the wire. Only it reads and writes pipes on the event loop, with no thread
+hop per line (`stdio_lines`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from io import TextIOWrapper
 from typing import BinaryIO
 
 import anyio
@@ -31,6 +31,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError
 
+from signoff.server.mcp.stdio_lines import open_lines
 from signoff.server.mcp.unreadable import read_line
 
 Streams = tuple[MemoryObjectReceiveStream[SessionMessage | Exception],
@@ -63,17 +64,16 @@ def _wire() -> Iterator[tuple[BinaryIO, BinaryIO]]:
 async def stdio_streams() -> AsyncIterator[Streams]:
     """(read, write) streams over stdin/stdout, for `Server.run`."""
     with _wire() as (wire_in, wire_out):
-        stdin = anyio.wrap_file(TextIOWrapper(wire_in, encoding="utf-8", errors="replace"))
-        stdout = anyio.wrap_file(TextIOWrapper(wire_out, encoding="utf-8"))
+        lines = await open_lines(wire_in, wire_out)
         inbound, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         write_stream, outbound = anyio.create_memory_object_stream[SessionMessage](0)
 
         async def read() -> None:
             async with inbound:
-                async for line in stdin:
+                while (line := await lines.receive()) is not None:
                     if not line.strip():
                         continue
-                    message = read_line(line.rstrip("\r\n"))
+                    message = read_line(line)
                     try:
                         if isinstance(message, JSONRPCError):
                             await write_stream.send(SessionMessage(message))
@@ -85,14 +85,16 @@ async def stdio_streams() -> AsyncIterator[Streams]:
         async def write() -> None:
             async with outbound:
                 async for item in outbound:
-                    text = item.message.model_dump_json(by_alias=True, exclude_unset=True)
-                    await stdout.write(text + "\n")
-                    await stdout.flush()
+                    await lines.send(item.message.model_dump_json(by_alias=True,
+                                                                  exclude_unset=True))
 
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(read)
-            tasks.start_soon(write)
-            try:
-                yield read_stream, write_stream
-            finally:
-                await write_stream.aclose()
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(read)
+                tasks.start_soon(write)
+                try:
+                    yield read_stream, write_stream
+                finally:
+                    await write_stream.aclose()
+        finally:
+            lines.close()
