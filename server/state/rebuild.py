@@ -32,6 +32,9 @@ CHUNK = 5000
 # flush holds the writer, and what the swapping transaction writes.
 FLUSH_DOCS = 5000
 Progress = Callable[[int, int], None]
+# An event type's projections: those without a tracker that handle it, and
+# every one with a tracker, with whether it handles it.
+_Plan = tuple[list[Projection], list[tuple[Projection, VersionTracker, bool]]]
 _GONE = object()
 
 
@@ -76,6 +79,7 @@ class Rebuild:
         # know (or forgot), so a rebuild admits, and refuses, exactly the
         # events the projector does.
         self._versions: dict[Key, int] = {}
+        self._plans: dict[str, _Plan] = {}  # by event type
 
     def _writer(self, tenant_id: str, projection: str) -> _FreshDocuments:
         key = (tenant_id, projection)
@@ -84,23 +88,39 @@ class Rebuild:
         return self._docs[key]
 
     def apply(self, events: Sequence[EventEnvelope]) -> None:
+        versions = self._versions
         for event in events:
-            wanted = [p for p in self._projections if self._admits(p, event)]
+            plan = self._plans.get(event.event_type)
+            if plan is None:
+                plan = self._plans[event.event_type] = self._plan(event.event_type)
+            inline, tracked = plan
+            wanted = list(inline)
             if self._trackers:
-                key = _key(event)
-                self._versions[key] = max(self._versions.get(key, 0), event.aggregate_version)
+                key = (event.tenant_id, event.aggregate_type, event.aggregate_id)
+                for projection, tracker, handled in tracked:
+                    if tracker.admit(event, handled, lambda e: versions.get(_key(e), 0)):
+                        wanted.append(projection)
+                if versions.get(key, 0) < event.aggregate_version:
+                    versions[key] = event.aggregate_version
             if not wanted:
                 continue
             current = self._upcaster.upcast(event)
             for projection in wanted:
                 projection.apply(self._writer(event.tenant_id, projection.name), current)
 
-    def _admits(self, projection: Projection, event: EventEnvelope) -> bool:
-        handled = event.event_type in projection.handles
-        tracker = self._trackers.get(projection.name)
-        if tracker is None:
-            return handled
-        return tracker.admit(event, handled, lambda e: self._versions.get(_key(e), 0))
+    def _plan(self, event_type: str) -> _Plan:
+        """Which projections an event type reaches: those without a tracker
+        (handled or not, decided by type alone) and, in their order, those
+        with one (every event goes through its tracker, handled or not)."""
+        inline, tracked = [], []
+        for projection in self._projections:
+            handled = event_type in projection.handles
+            tracker = self._trackers.get(projection.name)
+            if tracker is not None:
+                tracked.append((projection, tracker, handled))
+            elif handled:
+                inline.append(projection)
+        return inline, tracked
 
     @property
     def pending(self) -> int:
