@@ -119,7 +119,9 @@ async def capture_phase(folder: Path, base: Path, rounds: int, n: int, m: int
     rows: list[Row] = []
     python_us: list[float] = []
     python_x16_us: list[float] = []
-    with capturing() as cap:
+    # No trace callback: it would make SQLite expand every statement's text,
+    # work counted as signoff's Python here though signoff never pays it.
+    with capturing(trace=False) as cap:
         app, agent = await open_app(copy_db(base, folder / "capture.db"))
         proposer = Proposer(app, agent, "capture")
         try:

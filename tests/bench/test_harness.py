@@ -67,6 +67,26 @@ async def test_replayed_statements_write_the_database_signoff_wrote(
     assert live == replayed
 
 
+async def test_capture_without_trace_records_statements_but_sets_no_callback(
+    bench: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    """A timing capture records the writer's statements without SQLite's
+    trace, whose expansion of every statement would be counted as signoff's."""
+    lib, capture = bench["benchlib"], bench["sqlcapture"]
+    with capture.capturing(trace=False) as cap:
+        app, agent = await lib.open_app(tmp_path / "live.db")
+        try:
+            cap.recording = True
+            receipt = await app.proposals.submit(agent, "notice.create_draft", lib.draft(1, "t"))
+            cap.recording = False
+        finally:
+            await app.close()
+    assert receipt.status == "executed"
+    assert [t.commands for t in cap.transactions()] == [1]
+    assert cap.trace == []
+    assert cap.reader_trace == []
+
+
 def test_trace_repeats_from_triggers_are_folded(bench: dict[str, ModuleType]) -> None:
     run = bench["sqlcapture"].statements_run
     trace = ["BEGIN", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (1)",
