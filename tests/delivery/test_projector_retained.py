@@ -16,10 +16,11 @@ from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
 from signoff.server.state.projector import checkpoint_name
 from signoff.store.ports import UnitOfWork
+from tests.databases import both_adapters
 
 from .test_projector import CASE_ID, add_briefs, checkpoint, projector
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, both_adapters]
 MARKED = 1000  # an event count no replay of these events would reach
 
 
