@@ -6,16 +6,21 @@ projector moving the checkpoint."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from signoff.examples.casework import events as ev
 from signoff.examples.casework.projections import CASE_TIMELINE
 from signoff.server.app import App, Settings, build_app
 from signoff.server.clock import FixedClock, SequentialIds
+from signoff.server.domain import Projection, ReadModelWriter
+from signoff.server.state import projector as projector_module
 from signoff.server.state.projector import checkpoint_name
 from signoff.store.ports import UnitOfWork
+from signoff.store.records import EventEnvelope
 from tests.databases import both_adapters
 
 from .test_projector import CASE_ID, add_briefs, checkpoint, projector
@@ -93,3 +98,42 @@ async def test_another_projector_moving_the_checkpoint_drops_the_kept_copy(app: 
     await add_briefs(app, 1)
     await first.catch_up()
     assert (await stored(app))["event_count"] == MARKED + 1
+
+
+SEEN = "case_seen"
+
+
+async def test_a_failed_step_drops_the_kept_copy(
+    app: App, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A step that fails rolls back: whatever it did to the documents it was
+    handed (here a list grown in place before the projection raised) must
+    not reach the next step."""
+    failing = {"on": False}
+
+    def apply_seen(writer: ReadModelWriter, event: EventEnvelope) -> None:
+        doc = writer.get(event.aggregate_id) or {"seen": []}
+        doc["seen"].append(event.aggregate_version)
+        if failing["on"]:
+            raise RuntimeError("projection broke")
+        writer.put(event.aggregate_id, doc)
+
+    seen = Projection(name=SEEN, handles=ev.CASE_EVENTS, apply=apply_seen, mode="async")
+    app.domain = replace(app.domain, projections=(*app.domain.projections, seen))
+    monkeypatch.setattr(projector_module, "ERROR_RETRY", 0.0)  # retried at once
+    worker = projector(app)
+    await add_briefs(app, 2)
+    await worker.catch_up()
+    before = await app.store.read(lambda uow: uow.read_models.get("acme", SEEN, CASE_ID))
+    assert before is not None
+
+    await add_briefs(app, 1)
+    failing["on"] = True
+    stalled = {s.name: s.stalled for s in await worker.catch_up()}
+    assert stalled[SEEN] is not None
+    failing["on"] = False
+    stalled = {s.name: s.stalled for s in await worker.catch_up()}
+    assert stalled[SEEN] is None
+    after = await app.store.read(lambda uow: uow.read_models.get("acme", SEEN, CASE_ID))
+    assert after is not None
+    assert after["seen"] == [*before["seen"], before["seen"][-1] + 1]
