@@ -45,6 +45,7 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, RequestStateBoundary, RequestStateSecurity
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+from mcp.shared.inbound import find_invalid_x_mcp_header, x_mcp_header_map
 from mcp_types import (
     CallToolRequestParams,
     CallToolResult,
@@ -52,6 +53,7 @@ from mcp_types import (
     ListToolsResult,
     PaginatedRequestParams,
 )
+from mcp_types import Tool as MCPTool
 from starlette.applications import Starlette
 
 from signoff.server.app import App
@@ -114,6 +116,7 @@ class SignoffServer(Server[Any]):
         # The domain's tools, fixed; the gateway's, as each tenant's upstreams list them.
         self._specs = {spec.name: spec for spec in bind(tool_specs(app.domain, app.commands))}
         self._tools = {name: make_tool(spec) for name, spec in self._specs.items()}
+        self._declares: dict[str, tuple[MCPTool, bool]] = {}
         card = AppCard(proposals)  # the MCP App's ui:// resource, then the proposals'
         super().__init__(
             "signoff", title="signoff", instructions=INSTRUCTIONS, version=_version(),
@@ -141,8 +144,16 @@ class SignoffServer(Server[Any]):
         install(self, self.tasks, self._call_tool)
 
     def _input_schema(self, name: str) -> Mapping[str, Any] | None:
+        """What the SDK checks a call's `Mcp-Param-*` headers against (HTTP):
+        None, as for an unknown tool, when the schema declares no header -
+        nothing could be rejected, and the SDK would walk it twice a call."""
         tool = self._tools.get(name)
-        return None if tool is None else tool.input_schema
+        if tool is None:
+            return None
+        known = self._declares.get(name)
+        if known is None or known[0] is not tool:
+            known = self._declares[name] = (tool, declares_headers(tool.input_schema))
+        return tool.input_schema if known[1] else None
 
     async def _specs_for(self, tenant: str) -> dict[str, ToolSpec]:
         if self.gateway is None:
@@ -200,6 +211,13 @@ class SignoffServer(Server[Any]):
                 yield self
             finally:
                 tasks.cancel_scope.cancel()
+
+
+def declares_headers(input_schema: Mapping[str, Any]) -> bool:
+    """Whether a tool's input schema asks for any `Mcp-Param-*` header (a
+    valid `x-mcp-header` annotation; the SDK ignores a schema with an invalid one)."""
+    return find_invalid_x_mcp_header(input_schema) is None and bool(
+        x_mcp_header_map(input_schema))
 
 
 def build_server(app: App, identity: Identity, *, auth: HttpAuth | None = None,
