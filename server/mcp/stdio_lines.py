@@ -28,7 +28,6 @@ from io import TextIOWrapper
 from typing import BinaryIO, Protocol
 
 import anyio
-import sniffio
 
 # Lines read ahead of the server before the loop stops reading the pipe:
 # a client that floods the wire waits for the server, as with the threads.
@@ -50,7 +49,10 @@ class Lines(Protocol):
 async def open_lines(wire_in: BinaryIO, wire_out: BinaryIO) -> Lines:
     """The wire's lines, on the loop if both ends are pipes, else on threads."""
     if sys.platform != "win32" and _is_asyncio() and _is_pipe(wire_in) and _is_pipe(wire_out):
-        return await PipeLines.open(wire_in, wire_out)
+        try:
+            return await PipeLines.open(wire_in, wire_out)
+        except (OSError, ValueError, NotImplementedError):  # a loop without pipe support
+            pass
     return ThreadLines(wire_in, wire_out)
 
 
@@ -138,7 +140,12 @@ class PipeLines:
     async def open(cls, wire_in: BinaryIO, wire_out: BinaryIO) -> PipeLines:
         loop = asyncio.get_running_loop()
         reading, reader = await loop.connect_read_pipe(_Reader, wire_in)
-        writing, writer = await loop.connect_write_pipe(_Writer, wire_out)
+        try:
+            writing, writer = await loop.connect_write_pipe(_Writer, wire_out)
+        except BaseException:
+            reading.close()
+            os.set_blocking(wire_in.fileno(), True)
+            raise
         # Paused whenever anything is left unwritten, so `send` returns once
         # the line is in the pipe: what a flush did.
         writing.set_write_buffer_limits(high=0)
@@ -187,6 +194,7 @@ def _is_pipe(file: BinaryIO) -> bool:
 
 def _is_asyncio() -> bool:
     try:
-        return sniffio.current_async_library() == "asyncio"
-    except sniffio.AsyncLibraryNotFoundError:
+        asyncio.get_running_loop()  # none under another event loop (trio)
+    except RuntimeError:
         return False
+    return True
