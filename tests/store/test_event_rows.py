@@ -60,3 +60,13 @@ def test_an_event_read_back_stays_frozen_and_copies_like_any_other() -> None:
     assert (copied.position, read.position) == (42, 41)
     assert copied.model_fields_set == read.model_fields_set
     assert read.model_copy(deep=True) == read
+
+
+def test_events_read_back_share_nothing_a_copy_or_an_assignment_could_change() -> None:
+    first, second = (row_to_event(event_row(distinct_event())) for _ in range(2))
+    everything = set(EventEnvelope.model_fields)
+    first.model_copy(update={"position": 1}).model_fields_set.add("position")
+    with pytest.raises(ValidationError):
+        first.hash = "x"  # type: ignore[misc]
+    assert first.model_fields_set == second.model_fields_set == everything
+    assert first.model_copy().model_fields_set is not first.model_fields_set
