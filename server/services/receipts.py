@@ -6,9 +6,11 @@ needs and nothing else: each committed event without its storage id (the
 trace and the audit keep every fact), and, on the wire (`Receipt.wire`), no
 empty `problems` and no null `result` where a call has none.
 
-`receipt_for` runs inside the writer's transaction, on records the store has
-validated, so it assembles the receipt with `model_construct` instead of
-validating it again.
+`receipt_for` runs after the commit, on the event loop, on every command's
+critical path. Its models are validated, not `model_construct`ed: pydantic's
+Rust validation of these few flat fields is faster than `model_construct`'s
+Python loop over them (a receipt with one event: 9.4 -> 7.4 µs, median of 15
+alternated rounds), and nothing of a record reaches a model unchecked.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class DecisionView(BaseModel):
 
     @classmethod
     def of(cls, decision: DecisionRecord) -> DecisionView:
-        return cls.model_construct(
+        return cls(
             effect=decision.effect,
             rule_id=decision.rule_id,
             reason=decision.reason,
@@ -89,7 +91,7 @@ class ReceiptEvent(BaseModel):
 
     @classmethod
     def of(cls, event: EventEnvelope) -> ReceiptEvent:
-        return cls.model_construct(
+        return cls(
             event_type=event.event_type,
             aggregate_id=event.aggregate_id,
             aggregate_version=event.aggregate_version,
@@ -183,7 +185,7 @@ def receipt_for(
     """The receipt of a recorded proposal, as it stands."""
     if outcome is None:
         outcome = _outcome_of(proposal)
-    return Receipt.model_construct(
+    return Receipt(
         proposal_id=proposal.proposal_id,
         status=proposal.status,
         outcome=outcome,
