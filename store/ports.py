@@ -140,6 +140,14 @@ class Proposals(Protocol):
         (`seq` as given is ignored) and returns it as stored."""
         ...
 
+    def add_first_events(self, events: Sequence[ProposalEvent]) -> list[ProposalEvent]:
+        """The first entries of one proposal's lifecycle stream, numbered 1, 2,
+        … in the order given, in one statement; returned as stored. Only for
+        a proposal recorded in this transaction (nobody else knows its id
+        yet, so it has no entries): a seq already taken raises
+        `DuplicateRecord`."""
+        ...
+
     def events(self, proposal_id: str) -> list[ProposalEvent]: ...
 
     def add_decision(self, decision: DecisionRecord) -> None: ...

@@ -32,7 +32,7 @@ from signoff.server.state.aggregates import Loaders, TxStateLoader
 from signoff.server.state.committer import Causation, Committer
 from signoff.store.canonical import digest
 from signoff.store.ports import UnitOfWork
-from signoff.store.records import EventEnvelope, ProposalRecord
+from signoff.store.records import EventEnvelope, ProposalEvent, ProposalRecord
 
 log = logging.getLogger("signoff.executor")
 EXECUTOR = "system:executor"
@@ -86,14 +86,17 @@ class Executor:
 
     def run(
         self, uow: UnitOfWork, proposal_id: str, *, unsaved: ProposalRecord | None = None,
-        loader: TxStateLoader | None = None, decided: Sequence[NewEvent] | None = None,
+        entries: Sequence[ProposalEvent] = (), loader: TxStateLoader | None = None,
+        decided: Sequence[NewEvent] | None = None,
     ) -> Execution | None:
         """Execute the proposal if it is approved; None if it is not (anymore).
 
         `unsaved` is a proposal a submission decided in this same transaction
-        and has not written yet: it is executed as given, its lifecycle
-        entries written, and the caller stores the returned final proposal
-        (one insert, never an insert then an update). `loader` lets it reuse
+        and has not written yet: it is executed as given, and the caller
+        stores the returned final proposal (one insert, never an insert then
+        an update). `entries` are its lifecycle entries not written yet either
+        (the submission's `proposed`): they go in with the entry of the
+        status it ends in, in one statement. `loader` lets it reuse
         the state that submission loaded, and `decided` the events its
         handler decided on that state a moment ago in this transaction
         (from the payload just validated, under the digest just computed),
@@ -101,13 +104,16 @@ class Executor:
         proposal = unsaved or uow.proposals.claim(proposal_id, None)
         if proposal is None or proposal.status != "approved":
             return None
-        fresh = unsaved is not None
+        # Still to write, whether the execution goes through or fails: the
+        # savepoint's rollback cannot take them with it.
+        fresh = tuple(entries) if unsaved is not None else None
         try:
             with span("executor.execute", correlation_id=proposal.correlation_id,
                       proposal_id=proposal_id, command_type=proposal.command_type), \
                     uow.savepoint():
                 return self._execute(
-                    uow, proposal, loader, unsaved=fresh, decided=decided if fresh else None)
+                    uow, proposal, loader, unsaved=fresh,
+                    decided=decided if fresh is not None else None)
         except Exception:
             # Never a half-commit: the savepoint undid everything above.
             log.exception("execution of %s failed", proposal_id)
@@ -150,14 +156,14 @@ class Executor:
 
     def _execute(
         self, uow: UnitOfWork, proposal: ProposalRecord, loader: TxStateLoader | None, *,
-        unsaved: bool, decided: Sequence[NewEvent] | None = None,
+        unsaved: tuple[ProposalEvent, ...] | None, decided: Sequence[NewEvent] | None = None,
     ) -> Execution:
         spec = self._commands.get(proposal.command_type)
         if spec is None:
             raise LookupError(f"command type {proposal.command_type} is no longer registered")
         if loader is None or loader.uow is not uow:
             loader = self._loaders(uow, proposal.tenant_id)
-        if not unsaved:  # a fresh submission already holds it
+        if unsaved is None:  # a fresh submission already holds it
             uow.events.hold(proposal.tenant_id, spec.aggregate.name, proposal.aggregate_id)
         current = loader.load(spec.aggregate, proposal.aggregate_id)
         requeued = self._rejudge(uow, proposal, spec, current, unsaved=unsaved)
@@ -189,7 +195,7 @@ class Executor:
 
     def _rejudge(
         self, uow: UnitOfWork, proposal: ProposalRecord, spec: CommandType[Any, Any],
-        current: Loaded[Any], *, unsaved: bool,
+        current: Loaded[Any], *, unsaved: tuple[ProposalEvent, ...] | None,
     ) -> ProposalRecord | None:
         """Judge again when the policy changed since the decision. A new deny
         rejects; an ask the votes cast so far don't satisfy requeues."""

@@ -6,12 +6,15 @@ written together here. A final proposal is its command's result
 (`result_of`); the database refuses to change it afterwards.
 
 A proposal executed in the transaction that recorded it is moved `unsaved`:
-its lifecycle entries are written, but the row itself only once, in its
-final state, by the caller (one insert instead of an insert and an update).
+the row is written only once, in its final state, by the caller (one insert
+instead of an insert and an update), and its first lifecycle entries (the
+submission's `proposed`, made but not written) go in with the move's own, as
+one statement numbered from 1 (nothing before them to count past).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from signoff.server.clock import Clock, IdFactory
@@ -37,29 +40,44 @@ class Lifecycle:
         self._clock = clock
         self._ids = ids
 
+    def entry(
+        self, proposal: ProposalRecord, event_type: str, actor_id: str,
+        payload: dict[str, Any] | None = None,
+    ) -> ProposalEvent:
+        """A lifecycle entry as of now, not written (the store numbers it)."""
+        return ProposalEvent(
+            proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id, seq=0,
+            event_type=event_type, actor_id=actor_id, payload=payload or {},
+            occurred_at=self._clock(),
+        )
+
     def note(
         self, uow: UnitOfWork, proposal: ProposalRecord, event_type: str, actor_id: str,
         payload: dict[str, Any] | None = None,
     ) -> None:
-        uow.proposals.add_event(ProposalEvent(
-            proposal_id=proposal.proposal_id, tenant_id=proposal.tenant_id, seq=0,
-            event_type=event_type, actor_id=actor_id, payload=payload or {},
-            occurred_at=self._clock(),
-        ))
+        uow.proposals.add_event(self.entry(proposal, event_type, actor_id, payload))
 
     def move(
         self, uow: UnitOfWork, proposal: ProposalRecord, status: ProposalStatus, *,
-        actor_id: str, reason: str = "", unsaved: bool = False, **changes: Any,
+        actor_id: str, reason: str = "", unsaved: Sequence[ProposalEvent] | None = None,
+        **changes: Any,
     ) -> ProposalRecord:
+        """`unsaved`: the proposal was recorded in this transaction and neither
+        its row nor these entries of its lifecycle are written yet; they are
+        written with this move's entry, and the caller writes the row."""
         moved = proposal.model_copy(update={
             "status": status, "status_reason": reason, "updated_at": self._clock(), **changes,
         })
-        if not unsaved and not uow.proposals.replace(moved, expected_status=proposal.status):
+        if unsaved is None and not uow.proposals.replace(moved, expected_status=proposal.status):
             raise Refused(f"proposal {proposal.proposal_id} changed status concurrently")
         payload: dict[str, Any] = {"from": proposal.status, "reason": reason}
         if moved.event_ids:
             payload["event_ids"] = list(moved.event_ids)
-        self.note(uow, moved, f"proposal.{status}", actor_id, payload)
+        entry = self.entry(moved, f"proposal.{status}", actor_id, payload)
+        if unsaved is None:
+            uow.proposals.add_event(entry)
+        else:
+            uow.proposals.add_first_events([*unsaved, entry])
         return moved
 
 

@@ -34,7 +34,7 @@ from signoff.server.services.text import nul_at
 from signoff.server.state.aggregates import Loaders
 from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
-from signoff.store.records import OutboxMessage, ProposalRecord, ProposalStatus
+from signoff.store.records import OutboxMessage, ProposalEvent, ProposalRecord, ProposalStatus
 
 # Imported from here by the surfaces, which have always found them here.
 __all__ = ["MAX_ARGUMENT_BYTES", "META_FIELDS", "CallContext", "ProposalMeta",
@@ -222,26 +222,30 @@ class ProposalService:
             updated_at=now, expires_at=record.expires_at,
             status_reason=decision.reason if decision.effect == "deny" else "",
         )
-        self._write_facts(uow, proposal)
+        proposed = self._write_facts(uow, proposal)
         execution = Execution(proposal)
         if decision.effect == "allow":
-            # Executed at once: the proposal row is written once, final.
-            executed = self._executor.run(
-                uow, proposal_id, unsaved=proposal, loader=loader, decided=precheck)
+            # Executed at once: the proposal row is written once, final, and
+            # its first lifecycle entries in one statement with the last.
+            executed = self._executor.run(uow, proposal_id, unsaved=proposal,
+                                          entries=(proposed,), loader=loader, decided=precheck)
             assert executed is not None, "an allowed proposal is approved"
             execution = executed
+        else:
+            uow.proposals.add_first_events([proposed])
         proposal = execution.proposal
         if not exact:  # last, so the counter row is held only while committing
             uow.rates.add(proposal.actor.id, proposal.run_id, proposal.created_at)
         uow.proposals.add(proposal)
         return execution
 
-    def _write_facts(self, uow: UnitOfWork, proposal: ProposalRecord) -> None:
-        """Everything recorded about a proposal as decided, but its row and
-        its count toward the limits."""
+    def _write_facts(self, uow: UnitOfWork, proposal: ProposalRecord) -> ProposalEvent:
+        """Everything recorded about a proposal as decided, but its row, its
+        count toward the limits and its first lifecycle entry, returned
+        unwritten."""
         uow.proposals.add_decision(proposal.decision)
-        self._lifecycle.note(
-            uow, proposal, f"{proposal.command_type}.proposed", proposal.actor.id,
+        proposed = self._lifecycle.entry(
+            proposal, f"{proposal.command_type}.proposed", proposal.actor.id,
             {"status": proposal.status, "rule_id": proposal.decision.rule_id,
              "payload_digest": proposal.payload_digest},
         )
@@ -259,6 +263,7 @@ class ProposalService:
                 },
                 created_at=proposal.created_at,
             )])
+        return proposed
 
     def _replay(
         self, uow: UnitOfWork, command_type: str, seen: ProposalRecord, payload_digest: str

@@ -12,6 +12,7 @@ numbered by identity columns, which order them as `rowid` does on SQLite.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -186,6 +187,26 @@ class PostgresProposals:
             if row is not None:
                 return event.model_copy(update={"seq": int(row[0])})
         raise StorageFailure("proposal_events: no free seq")
+
+    def add_first_events(self, events: Sequence[ProposalEvent]) -> list[ProposalEvent]:
+        # No MAX(seq): the proposal is new. NOT EXISTS keeps it all or nothing
+        # against committed entries, ON CONFLICT against concurrent ones, so a
+        # taken seq leaves the transaction usable.
+        numbered = [e.model_copy(update={"seq": n}) for n, e in enumerate(events, 1)]
+        if not numbered:
+            return []
+        rows = ", ".join(["(%s, %s::bigint, %s, %s)"] * len(numbered))
+        inserted = self._db.run(
+            "INSERT INTO proposal_events (proposal_id, seq, tenant_id, doc) "  # noqa: S608
+            f"SELECT * FROM (VALUES {rows}) AS v WHERE NOT EXISTS ("
+            "SELECT 1 FROM proposal_events WHERE proposal_id = %s) ON CONFLICT DO NOTHING",
+            [*(v for e in numbered
+               for v in (e.proposal_id, e.seq, e.tenant_id, e.model_dump_json())),
+             numbered[0].proposal_id],
+        ).rowcount
+        if inserted != len(numbered):
+            raise DuplicateRecord("proposal_events", ("proposal_id", "seq"))
+        return numbered
 
     def events(self, proposal_id: str) -> list[ProposalEvent]:
         rows = self._db.all(

@@ -3,6 +3,7 @@ changes), and the append-only lifecycle stream, decisions and votes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -153,6 +154,18 @@ class SqliteProposals:
              event.proposal_id),
         )
         return event.model_copy(update={"seq": int(row[0])})
+
+    def add_first_events(self, events: Sequence[ProposalEvent]) -> list[ProposalEvent]:
+        # No MAX(seq): the proposal is new. One statement is all or nothing.
+        numbered = [e.model_copy(update={"seq": n}) for n, e in enumerate(events, 1)]
+        if numbered:
+            self._db.run(
+                "INSERT INTO proposal_events (proposal_id, seq, tenant_id, doc) VALUES "  # noqa: S608
+                + ", ".join(["(?, ?, ?, ?)"] * len(numbered)),
+                tuple(v for e in numbered
+                      for v in (e.proposal_id, e.seq, e.tenant_id, e.model_dump_json())),
+            )
+        return numbered
 
     def events(self, proposal_id: str) -> list[ProposalEvent]:
         rows = self._db.all(

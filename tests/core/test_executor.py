@@ -145,6 +145,54 @@ async def test_a_stricter_ask_returns_the_proposal_to_the_queue(
     assert second.proposal.status == "executed"
 
 
+DRAFT = {"case_id": "case-acme-002", "body": "draft", "confidence": 0.9}
+
+
+async def test_a_proposal_executed_at_once_is_proposed_then_executed(
+    app: App, agent: PrincipalFacts
+) -> None:
+    receipt = await app.proposals.submit(agent, "notice.create_draft", DRAFT)
+    assert receipt.status == "executed"
+    assert receipt.proposal_id
+    proposal_id = receipt.proposal_id
+    stream = await app.store.read(lambda uow: uow.proposals.events(proposal_id))
+    assert [(e.seq, e.event_type, e.actor_id) for e in stream] == [
+        (1, "notice.create_draft.proposed", "agent:triage"),
+        (2, "proposal.executed", "system:executor"),
+    ]
+    assert stream[0].payload["status"] == "approved"
+    stored = await app.store.read(lambda uow: uow.proposals.get(proposal_id, "acme"))
+    assert stored is not None
+    assert stored.event_ids
+    assert stream[1].payload == {"from": "approved", "reason": "",
+                                 "event_ids": list(stored.event_ids)}
+
+
+async def test_a_failed_execution_at_once_keeps_its_proposed_entry(
+    app: App, agent: PrincipalFacts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("committer exploded")
+
+    version = await case_version(app, "case-acme-002")
+    monkeypatch.setattr(app.committer, "commit", explode)
+    receipt = await app.proposals.submit(agent, "notice.create_draft", DRAFT)
+    assert receipt.status == "failed"
+    assert receipt.proposal_id
+    proposal_id = receipt.proposal_id
+    stream = await app.store.read(lambda uow: uow.proposals.events(proposal_id))
+    assert [(e.seq, e.event_type) for e in stream] == [
+        (1, "notice.create_draft.proposed"), (2, "proposal.failed"),
+    ]
+    assert stream[1].payload["from"] == "approved"
+    assert "nothing was committed" in stream[1].payload["reason"]
+    stored = await app.store.read(lambda uow: uow.proposals.get(proposal_id, "acme"))
+    assert stored is not None
+    assert stored.status == "failed"
+    assert stored.event_ids == ()
+    assert await case_version(app, "case-acme-002") == version
+
+
 async def test_a_failure_during_commit_leaves_nothing_half_written(
     db: Database, tmp_path: Path
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signoff.store.errors import DuplicateVote
+from signoff.store.errors import DuplicateRecord, DuplicateVote
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import ProposalEvent
 
@@ -58,6 +58,38 @@ async def test_lifecycle_numbering_restarts_after_a_rolled_back_job(store: Store
     assert [(e.seq, e.event_type) for e in stream] == [
         (1, "proposal.proposed"), (2, "proposal.rejected"),
     ]
+
+
+async def test_first_lifecycle_entries_are_numbered_from_one_in_one_write(store: Store) -> None:
+    given = [proposal_event("prop-1", 7, "proposal.proposed"),
+             proposal_event("prop-1", 0, "proposal.executed")]
+    stored = await store.write(lambda uow: uow.proposals.add_first_events(given))
+
+    assert stored == [e.model_copy(update={"seq": n}) for n, e in enumerate(given, 1)]
+    assert await store.read(lambda uow: uow.proposals.events("prop-1")) == stored
+    later = await store.write(
+        lambda uow: uow.proposals.add_event(proposal_event("prop-1", 1, "proposal.expired")))
+    assert later.seq == 3
+    assert await store.write(lambda uow: uow.proposals.add_first_events([])) == []
+
+
+async def test_first_lifecycle_entries_of_a_proposal_with_entries_are_refused_whole(
+    store: Store,
+) -> None:
+    await store.write(lambda uow: uow.proposals.add_event(proposal_event("prop-1", 1)))
+
+    def job(uow: UnitOfWork) -> list[ProposalEvent]:
+        with pytest.raises(DuplicateRecord):
+            uow.proposals.add_first_events([
+                proposal_event("prop-1", 0, "proposal.approved"),
+                proposal_event("prop-1", 0, "proposal.executed"),
+            ])
+        # Nothing of it was written, and the transaction goes on.
+        return uow.proposals.events("prop-1")
+
+    assert [e.event_type for e in await store.write(job)] == ["proposal.proposed"]
+    assert [e.event_type for e in await store.read(
+        lambda uow: uow.proposals.events("prop-1"))] == ["proposal.proposed"]
 
 
 async def test_decisions_come_back_in_the_order_added(store: Store) -> None:
