@@ -118,10 +118,10 @@ class ProposalService:
             # Encoded as it will be hashed: a lone surrogate is not valid text.
             text = json.dumps(arguments, ensure_ascii=False)
             size = len(text.encode())
+        except UnicodeEncodeError:  # a ValueError too: caught before it
+            return invalid([FieldProblem(field="(arguments)", problem="not valid Unicode text")])
         except (TypeError, ValueError):
             return invalid([FieldProblem(field="(arguments)", problem="not JSON")])
-        except UnicodeEncodeError:
-            return invalid([FieldProblem(field="(arguments)", problem="not valid Unicode text")])
         if size > MAX_ARGUMENT_BYTES:
             return invalid([FieldProblem(
                 field="(arguments)", problem=f"{size} bytes; the limit is {MAX_ARGUMENT_BYTES}")])

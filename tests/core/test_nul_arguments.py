@@ -39,3 +39,16 @@ async def test_text_spelling_the_escape_of_a_nul_is_text(
         agent, "brief.create", {**BRIEF, "rationale": "the log shows \\u0000 here"})
     assert receipt.outcome != "validation_error", receipt.problems
     assert receipt.proposal_id is not None
+
+
+async def test_a_lone_surrogate_is_named_as_bad_text(
+    app: App, agent: PrincipalFacts, db: Database
+) -> None:
+    """JSON can hold it (as an escape), UTF-8 cannot: the problem says which."""
+    before = snapshot(db)
+    receipt = await app.proposals.submit(
+        agent, "brief.create", {**BRIEF, "summary": "bad \ud800 text"})
+    assert receipt.outcome == "validation_error"
+    assert [(p.field, p.problem) for p in receipt.problems] == [
+        ("(arguments)", "not valid Unicode text")]
+    assert snapshot(db) == before
