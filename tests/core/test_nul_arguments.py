@@ -1,5 +1,6 @@
-"""A NUL character anywhere in a command's arguments is refused where it is,
-and text that merely spells its JSON escape is not a NUL."""
+"""Text no store can hold, in a command's arguments: a NUL character is
+refused where it is (text that merely spells its JSON escape is not one),
+a lone surrogate as text that is not valid Unicode."""
 
 from __future__ import annotations
 
