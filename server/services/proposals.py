@@ -31,7 +31,7 @@ from signoff.server.services.receipts import FieldProblem, Receipt, receipt_for,
 from signoff.server.services.registry import CommandRegistry
 from signoff.server.services.submission import CallContext, Given, ProposalMeta, given_of
 from signoff.server.services.text import nul_at
-from signoff.server.state.aggregates import Loaders
+from signoff.server.state.aggregates import Loaders, TxStateLoader
 from signoff.store.errors import DuplicateRecord
 from signoff.store.ports import Store, UnitOfWork
 from signoff.store.records import OutboxMessage, ProposalEvent, ProposalRecord, ProposalStatus
@@ -92,8 +92,11 @@ class ProposalService:
         # the writer runs one job at a time, so its Python is everyone's wait.
         given = given_of(principal, spec, meta, payload, call, self._ids)
 
+        loaders: list[TxStateLoader] = []  # the attempt's, if it got that far
+
         def record(uow: UnitOfWork) -> Receipt | Execution:
-            return self._record(uow, given)
+            loaders.clear()
+            return self._record(uow, given, loaders)
 
         try:
             done = await self._store.write(record)
@@ -104,6 +107,8 @@ class ProposalService:
             if meta.idempotency_key is None or "idempotency_key" not in exc.key:
                 raise
             done = await self._store.write(record)
+        for loader in loaders:  # committed: what it saw to exist always will
+            self._loaders.committed(loader)
         # The receipt is read off the record after the commit, out of the writer.
         return done if isinstance(done, Receipt) else receipt_for(done.proposal,
                                                                    events=done.events)
@@ -154,7 +159,9 @@ class ProposalService:
             return invalid(problems)
         return meta, payload
 
-    def _record(self, uow: UnitOfWork, given: Given) -> Receipt | Execution:
+    def _record(
+        self, uow: UnitOfWork, given: Given, loaders: list[TxStateLoader]
+    ) -> Receipt | Execution:
         principal, spec, meta, call = given.principal, given.spec, given.meta, given.call
         if meta.idempotency_key is not None:
             seen = uow.proposals.by_idempotency_key(
@@ -164,6 +171,7 @@ class ProposalService:
 
         aggregate_id = given.aggregate_id
         loader = self._loaders(uow, principal.tenant)
+        loaders.append(loader)
         if spec.target is not None:  # a fresh id is nobody else's yet
             uow.events.hold(principal.tenant, spec.aggregate.name, aggregate_id)
         loaded = (loader.load(spec.aggregate, aggregate_id) if spec.target

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -78,6 +78,7 @@ class StateCache:
     def __init__(self, size: int = 10_000) -> None:
         self._size = size
         self._entries: OrderedDict[tuple[str, str, str], _Folded] = OrderedDict()
+        self._existing: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, str, str]) -> _Folded | None:
@@ -93,6 +94,27 @@ class StateCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
+
+    def known_to_exist(self, key: tuple[str, str, str]) -> bool:
+        with self._lock:
+            if key not in self._existing:
+                return False
+            self._existing.move_to_end(key)
+            return True
+
+    def confirm(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Aggregates a transaction that has since committed saw to exist.
+        Unlike a state, this is a fact for good: events are never deleted
+        (both stores refuse it), so an aggregate with a committed event has
+        one in every later transaction, in any process. Only the caller
+        knows the commit happened: a transaction that saw an event of its
+        own, or of a job batched before it, may still roll back."""
+        with self._lock:
+            for key in keys:
+                self._existing[key] = None
+                self._existing.move_to_end(key)
+            while len(self._existing) > self._size:
+                self._existing.popitem(last=False)
 
 
 class TxStateLoader:
@@ -112,6 +134,8 @@ class TxStateLoader:
         self._upcaster = upcaster
         self._cache = cache
         self._loaded: dict[tuple[str, str], Loaded[Any]] = {}
+        # Seen to exist by `exists`, for `StateCache.confirm` once committed.
+        self.seen_existing: list[tuple[str, str, str]] = []
 
     @property
     def uow(self) -> UnitOfWork:
@@ -127,12 +151,19 @@ class TxStateLoader:
         return loaded
 
     def exists(self, aggregate: AggregateType[T], aggregate_id: str) -> bool:
-        """Whether the aggregate has any event: its version, read without
-        reading or folding its stream (cited evidence is only checked)."""
+        """Whether the aggregate has any event: known from a committed
+        transaction, or its version, read without reading or folding its
+        stream (cited evidence is only checked)."""
         cached = self._loaded.get((aggregate.name, aggregate_id))
         if cached is not None:
             return cached.exists
-        return self._uow.events.version(self._tenant_id, aggregate.name, aggregate_id) > 0
+        key = (self._tenant_id, aggregate.name, aggregate_id)
+        if self._cache is not None and self._cache.known_to_exist(key):
+            return True
+        found = self._uow.events.version(*key) > 0
+        if found:
+            self.seen_existing.append(key)
+        return found
 
     def fresh(self, aggregate: AggregateType[T], aggregate_id: str) -> Loaded[T]:
         """An aggregate under an id minted for it just now: it has no events,
@@ -178,3 +209,8 @@ class Loaders:
 
     def __call__(self, uow: UnitOfWork, tenant_id: str) -> TxStateLoader:
         return TxStateLoader(uow, tenant_id, self.upcaster, self.cache)
+
+    def committed(self, loader: TxStateLoader) -> None:
+        """Call once the loader's transaction has committed (never before:
+        what it saw may be its own events, or a batched job's)."""
+        self.cache.confirm(loader.seen_existing)

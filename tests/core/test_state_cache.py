@@ -130,3 +130,46 @@ async def test_another_process_s_commit_after_the_cached_version_is_folded_in(
     cached, fresh = await app.store.read(_compare(app, loaders))
     assert cached == fresh
     assert cached.version == warm.version + 1
+
+
+EVIDENCE = ("acme", "evidence", "ev-acme-002-a")
+DRAFT = {"case_id": "case-acme-002", "body": "draft", "evidence_refs": ["ev-acme-002-a"],
+         "confidence": 0.9}
+
+
+@both_adapters
+async def test_evidence_seen_by_a_committed_submission_is_not_read_again(
+    app: App, agent: PrincipalFacts
+) -> None:
+    assert not app.loaders.cache.known_to_exist(EVIDENCE)
+    receipt = await app.proposals.submit(agent, "notice.create_draft", DRAFT)
+    assert receipt.status == "executed"
+    assert app.loaders.cache.known_to_exist(EVIDENCE)
+    evidence = app.domain.aggregate("evidence")
+    assert evidence is not None
+
+    def unread(*args: object) -> int:
+        raise AssertionError("the store was asked")
+
+    def job(uow: UnitOfWork) -> bool:
+        loader = app.loaders(uow, "acme")
+        loader.uow.events.version = unread  # type: ignore[method-assign, assignment]
+        try:
+            return loader.exists(evidence, "ev-acme-002-a")
+        finally:
+            del loader.uow.events.version  # the adapter's own method again
+
+    assert await app.store.read(job)
+
+
+@both_adapters
+async def test_evidence_seen_by_a_submission_that_did_not_commit_is_not_known(
+    app: App, agent: PrincipalFacts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("judging exploded")
+
+    monkeypatch.setattr("signoff.server.services.proposals.judge", explode)
+    with pytest.raises(RuntimeError):
+        await app.proposals.submit(agent, "notice.create_draft", DRAFT)
+    assert not app.loaders.cache.known_to_exist(EVIDENCE)
