@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import math
 import threading
+import time
+import weakref
 
 import anyio
 
@@ -21,7 +23,7 @@ from signoff.store.ports import Changes
 
 __all__ = ["LINGER", "Waiter", "Wakeups", "rest"]
 
-# Seconds a woken worker waits for more commits before its pass (`rest`).
+# Seconds at least between a woken worker's passes (`rest`).
 LINGER = 0.05
 
 _Sleeper = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
@@ -100,10 +102,12 @@ async def rest(
 ) -> bool:
     """Wait for a commit, for `stop`, or for `seconds`, whichever
     comes first: what a worker does between passes. True when a commit woke
-    it; it then lingers a moment (unless stopped), so that on a busy
-    database each worker of each process passes at most about 1/`linger`
-    times a second, taking in one pass what committed meanwhile, rather
-    than once for every commit."""
+    it. Passes are paced, not delayed: a commit after a quiet spell is taken
+    at once (a lone proposal's delivery, a gateway call waited on inline,
+    pays no linger), while a commit within `linger` of the worker's last
+    pass waits out the rest of it, taking in that pass what committed
+    meanwhile. So on a busy database each worker of each process passes at
+    most about 1/`linger` times a second, rather than once for every commit."""
     woken = False
     if stop.is_set():
         return woken
@@ -118,8 +122,16 @@ async def rest(
             tg.start_soon(on_change)
             await stop.wait()
             tg.cancel_scope.cancel()
-    if woken and linger > 0:
-        with anyio.move_on_after(linger):
+    previous = _passes.get(changes)
+    early = 0.0 if previous is None else linger - (time.monotonic() - previous)
+    if woken and early > 0:
+        with anyio.move_on_after(early):
             await stop.wait()
         await changes.wait(0)  # what came meanwhile, the coming pass takes
+    _passes[changes] = time.monotonic()
     return woken
+
+
+# When each consumer's last pass began (its last `rest` returned): a
+# consumer's Changes is its own, and goes with it.
+_passes: weakref.WeakKeyDictionary[Changes, float] = weakref.WeakKeyDictionary()

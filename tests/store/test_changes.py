@@ -166,9 +166,35 @@ async def _batch_with_a_failed_job(store: SqliteStore) -> None:
     assert await quiet(changes)
 
 
-async def test_a_worker_woken_lingers_and_its_pass_takes_what_came_meanwhile() -> None:
+async def test_a_commit_after_a_quiet_spell_is_passed_at_once() -> None:
+    """No linger before the first pass nor after one longer ago than the
+    linger: a lone commit's delivery (or an inline gateway call) waits for
+    no other commit."""
     wakeups = Wakeups()
     changes, stop = wakeups.changes(), anyio.Event()
+    wakeups.signal()
+    with anyio.fail_after(TOLD):
+        assert await rest(changes, stop, POLL, linger=POLL)  # the first pass
+    await anyio.sleep(1.2)  # quiet for longer than the next linger
+
+    async def later() -> None:
+        await anyio.sleep(0.5)
+        wakeups.signal()
+
+    async with anyio.create_task_group() as tg:
+        wakeups.signal()
+        tg.start_soon(later)
+        assert await rest(changes, stop, POLL, linger=1.0)
+        await anyio.sleep(0.8)
+    assert await changes.wait(0)  # the later commit came after the pass began
+
+
+async def test_a_worker_woken_soon_after_a_pass_lingers_and_takes_what_came_meanwhile(
+) -> None:
+    wakeups = Wakeups()
+    changes, stop = wakeups.changes(), anyio.Event()
+    wakeups.signal()
+    assert await rest(changes, stop, POLL, linger=1.0)  # the first pass, at once
 
     async def commits() -> None:
         await anyio.sleep(0.05)
@@ -186,6 +212,8 @@ async def test_a_worker_woken_lingers_and_its_pass_takes_what_came_meanwhile() -
 async def test_a_resting_worker_stops_at_once_lingering_or_not() -> None:
     wakeups = Wakeups()
     changes, stop = wakeups.changes(), anyio.Event()
+    wakeups.signal()
+    assert await rest(changes, stop, POLL)  # a pass just now: the next wake lingers
     with anyio.fail_after(TOLD):
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: rest(changes, stop, POLL, linger=POLL))
