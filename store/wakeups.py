@@ -23,8 +23,10 @@ from signoff.store.ports import Changes
 
 __all__ = ["LINGER", "Waiter", "Wakeups", "rest"]
 
-# Seconds at least between a woken worker's passes (`rest`).
-LINGER = 0.05
+# Seconds at least between a woken worker's passes (`rest`): at most 100 passes a
+# second per worker on a busy database, and at most 10 ms added to a lone
+# commit's delivery when it follows the last pass that closely.
+LINGER = 0.01
 
 _Sleeper = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
