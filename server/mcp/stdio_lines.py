@@ -48,7 +48,8 @@ class Lines(Protocol):
 
 async def open_lines(wire_in: BinaryIO, wire_out: BinaryIO) -> Lines:
     """The wire's lines, on the loop if both ends are pipes, else on threads."""
-    if sys.platform != "win32" and _is_asyncio() and _is_pipe(wire_in) and _is_pipe(wire_out):
+    if (sys.platform != "win32" and _is_asyncio() and _is_pipe(wire_in)
+            and _is_pipe(wire_out) and not _same_file(wire_in, wire_out)):
         try:
             return await PipeLines.open(wire_in, wire_out)
         except (OSError, ValueError, NotImplementedError):  # a loop without pipe support
@@ -144,7 +145,9 @@ class PipeLines:
             writing, writer = await loop.connect_write_pipe(_Writer, wire_out)
         except BaseException:
             reading.close()
-            os.set_blocking(wire_in.fileno(), True)
+            for fd in (wire_in.fileno(), wire_out.fileno()):  # asyncio may have set either
+                with contextlib.suppress(OSError):
+                    os.set_blocking(fd, True)
             raise
         # Paused whenever anything is left unwritten, so `send` returns once
         # the line is in the pipe: what a flush did.
@@ -174,7 +177,13 @@ class PipeLines:
 
     def close(self) -> None:
         self._reading.close()
-        self._writing.close()
+        # What a cancelled send left unwritten is dropped: closing would
+        # have the loop write it later, on a descriptor blocking again, and
+        # a client not reading would then hold the whole loop in os.write.
+        if self._writing.get_write_buffer_size():
+            self._writing.abort()
+        else:
+            self._writing.close()
         for fd in self._descriptors:  # the wire's description is stdin's and stdout's again
             with contextlib.suppress(OSError):
                 os.set_blocking(fd, True)
@@ -190,6 +199,17 @@ def _is_pipe(file: BinaryIO) -> bool:
     except (OSError, ValueError):
         return False
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _same_file(a: BinaryIO, b: BinaryIO) -> bool:
+    """One socket as both stdin and stdout (inetd, systemd's Accept=yes):
+    asyncio's write transport takes the socket turning readable (the next
+    request) for the peer closing, so such a wire keeps the threads."""
+    try:
+        one, other = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (OSError, ValueError):
+        return True
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
 
 
 def _is_asyncio() -> bool:

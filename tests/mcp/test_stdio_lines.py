@@ -1,11 +1,14 @@
 """The stdio wire's lines read and written on the event loop, over real
 pipes: split however the bytes arrive, unbounded, undecodable bytes
 replaced, a flood read ahead only so far, and the descriptors blocking
-again afterwards; anything but a pipe keeps the worker threads."""
+again afterwards, what a cancelled send left dropped on close; anything but
+a pipe, or one socket as both ends, keeps the worker threads."""
 
 from __future__ import annotations
 
 import os
+import select
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -112,3 +115,62 @@ async def test_a_regular_file_keeps_the_threads(tmp_path: Path) -> None:
         await lines.send("answer")
         lines.close()
     assert (tmp_path / "out.jsonl").read_bytes() == b"answer\n"
+
+
+@pytest.mark.anyio
+async def test_one_socket_as_both_ends_keeps_the_threads_and_answers_every_line() -> None:
+    """inetd or systemd's Accept=yes give one socket as stdin and stdout; on
+    asyncio's write transport the next request would read as the peer
+    closing, and only the first answer would get out."""
+    server, client = socket.socketpair()
+    fd_in, fd_out = os.dup(server.fileno()), os.dup(server.fileno())
+    wire_in = os.fdopen(fd_in, "rb", closefd=False)
+    wire_out = os.fdopen(fd_out, "wb", closefd=False)
+    try:
+        lines = await open_lines(wire_in, wire_out)
+        assert isinstance(lines, ThreadLines)
+        for word in ("one", "two", "three"):
+            client.sendall(word.encode() + b"\n")
+            assert await lines.receive() == word
+            await lines.send(word.upper())
+        with anyio.fail_after(5):
+            answered = b""
+            while answered.count(b"\n") < 3:
+                answered += await anyio.to_thread.run_sync(client.recv, 1024)
+        assert answered == b"ONE\nTWO\nTHREE\n"
+        lines.close()
+    finally:
+        for fd in (fd_in, fd_out):
+            with suppress(OSError):
+                os.close(fd)
+        server.close()
+        client.close()
+
+
+@pytest.mark.anyio
+async def test_closing_drops_what_a_cancelled_send_left_unwritten() -> None:
+    """Stopping while a slow client has the pipe full: what is left is
+    dropped, not written later by the loop on a blocking descriptor."""
+    big = "x" * (1 << 20)
+    with pipes() as (server_in, _, server_out, reader):
+        lines = await open_lines(server_in, server_out)
+        assert isinstance(lines, PipeLines)
+        with anyio.move_on_after(0.2):
+            await lines.send(big)  # nobody reads: it waits, and is cancelled
+        lines.close()
+        assert os.get_blocking(server_out.fileno())
+
+        def drain() -> bytes:
+            # In a thread: were the loop to write what is left on the now
+            # blocking descriptor, this reading lets it finish (and shows it).
+            got = b""
+            while select.select([reader], [], [], 0.5)[0]:
+                chunk = os.read(reader, 1 << 16)
+                if not chunk:
+                    break
+                got += chunk
+            return got
+
+        with anyio.fail_after(30):
+            got = await anyio.to_thread.run_sync(drain)
+        assert len(got) < len(big)
