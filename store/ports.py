@@ -485,7 +485,10 @@ class Store(Protocol):
 
     def write(self, fn: Callable[[UnitOfWork], T]) -> Awaitable[T]:
         """Run `fn` in one write transaction on the writer; commit if it
-        returns, roll back (only its own work) if it raises."""
+        returns, roll back (only its own work) if it raises. An adapter may
+        run `fn` again after rolling it back (PostgreSQL does, for a
+        deadlock or serialization victim), so `fn` keeps in memory nothing
+        the caller trusts before the write has returned."""
         ...
 
     def read(self, fn: Callable[[UnitOfWork], T]) -> Awaitable[T]:

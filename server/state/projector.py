@@ -241,11 +241,17 @@ class Projector:
             if retry_at is None or time.monotonic() < retry_at:
                 return 0
             del self.stalled[projection.name], self._retry_at[projection.name]
-        staged = self._trackers[projection.name].stage()
+        attempts: list[VersionTracker] = []
+
+        def process(uow: UnitOfWork) -> _Step:
+            # A store may run a job again after rolling it back (PostgreSQL,
+            # after a deadlock): each attempt stages from what has committed.
+            attempts.append(self._trackers[projection.name].stage())
+            return self._process(uow, projection, attempts[-1])
+
         with span("projector.step", projection=projection.name):
             try:
-                result = await self._store.write(
-                    lambda uow: self._process(uow, projection, staged))
+                result = await self._store.write(process)
             except Exception as exc:
                 # Not a gap: perhaps transient (a locked database), perhaps
                 # not (an event version nobody can upcast). Stop, say why,
@@ -256,7 +262,7 @@ class Projector:
                 log.exception("projection %s failed", projection.name,
                               extra={"projection": projection.name})
                 return 0
-        staged.commit()
+        attempts[-1].commit()
         self._keep(projection.name, result)
         self._written[projection.name] = result.last
         if self._on_progress is not None:

@@ -79,6 +79,9 @@ class Rebuild:
         # know (or forgot), so a rebuild admits, and refuses, exactly the
         # events the projector does.
         self._versions: dict[Key, int] = {}
+        # The last position replayed: a swapping job run again after a
+        # rollback reads its tail again, whose events the caches hold already.
+        self.applied = 0
         self._plans: dict[str, _Plan] = {}  # by event type
 
     def _writer(self, tenant_id: str, projection: str) -> _FreshDocuments:
@@ -90,6 +93,9 @@ class Rebuild:
     def apply(self, events: Sequence[EventEnvelope]) -> None:
         versions = self._versions
         for event in events:
+            if event.position <= self.applied:
+                continue
+            self.applied = event.position
             plan = self._plans.get(event.event_type)
             if plan is None:
                 plan = self._plans[event.event_type] = self._plan(event.event_type)
@@ -145,6 +151,11 @@ class Rebuild:
             dirty = sorted(docs.dirty)  # key order: the B-tree's, so pages fill in order
             target.delete_many([key for key in dirty if cache[key] is _GONE])
             target.put_many([(key, *cache[key]) for key in dirty if cache[key] is not _GONE])
+
+    def flushed(self) -> None:
+        """The last `flush` committed: what it wrote is clean. Only then, as
+        a store may run the flushing job again after rolling it back."""
+        for docs in self._docs.values():
             docs.dirty.clear()
 
 
@@ -177,6 +188,7 @@ async def rebuild_projections(
         job.apply(events)
         if job.pending >= FLUSH_DOCS:
             await store.write(job.flush)
+            job.flushed()
         position = events[-1].position
         if progress:
             progress(position, max(head, position))
