@@ -25,9 +25,9 @@ def brief(summary: str, number: int) -> NewEvent:
     return NewEvent("case.brief_added", {"brief_number": number, "summary": summary})
 
 
-async def test_a_state_cached_in_a_rolled_back_transaction_is_not_trusted(app: App) -> None:
-    cache = StateCache()
-    loaders = Loaders(app.upcaster, cache)
+async def cache_a_brief_then_roll_it_back(app: App, loaders: Loaders) -> int:
+    """A brief committed and loaded through `loaders` (cached at its
+    version), then rolled back; returns the case's version before it."""
     case = app.domain.aggregate("case")
     assert case is not None
     base = await app.store.read(lambda uow: uow.events.version("acme", "case", CASE))
@@ -41,6 +41,12 @@ async def test_a_state_cached_in_a_rolled_back_transaction_is_not_trusted(app: A
 
     with pytest.raises(RuntimeError):
         await app.store.write(doomed)
+    return base
+
+
+async def test_a_state_cached_in_a_rolled_back_transaction_is_not_trusted(app: App) -> None:
+    loaders = Loaders(app.upcaster, StateCache())
+    base = await cache_a_brief_then_roll_it_back(app, loaders)
 
     def real(uow: UnitOfWork) -> None:
         app.committer.commit(uow, tenant_id="acme", aggregate_type="case", aggregate_id=CASE,
@@ -48,13 +54,7 @@ async def test_a_state_cached_in_a_rolled_back_transaction_is_not_trusted(app: A
                              causation=WHO)
 
     await app.store.write(real)
-
-    def both(uow: UnitOfWork) -> tuple[Any, Any]:
-        cached = loaders(uow, "acme").load(case, CASE)
-        fresh = TxStateLoader(uow, "acme", app.upcaster).load(case, CASE)
-        return cached, fresh
-
-    cached, fresh = await app.store.read(both)
+    cached, fresh = await app.store.read(_compare(app, loaders))
     assert cached == fresh
     assert cached.version == base + 1
 
@@ -95,19 +95,7 @@ async def test_a_state_cached_past_the_stream_s_end_is_not_trusted(app: App) -> 
     # Rolled back with nothing written at its version since: the stream read
     # from the cached version is empty, which must not pass for "current".
     loaders = Loaders(app.upcaster, StateCache())
-    case = app.domain.aggregate("case")
-    assert case is not None
-    base = await app.store.read(lambda uow: uow.events.version("acme", "case", CASE))
-
-    def doomed(uow: UnitOfWork) -> None:
-        app.committer.commit(uow, tenant_id="acme", aggregate_type="case", aggregate_id=CASE,
-                             base_version=base, events=[brief("never happened", 90)],
-                             causation=WHO)
-        assert loaders(uow, "acme").load(case, CASE).version == base + 1
-        raise RuntimeError("roll it back")
-
-    with pytest.raises(RuntimeError):
-        await app.store.write(doomed)
+    base = await cache_a_brief_then_roll_it_back(app, loaders)
     cached, fresh = await app.store.read(_compare(app, loaders))
     assert cached == fresh
     assert cached.version == base

@@ -5,17 +5,14 @@ projector moving the checkpoint."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from signoff.examples.casework import events as ev
 from signoff.examples.casework.projections import CASE_TIMELINE
-from signoff.server.app import App, Settings, build_app
-from signoff.server.clock import FixedClock, SequentialIds
+from signoff.server.app import App
 from signoff.server.domain import Projection, ReadModelWriter
 from signoff.server.state import projector as projector_module
 from signoff.server.state.projector import checkpoint_name
@@ -23,21 +20,11 @@ from signoff.store.ports import UnitOfWork
 from signoff.store.records import EventEnvelope
 from tests.databases import both_adapters
 
-from .test_projector import CASE_ID, add_briefs, checkpoint, projector
+from .test_projector import CASE_ID, add_briefs, app, checkpoint, projector
 
 pytestmark = [pytest.mark.anyio, both_adapters]
 MARKED = 1000  # an event count no replay of these events would reach
-
-
-@pytest.fixture
-async def app(db: Path, clock: FixedClock) -> AsyncIterator[App]:
-    built = await build_app(Settings(db=db, clock=clock, ids=SequentialIds(),
-                                     domain="tests.delivery.timeline_domain:build_domain"))
-    await built.seed_if_empty()
-    try:
-        yield built
-    finally:
-        await built.close()
+__all__ = ["app"]  # the fixture, shared with the projector's tests
 
 
 async def stored(app: App) -> dict[str, Any]:
